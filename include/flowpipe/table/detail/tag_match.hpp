@@ -1,0 +1,90 @@
+// Private to flowpipe (detail/): which of N 16-bit tags equal a given tag,
+// as a bit mask (bit i set <=> tags[i] == tag).
+//
+// The one idea: a tag compare is one SIMD compare plus a "movemask", and
+// xsimd 8.1 has no batch_bool::mask(), so the movemask is spelled once per
+// architecture here and nowhere else:
+//   - AVX-512BW: the batch_bool of a 512-bit compare already is a __mmask32;
+//   - AVX2: _mm256_movemask_epi8 gives two bits per 16-bit lane, so the two
+//     128-bit halves are first narrowed to bytes (_mm_packs_epi16; a true lane
+//     is 0xffff, which saturates to 0xff) and movemasked as one __m128i;
+//   - SSE2: the same narrowing on one 128-bit register (8 lanes).
+// `match_tags_scalar` is the twin every SIMD path is tested against. The
+// architecture is a tag type chosen at compile time (`tag_arch<N>`), never an
+// #ifdef in the algorithm: a plain SSE2 build (no -m flags) gets the SSE2
+// path, a build without any x86 SIMD gets the scalar one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+namespace flowpipe::detail {
+
+// The architecture tag of the scalar twin.
+struct scalar_arch {
+    static constexpr bool supported() noexcept { return true; }
+    static constexpr const char* name() noexcept { return "scalar"; }
+};
+
+template <std::size_t N>
+[[nodiscard]] inline std::uint32_t match_tags_scalar(const std::uint16_t* tags, std::uint16_t tag) noexcept {
+    static_assert(N >= 1 && N <= 32, "match_tags works on 1 to 32 tags");
+    std::uint32_t m = 0;
+    for (std::size_t i = 0; i < N; ++i) m |= static_cast<std::uint32_t>(tags[i] == tag) << i;
+    return m;
+}
+
+// How many 16-bit lanes one compare of Arch covers (0: not a SIMD arch we use).
+template <class Arch>
+inline constexpr std::size_t tag_lanes = 0;
+template <>
+inline constexpr std::size_t tag_lanes<xsimd::sse2> = 8;
+template <>
+inline constexpr std::size_t tag_lanes<xsimd::avx2> = 16;
+template <>
+inline constexpr std::size_t tag_lanes<xsimd::avx512bw> = 32;
+
+// The widest architecture this build supports whose compare fits in N tags.
+template <std::size_t N>
+using tag_arch = std::conditional_t<
+    (N % 32 == 0 && xsimd::avx512bw::supported()), xsimd::avx512bw,
+    std::conditional_t<(N % 16 == 0 && xsimd::avx2::supported()), xsimd::avx2,
+                       std::conditional_t<(N % 8 == 0 && xsimd::sse2::supported()), xsimd::sse2, scalar_arch>>>;
+
+// tags need not be aligned. N must be a multiple of Arch's lane count.
+template <std::size_t N, class Arch = tag_arch<N>>
+[[nodiscard]] inline std::uint32_t match_tags(const std::uint16_t* tags, std::uint16_t tag) noexcept {
+    static_assert(N >= 1 && N <= 32, "match_tags works on 1 to 32 tags");
+    if constexpr (std::is_same_v<Arch, scalar_arch>) {
+        return match_tags_scalar<N>(tags, tag);
+    } else {
+        static_assert(tag_lanes<Arch> != 0 && N % tag_lanes<Arch> == 0,
+                      "match_tags<N, Arch> needs Arch to be sse2, avx2 or avx512bw with N a multiple of its lanes");
+        static_assert(Arch::supported(), "match_tags<N, Arch> needs an architecture this build enables");
+        using batch = xsimd::batch<std::uint16_t, Arch>;
+        constexpr std::size_t lanes = tag_lanes<Arch>;
+        const batch needle(tag);
+        std::uint32_t m = 0;
+        for (std::size_t c = 0; c < N; c += lanes) {
+            const auto eq = batch::load_unaligned(tags + c) == needle;
+            std::uint32_t part;
+            if constexpr (lanes == 32) {
+                part = static_cast<std::uint32_t>(eq.data);   // already a __mmask32
+            } else if constexpr (lanes == 16) {
+                const auto r = eq.data;                       // __m256i, 0xffff per true lane
+                part = static_cast<std::uint32_t>(_mm_movemask_epi8(
+                    _mm_packs_epi16(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1))));
+            } else {
+                const auto r = eq.data;                       // __m128i
+                part = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_packs_epi16(r, _mm_setzero_si128()))) & 0xffu;
+            }
+            m |= part << c;
+        }
+        return m;
+    }
+}
+
+} // namespace flowpipe::detail

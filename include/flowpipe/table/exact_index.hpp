@@ -1,0 +1,300 @@
+// exact_index<Words>: the lookup structure of an all-exact table. Maps a
+// packed key to a 32-bit flow id with one hash table whose buckets carry
+// 16-bit tags compared by SIMD, so a lookup reads one cache line of tags
+// and, only when a tag matches, the one line holding that key.
+//
+// -----------------------------------------------------------------------------
+// Layout
+//
+// One array of `bucket_count` (a power of two) buckets, allocated once in the
+// constructor, aligned to 64 bytes. A bucket is 1 + Words cache lines:
+//
+//   struct bucket {                     // alignas(64)
+//       uint16_t tag[8];                // line 0: 0 = empty slot, else tag of the key
+//       uint32_t id[8];                 //         the flow id of each slot
+//       uint32_t overflow;              //         keys that probed past this bucket
+//       uint32_t unused[3];
+//       packed_key<Words> key[8];       // lines 1..Words: the keys themselves
+//   };
+//
+// Line 0 (tags, ids, overflow count) is all a miss reads; a hit reads line 0
+// and the line of its key (for Words = 2, slots 0-3 share line 1 and 4-7 line
+// 2). Keys live in the index, so a lookup touches no other memory. For 16-byte
+// keys that is 24 bytes per slot; at the highest load (7/8) 27.4 bytes per
+// key, at the lowest a power-of-two table reaches (7/16) 55 bytes.
+//
+// Hash, tag and probing
+//
+//   h        = hash_key(k)                      (match/hash.hpp, 64 bits)
+//   bucket_i = (h + i) & (bucket_count - 1)     i = 0, 1, 2, ...  (linear, by bucket)
+//   tag      = h >> 48, or 1 if that is 0       (0 marks an empty slot)
+//
+// The index uses the low bits of h and the tag the top 16, so the two are
+// independent for any table below 2^48 buckets. Linear probing by whole
+// buckets keeps a probe sequence inside adjacent lines (the hardware
+// prefetcher and our own prefetch both like that) and means an entry never
+// moves once inserted (unlike cuckoo displacement), which is what makes a
+// concurrent reader cheap to support (below).
+//
+// Deletion without tombstones: overflow counts (as in Folly's F14)
+//
+// Instead of tombstones, each bucket counts the keys stored beyond it whose
+// probe sequence passed through it. A lookup stops at the first bucket that
+// holds its key or whose overflow count is 0; insertion increments the count
+// of every bucket it skipped, erasure decrements the same buckets (it knows
+// them: from the key's home bucket to the bucket it was found in). A freed
+// slot is immediately reusable, lookups never walk over dead entries, and a
+// table that has seen millions of insert/erase cycles probes exactly as a
+// freshly built one. The table refuses keys beyond capacity() = 7/8 of its
+// slots, which keeps overflow rare: with 8 slots per bucket, the fraction of
+// keys living outside their home bucket is well under 1% at load 1/2 and
+// a few percent at 7/8.
+//
+// Why 16-bit tags
+//
+// A false tag match costs a key-line read, at 1M flows a DRAM access (about
+// 150 ns on the reference VM). With 8 occupied slots per probed bucket and
+// 2^16 - 1 tag values, a probe of a bucket finds 8 / 65535 = 1.2e-4 false
+// matches: one wasted key read per ~8000 lookups, for hits and misses alike.
+// 8-bit tags (7 bits usable, as in Swiss tables) would give 8 / 127 = 6%,
+// i.e. about +9 ns per miss at 1M flows, close to the whole lookup budget. 32-bit
+// tags would need 32 bytes for 8 tags and push the ids out of line 0 (a hit
+// would then read three lines). 16 bits is the width where 8 tags + 8 ids +
+// the overflow count still fit in one line. The 8 tags are one 128-bit
+// compare (detail/tag_match.hpp; SSE2 is enough, so a consumer building
+// without -march flags loses nothing here).
+//
+// Bursts
+//
+// find_burst works in groups of `burst_group` keys, in three passes so that
+// the cache misses of a group overlap instead of queueing behind each other:
+//   1. hash every key, remember bucket and tag, prefetch the bucket's line 0;
+//   2. compare tags, prefetch the line of the first matching key;
+//   3. verify keys, read ids; the rare key whose home bucket overflowed and
+//      did not match there continues on the single-key path.
+//
+// Concurrency (one writer, many readers; not implemented yet)
+//
+// The layout was chosen so that RCU-style readers need no locks:
+//   - insert writes key and id into an empty slot, increments the overflow
+//     counts it passes, and only then release-stores the tag; a reader that
+//     acquire-loads (on x86: plainly loads) a tag sees the key and id behind it;
+//   - replace is a single 32-bit store of the id;
+//   - erase stores tag 0 and decrements the overflow counts; the slot must not
+//     be reused until every reader has passed a quiescent state (QSBR grace
+//     period), since a reader may have matched the old tag and be reading the
+//     key. A per-bucket "free after epoch" bit, or deferring the overflow
+//     decrements and slot reuse to the grace period, both fit in line 0.
+//   - entries never move, so (unlike rte_hash's cuckoo moves) a reader can
+//     never miss a key that is present for the whole of its lookup.
+// -----------------------------------------------------------------------------
+#pragma once
+
+#include <bit>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include <flowpipe/match/hash.hpp>
+#include <flowpipe/match/packed_key.hpp>
+#include <flowpipe/table/detail/tag_match.hpp>
+
+namespace flowpipe {
+
+namespace detail {
+
+inline void prefetch_read(const void* p) noexcept { __builtin_prefetch(p, 0, 3); }
+
+template <std::size_t Words>
+struct alignas(64) exact_bucket {
+    static constexpr std::size_t slots = 8;
+    std::uint16_t tag[slots];
+    std::uint32_t id[slots];
+    std::uint32_t overflow;
+    std::uint32_t unused[3];
+    packed_key<Words> key[slots];
+};
+
+} // namespace detail
+
+template <std::size_t Words>
+class exact_index {
+  public:
+    using key_type = packed_key<Words>;
+    static constexpr std::uint32_t npos = 0xffffffffu;
+    enum class insert_result { inserted, exists, full };
+
+    static constexpr std::size_t slots_per_bucket = detail::exact_bucket<Words>::slots;
+    static constexpr std::size_t burst_group = 32;
+    // Refuse inserts beyond 7/8 of the slots (keeps probe sequences short).
+    static constexpr std::size_t max_load_num = 7, max_load_den = 8;
+
+    explicit exact_index(std::size_t capacity) {
+        std::size_t slots_needed = (capacity * max_load_den + max_load_num - 1) / max_load_num;
+        std::size_t buckets = (slots_needed + slots_per_bucket - 1) / slots_per_bucket;
+        bucket_count_ = std::bit_ceil(buckets < 1 ? std::size_t{1} : buckets);
+        mask_ = bucket_count_ - 1;
+        capacity_ = bucket_count_ * slots_per_bucket * max_load_num / max_load_den;
+        buckets_.reset(static_cast<bucket*>(
+            ::operator new(bucket_count_ * sizeof(bucket), std::align_val_t{alignof(bucket)})));
+        clear();
+    }
+
+    exact_index(const exact_index&) = delete;
+    exact_index& operator=(const exact_index&) = delete;
+    exact_index(exact_index&&) noexcept = default;
+    exact_index& operator=(exact_index&&) noexcept = default;
+
+    insert_result insert(const key_type& k, std::uint32_t id) {
+        assert(id != npos && "exact_index::insert: npos is not a valid id");
+        const std::uint64_t h = hash_key(k);
+        const std::uint16_t t = tag_of(h);
+        if (locate(k, h, t).b != nullptr) return insert_result::exists;
+        if (size_ >= capacity_) return insert_result::full;
+        for (std::size_t i = 0;; ++i) {   // terminates: size_ < slot count
+            bucket& b = buckets_[(h + i) & mask_];
+            const std::uint32_t free = detail::match_tags<slots_per_bucket>(b.tag, 0);
+            if (free != 0) {
+                const unsigned s = static_cast<unsigned>(std::countr_zero(free));
+                b.key[s] = k;
+                b.id[s] = id;
+                for (std::size_t j = 0; j < i; ++j) ++buckets_[(h + j) & mask_].overflow;
+                b.tag[s] = t;   // published last (see "Concurrency")
+                ++size_;
+                return insert_result::inserted;
+            }
+        }
+    }
+
+    bool replace(const key_type& k, std::uint32_t id) {
+        assert(id != npos && "exact_index::replace: npos is not a valid id");
+        const std::uint64_t h = hash_key(k);
+        const slot_ref r = locate(k, h, tag_of(h));
+        if (r.b == nullptr) return false;
+        r.b->id[r.slot] = id;
+        return true;
+    }
+
+    bool erase(const key_type& k) {
+        const std::uint64_t h = hash_key(k);
+        const slot_ref r = locate(k, h, tag_of(h));
+        if (r.b == nullptr) return false;
+        r.b->tag[r.slot] = 0;
+        for (std::size_t j = 0; j < r.probe; ++j) --buckets_[(h + j) & mask_].overflow;
+        --size_;
+        return true;
+    }
+
+    [[nodiscard]] std::uint32_t find(const key_type& k) const noexcept {
+        const std::uint64_t h = hash_key(k);
+        const slot_ref r = locate(k, h, tag_of(h));
+        return r.b == nullptr ? npos : r.b->id[r.slot];
+    }
+
+    void find_burst(const key_type* keys, std::size_t n, std::uint32_t* out) const noexcept {
+        for (std::size_t base = 0; base < n; base += burst_group) {
+            const std::size_t m = n - base < burst_group ? n - base : burst_group;
+            find_group(keys + base, m, out + base);
+        }
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] std::size_t slot_count() const noexcept { return bucket_count_ * slots_per_bucket; }
+    [[nodiscard]] std::size_t bucket_count() const noexcept { return bucket_count_; }
+    [[nodiscard]] std::size_t memory_bytes() const noexcept { return bucket_count_ * sizeof(bucket) + sizeof(*this); }
+
+    void clear() noexcept {
+        std::memset(static_cast<void*>(buckets_.get()), 0, bucket_count_ * sizeof(bucket));
+        size_ = 0;
+    }
+
+  private:
+    using bucket = detail::exact_bucket<Words>;
+    static_assert(sizeof(bucket) == 64 * (1 + Words) || Words > 8, "bucket: one header line plus the key lines");
+
+    struct aligned_delete {
+        void operator()(bucket* p) const noexcept { ::operator delete(p, std::align_val_t{alignof(bucket)}); }
+    };
+
+    struct slot_ref {
+        bucket* b;
+        unsigned slot;
+        std::size_t probe;   // buckets passed before the one holding the key
+    };
+
+    static std::uint16_t tag_of(std::uint64_t h) noexcept {
+        const auto t = static_cast<std::uint16_t>(h >> 48);
+        return t == 0 ? std::uint16_t{1} : t;
+    }
+
+    static bool key_equal(const key_type& a, const key_type& b) noexcept {
+        std::uint64_t diff = 0;
+        for (std::size_t i = 0; i < Words; ++i) diff |= a.w[i] ^ b.w[i];
+        return diff == 0;
+    }
+
+    // The slot holding k, probing from bucket (h + first) onwards.
+    slot_ref locate(const key_type& k, std::uint64_t h, std::uint16_t t, std::size_t first = 0) const noexcept {
+        for (std::size_t i = first; i <= mask_; ++i) {
+            bucket& b = buckets_[(h + i) & mask_];
+            for (std::uint32_t hits = detail::match_tags<slots_per_bucket>(b.tag, t); hits != 0; hits &= hits - 1) {
+                const unsigned s = static_cast<unsigned>(std::countr_zero(hits));
+                if (key_equal(b.key[s], k)) return {&b, s, i};
+            }
+            if (b.overflow == 0) break;
+        }
+        return {nullptr, 0, 0};
+    }
+
+    void find_group(const key_type* keys, std::size_t m, std::uint32_t* out) const noexcept {
+        std::uint64_t hash[burst_group];
+        std::uint32_t hits[burst_group];
+        // Pass 1: hash, prefetch the tag line of each home bucket.
+        for (std::size_t i = 0; i < m; ++i) {
+            hash[i] = hash_key(keys[i]);
+            detail::prefetch_read(&buckets_[hash[i] & mask_]);
+        }
+        // Pass 2: compare tags, prefetch the first candidate key.
+        for (std::size_t i = 0; i < m; ++i) {
+            const bucket& b = buckets_[hash[i] & mask_];
+            hits[i] = detail::match_tags<slots_per_bucket>(b.tag, tag_of(hash[i]));
+            if (hits[i] != 0) {
+                const unsigned s = static_cast<unsigned>(std::countr_zero(hits[i]));
+                detail::prefetch_read(&b.key[s]);
+                if constexpr (sizeof(key_type) > 8)
+                    detail::prefetch_read(reinterpret_cast<const char*>(&b.key[s]) + sizeof(key_type) - 1);
+            }
+        }
+        // Pass 3: verify keys; continue past an overflowed home bucket.
+        for (std::size_t i = 0; i < m; ++i) {
+            const bucket& b = buckets_[hash[i] & mask_];
+            std::uint32_t id = npos;
+            bool found = false;
+            for (std::uint32_t h = hits[i]; h != 0; h &= h - 1) {
+                const unsigned s = static_cast<unsigned>(std::countr_zero(h));
+                if (key_equal(b.key[s], keys[i])) {
+                    id = b.id[s];
+                    found = true;
+                    break;
+                }
+            }
+            if (!found && b.overflow != 0) {
+                const slot_ref r = locate(keys[i], hash[i], tag_of(hash[i]), 1);
+                if (r.b != nullptr) id = r.b->id[r.slot];
+            }
+            out[i] = id;
+        }
+    }
+
+    std::unique_ptr<bucket[], aligned_delete> buckets_;
+    std::size_t bucket_count_ = 0;
+    std::size_t mask_ = 0;
+    std::size_t capacity_ = 0;
+    std::size_t size_ = 0;
+};
+
+} // namespace flowpipe
