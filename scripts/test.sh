@@ -11,5 +11,6 @@ bash scripts/setup-debian.sh
 build=build/release
 jobs=${JOBS:-$(nproc)}
 cmake --preset release
-cmake --build "$build" -j "$jobs"
+# -k 0: report every target that fails to build, not just the first.
+cmake --build "$build" -j "$jobs" -- -k 0
 ctest --test-dir "$build" --output-on-failure -j "${TEST_JOBS:-2}"
