@@ -20,6 +20,11 @@ struct packet {
     std::uint32_t headroom = 0;
     std::uint32_t in_port = 0;
     std::uint64_t cookie = 0;
+    // Tunnel metadata: set by a tunnel port on receive (the decapsulated
+    // frame's VNI/key and outer addresses), read by it on transmit.
+    std::uint64_t tun_id = 0;
+    std::uint32_t tun_src = 0;
+    std::uint32_t tun_dst = 0;
 
     [[nodiscard]] std::span<std::uint8_t> bytes() const noexcept { return {data, len}; }
 

@@ -1,0 +1,283 @@
+// Running a burst through a pipeline of flow tables, with Open vSwitch's
+// translation rules.
+//
+// One run: (1) parse every frame of the burst into its flow key; (2) run each
+// packet from table 0: look up, credit the flow, run its action list, which
+// may resubmit (look up another table, run that flow's actions, *return*),
+// goto a later table, edit the key and record outputs; (3) rewrite each frame
+// once from its edited key and hand it back per output port.
+//
+// Outputs record the key as it was when the output ran (Open vSwitch sends
+// the packet as modified *so far*). A copy of the key is taken only when an
+// action is about to modify a key that an earlier output still refers to
+// (copy on write), so the usual flow, edit then output, copies nothing.
+//
+// Limits, as in Open vSwitch 3.1 (ofproto-dpif-xlate.c): a resubmit or goto
+// to the same or an earlier table deepens the recursion, capped at 64; at most
+// 4096 resubmits per packet. Going over either drops the packet *entirely*,
+// outputs already recorded included (OVS clears the datapath actions on a
+// translation error). Output to the packet's own in_port is skipped unless it
+// is the explicit `in_port` action. A miss, in table 0 or after a resubmit,
+// does nothing: with no output the packet is dropped. resubmit(P,T) looks up
+// T with in_port P and restores in_port right after the lookup.
+//
+// Learned flows (issue 3) installed while packet k runs are visible to packet
+// k+1 of the same burst, because packets run one after the other against the
+// live tables.
+//
+// The engine is shared by the typed `pipeline<...>` and the run-time
+// `generic_pipeline` through `Tables::run_table(table_id, ctx)` (CRTP-free:
+// the engine takes the table set as a template parameter).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <flowpipe/action/context.hpp>
+#include <flowpipe/core/extract.hpp>
+#include <flowpipe/core/flow_key.hpp>
+#include <flowpipe/core/packet.hpp>
+#include <flowpipe/core/rewrite.hpp>
+#include <flowpipe/pipeline/burst_output.hpp>
+#include <flowpipe/proto/parse.hpp>
+
+namespace flowpipe {
+
+inline constexpr int max_resubmit_depth = 64;
+inline constexpr int max_resubmits = max_resubmit_depth * max_resubmit_depth;
+
+// Embedder callbacks. The default does nothing.
+struct no_hooks {
+    void controller(const packet&, const flow_key&, std::uint16_t /*max_len*/) noexcept {}
+};
+
+// One recorded output: a port and the key the frame must carry there.
+struct output_record {
+    std::uint32_t port;
+    std::uint32_t snapshot; // index into the snapshot pool, or live_key
+};
+inline constexpr std::uint32_t live_key = 0xffffffffu;
+
+template <class Tables, class Hooks>
+class packet_context {
+  public:
+    packet_context(Tables& tables, Hooks& hooks, std::int64_t now_ms, const packet& pkt, flow_key& key,
+                   std::span<output_record> outputs, std::span<flow_key> snapshots, std::size_t& snapshots_used) noexcept
+        : tables_(tables), hooks_(hooks), now_(now_ms), pkt_(pkt), key_(key), outputs_(outputs),
+          snapshots_(snapshots), snapshots_used_(snapshots_used) {}
+
+    // ---- the action_context concept ----
+    [[nodiscard]] const flow_key& key() const noexcept { return key_; }
+    [[nodiscard]] flow_key& edit() noexcept {
+        if (live_outputs_) freeze_live_outputs();
+        return key_;
+    }
+    void output(std::uint32_t port) noexcept {
+        if (port == key_.in_port) return; // Open vSwitch: "skipping output to input port"
+        record(port);
+    }
+    void output_in_port() noexcept { record(key_.in_port); }
+    void resubmit(std::uint32_t in_port, std::uint8_t table) noexcept { enter(in_port, table); }
+    void goto_table(std::uint8_t table) noexcept { enter(ports::in_port, table); }
+    void to_controller(std::uint16_t max_len) noexcept {
+        ++controller_calls_;
+        hooks_.controller(pkt_, key_, max_len);
+    }
+    void stop() noexcept { stopped_ = true; }
+    [[nodiscard]] bool stopped() const noexcept { return stopped_ || failed_; }
+    [[nodiscard]] std::uint8_t table_id() const noexcept { return table_; }
+
+    // ---- for the engine and the tables ----
+    // The key without copy-on-write: for the in_port swap of resubmit(P,T),
+    // which is undone before any action runs.
+    [[nodiscard]] flow_key& lookup_key() noexcept { return key_; }
+    [[nodiscard]] std::int64_t now() const noexcept { return now_; }
+    [[nodiscard]] const packet& pkt() const noexcept { return pkt_; }
+    [[nodiscard]] bool failed() const noexcept { return failed_; }
+    [[nodiscard]] std::size_t output_count() const noexcept { return n_outputs_; }
+    [[nodiscard]] std::size_t overflowed_outputs() const noexcept { return overflow_; }
+    [[nodiscard]] std::size_t controller_calls() const noexcept { return controller_calls_; }
+
+    // Runs the packet from table 0.
+    void start() noexcept {
+        table_ = 0;
+        tables_.run_table(0, *this, key_.in_port);
+    }
+
+  private:
+    void record(std::uint32_t port) noexcept {
+        if (n_outputs_ == outputs_.size()) {
+            ++overflow_;
+            return;
+        }
+        outputs_[n_outputs_++] = output_record{port, live_key};
+        ++live_outputs_;
+    }
+
+    // The key is about to change: outputs that still point at the live key
+    // get a copy of it.
+    void freeze_live_outputs() noexcept {
+        std::uint32_t snap = live_key;
+        if (snapshots_used_ < snapshots_.size()) {
+            snap = static_cast<std::uint32_t>(snapshots_used_++);
+            snapshots_[snap] = key_;
+        }
+        for (std::size_t i = n_outputs_ - live_outputs_; i < n_outputs_; ++i) {
+            if (snap == live_key)
+                outputs_[i].port = ports::none; // no room for a copy: that output is lost, and counted
+            outputs_[i].snapshot = snap;
+        }
+        if (snap == live_key) overflow_ += live_outputs_;
+        live_outputs_ = 0;
+    }
+
+    void enter(std::uint32_t in_port, std::uint8_t table) noexcept {
+        if (failed_) return;
+        const bool deepens = table <= table_;
+        if (depth_ >= max_resubmit_depth || resubmits_ >= max_resubmits) {
+            failed_ = true; // Open vSwitch drops the whole packet
+            return;
+        }
+        const std::uint8_t old_table = table_;
+        const std::uint32_t old_in_port = key_.in_port;
+        if (in_port != ports::in_port) key_.in_port = in_port;
+        ++resubmits_;
+        depth_ += deepens;
+        table_ = table;
+        tables_.run_table(table, *this, old_in_port);
+        table_ = old_table;
+        depth_ -= deepens;
+    }
+
+    Tables& tables_;
+    Hooks& hooks_;
+    std::int64_t now_;
+    const packet& pkt_;
+    flow_key& key_;
+    std::span<output_record> outputs_;
+    std::span<flow_key> snapshots_;
+    std::size_t& snapshots_used_;
+    std::size_t n_outputs_ = 0;
+    std::size_t live_outputs_ = 0;
+    std::size_t overflow_ = 0;
+    std::size_t controller_calls_ = 0;
+    int depth_ = 0;
+    int resubmits_ = 0;
+    std::uint8_t table_ = 0;
+    bool stopped_ = false;
+    bool failed_ = false;
+};
+
+// Looks up `table` for ctx's key, credits the flow and runs its actions. The
+// tables call this from their run_table; `restore_in_port` puts back the
+// in_port that resubmit(P,T) changed for the lookup only.
+template <class Table, class Ctx>
+inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t restore_in_port) noexcept {
+    auto* f = table.lookup(key);
+    key.in_port = restore_in_port;
+    if (f == nullptr) return;
+    Table::hit(*f, ctx.pkt().len, ctx.now());
+    Table::allowed_type::run(f->actions, ctx);
+}
+
+// Per-run scratch space, allocated once per pipeline.
+struct engine_scratch {
+    std::array<flow_key, max_burst> keys;
+    std::array<flow_key, max_burst> original;
+    std::array<proto::frame_layout, max_burst> layouts;
+    std::array<output_record, 4096> outputs; // per packet
+    std::array<flow_key, 256> snapshots;     // per packet
+};
+
+// Runs pkts through `tables`, which provide run_table(table_id, ctx, restore_in_port):
+// look the table up with ctx's key, set key.in_port = restore_in_port, then
+// run the matched flow's actions (see lookup_and_run).
+template <class Tables, class Hooks>
+void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::int64_t now_ms, burst_output& out,
+               Hooks& hooks) {
+    out.begin();
+    burst_counters& c = out.counters();
+    std::size_t snapshots_used = 0;
+    for (std::size_t base = 0; base < pkts.size(); base += max_burst) {
+        const std::size_t n = std::min(max_burst, pkts.size() - base);
+        // (1) parse
+        for (std::size_t i = 0; i < n; ++i) {
+            const packet& p = pkts[base + i];
+            flow_key& k = s.keys[i];
+            k = flow_key{};
+            k.in_port = p.in_port;
+            k.tun_id = p.tun_id;
+            k.tun_src = p.tun_src;
+            k.tun_dst = p.tun_dst;
+            s.layouts[i] = extract(p.data, p.len, k);
+            s.original[i] = k;
+        }
+        c.received += n;
+        // (2) run, (3) rewrite and emit, packet by packet
+        for (std::size_t i = 0; i < n; ++i) {
+            // Outputs are emitted right after each packet runs, so every
+            // packet has the whole output and snapshot pools to itself.
+            snapshots_used = 0;
+            packet& p = pkts[base + i];
+            const proto::frame_layout& layout = s.layouts[i];
+            if (!layout.has_ethernet) {
+                ++c.not_ethernet;
+                out.drop(p);
+                continue;
+            }
+            if (layout.status != proto::parse_status::ok) ++c.malformed;
+            const std::span<output_record> outs(s.outputs);
+            packet_context<Tables, Hooks> ctx(tables, hooks, now_ms, p, s.keys[i], outs,
+                                              std::span<flow_key>(s.snapshots), snapshots_used);
+            ctx.start();
+            c.output_overflow += ctx.overflowed_outputs();
+            c.to_controller += ctx.controller_calls();
+            if (ctx.failed()) {
+                ++c.too_deep;
+                out.drop(p);
+                continue;
+            }
+            const std::size_t n_out = ctx.output_count();
+            std::size_t sent = 0;
+            // All outputs but the last get a clone of the untouched frame...
+            for (std::size_t o = 0; o + 1 < n_out; ++o) {
+                const output_record& r = outs[o];
+                if (r.port == ports::none) continue;
+                packet copy;
+                if (!out.clone(p, copy)) continue;
+                const flow_key& after = r.snapshot == live_key ? s.keys[i] : s.snapshots[r.snapshot];
+                if (rewrite_frame(copy, layout, s.original[i], after) != rewrite_status::ok) {
+                    ++c.no_headroom;
+                    continue;
+                }
+                copy.tun_id = after.tun_id;
+                copy.tun_src = after.tun_src;
+                copy.tun_dst = after.tun_dst;
+                out.emit(r.port, copy);
+                ++sent;
+            }
+            // ...and the last one the frame itself, rewritten in place.
+            if (n_out > 0 && outs[n_out - 1].port != ports::none) {
+                const output_record& r = outs[n_out - 1];
+                const flow_key& after = r.snapshot == live_key ? s.keys[i] : s.snapshots[r.snapshot];
+                if (rewrite_frame(p, layout, s.original[i], after) == rewrite_status::ok) {
+                    p.tun_id = after.tun_id;
+                    p.tun_src = after.tun_src;
+                    p.tun_dst = after.tun_dst;
+                    out.emit(r.port, p);
+                    continue;
+                }
+                ++c.no_headroom;
+            }
+            if (sent == 0)
+                out.drop(p);
+            else
+                out.release(p); // the buffer itself goes nowhere; its clones do
+        }
+    }
+    out.finish();
+}
+
+} // namespace flowpipe

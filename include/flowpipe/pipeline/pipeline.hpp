@@ -1,0 +1,217 @@
+// A pipeline of typed flow tables, numbered like OpenFlow tables.
+//
+//   using br_tun = flowpipe::pipeline<
+//       flowpipe::table<0, schema<exact<fields::in_port>>, allowed<action_list<resubmit_to<2>>, ...>>,
+//       flowpipe::table<20, schema<exact<fields::dl_vlan>, exact<fields::eth_dst>>, ...>,
+//       ...>;
+//
+// The table set is a Boost.Hana map from table number to table, built at
+// compile time; `p.table<20>()` is the flow table for number 20, and running
+// table N at run time (a resubmit's target) is a switch over the numbers the
+// pipeline has, so every lookup and every action list is a direct call.
+// Compile-time checks: numbers unique and in 0..254, and every compile-time
+// `goto_table_to<T>` goes to a later table.
+#pragma once
+
+#include <boost/hana/at_key.hpp>
+#include <boost/hana/contains.hpp>
+#include <boost/hana/integral_constant.hpp>
+#include <boost/hana/map.hpp>
+#include <boost/hana/pair.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <flowpipe/action/action_list.hpp>
+#include <flowpipe/action/generic.hpp>
+#include <flowpipe/action/goto_table.hpp>
+#include <flowpipe/pipeline/engine.hpp>
+#include <flowpipe/table/flow_table.hpp>
+
+namespace flowpipe {
+
+namespace hana = boost::hana;
+
+// Declares table number Id: its schema, the action lists its flows may use
+// and (optionally) the lookup structure.
+template <std::uint8_t Id, class Schema, class Allowed, class Lookup = lookup::automatic>
+struct table {
+    static_assert(Id != 255, "table numbers are 0..254");
+    static constexpr std::uint8_t id = Id;
+    using flow_table_type = flow_table<Schema, Allowed, Lookup>;
+};
+
+template <class T>
+inline constexpr bool is_table = false;
+template <std::uint8_t Id, class S, class A, class L>
+inline constexpr bool is_table<table<Id, S, A, L>> = true;
+
+// Table sizes and overflow policies, per table number.
+struct pipeline_config {
+    table_config default_table{};
+    std::vector<std::pair<std::uint8_t, table_config>> tables{};
+
+    [[nodiscard]] table_config for_table(std::uint8_t id) const {
+        for (const auto& [n, c] : tables)
+            if (n == id) return c;
+        return default_table;
+    }
+};
+
+namespace detail {
+
+// Does action A, used in table From, go to a table not after From?
+template <std::uint8_t From, class A>
+struct backward_goto : std::false_type {};
+template <std::uint8_t From, std::uint8_t T>
+struct backward_goto<From, actions::goto_table_to<T>> : std::bool_constant<(T <= From)> {};
+
+template <std::uint8_t From, class List>
+struct list_has_backward_goto : std::false_type {};
+template <std::uint8_t From, class... A>
+struct list_has_backward_goto<From, action_list<A...>> : std::bool_constant<(backward_goto<From, A>::value || ...)> {};
+
+template <class Table>
+struct table_has_backward_goto;
+template <std::uint8_t Id, class S, class... Lists, class L>
+struct table_has_backward_goto<table<Id, S, allowed<Lists...>, L>>
+    : std::bool_constant<(list_has_backward_goto<Id, Lists>::value || ...)> {};
+
+template <std::uint8_t... Ids>
+constexpr bool unique_ids() {
+    constexpr std::uint8_t ids[] = {Ids...};
+    for (std::size_t i = 0; i < sizeof...(Ids); ++i)
+        for (std::size_t j = i + 1; j < sizeof...(Ids); ++j)
+            if (ids[i] == ids[j]) return false;
+    return true;
+}
+
+// A flow table that knows its number (constructed from the pipeline's config).
+template <class T>
+struct table_slot : T::flow_table_type {
+    explicit table_slot(const pipeline_config& c) : T::flow_table_type(c.for_table(T::id), T::id) {}
+};
+
+} // namespace detail
+
+template <class... Tables>
+class pipeline {
+    static_assert(sizeof...(Tables) > 0, "a pipeline has at least one table");
+    static_assert((is_table<Tables> && ...), "pipeline<...> takes table<Id, Schema, Allowed> elements");
+    static_assert(detail::unique_ids<Tables::id...>(), "each table number appears once in a pipeline");
+    static_assert((!detail::table_has_backward_goto<Tables>::value && ...),
+                  "goto_table must go to a later table");
+
+    using slots = std::tuple<detail::table_slot<Tables>...>;
+
+    // table number -> position in `slots`
+    static constexpr auto positions = [] {
+        return []<std::size_t... I>(std::index_sequence<I...>) {
+            return hana::make_map(hana::make_pair(hana::integral_c<std::uint8_t, Tables::id>, hana::size_c<I>)...);
+        }(std::index_sequence_for<Tables...>{});
+    }();
+
+  public:
+    explicit pipeline(const pipeline_config& cfg = {})
+        : tables_(std::make_unique<slots>(((void)sizeof(Tables), cfg)...)),
+          scratch_(std::make_unique<engine_scratch>()) {}
+
+    // The flow table numbered Id.
+    template <std::uint8_t Id>
+    [[nodiscard]] auto& table() noexcept {
+        static_assert(hana::contains(decltype(positions){}, hana::integral_c<std::uint8_t, Id>),
+                      "this pipeline has no table with that number");
+        constexpr std::size_t pos = decltype(+positions[hana::integral_c<std::uint8_t, Id>])::value;
+        return static_cast<typename std::tuple_element_t<pos, std::tuple<Tables...>>::flow_table_type&>(
+            std::get<pos>(*tables_));
+    }
+
+    static constexpr bool has_table(std::uint8_t id) noexcept { return ((Tables::id == id) || ...); }
+
+    // Runs a burst from table 0 at time now_ms; results in `out`.
+    template <class Hooks = no_hooks>
+    void run(std::span<packet> pkts, std::int64_t now_ms, burst_output& out, Hooks&& hooks = Hooks{}) {
+        run_burst(*this, *scratch_, pkts, now_ms, out, hooks);
+    }
+
+    // Expires timed-out flows in every table; returns how many went.
+    std::size_t expire(std::int64_t now_ms) {
+        std::size_t n = 0;
+        for_each_table([&](auto& t) { n += t.expire(now_ms); });
+        return n;
+    }
+
+    // Calls f(flow_table&) for each table, in declaration order.
+    template <class F>
+    void for_each_table(F&& f) {
+        std::apply([&](auto&... t) { (f(static_cast<typename std::remove_reference_t<decltype(t)>::flow_table_type&>(t)), ...); },
+                   *tables_);
+    }
+
+    // ---- run-time flow mods by table number (text, learn, generic code) ----
+
+    // Adds a flow with generic actions to table `id`, which must allow them.
+    flow_mod_status add(std::uint8_t id, const match& m, std::int32_t priority, const generic_actions& acts,
+                        const flow_options& o, std::int64_t now_ms) {
+        flow_mod_status st{flow_mod_errc::no_such_table};
+        with_table(id, [&](auto& t) {
+            using T = std::remove_reference_t<decltype(t)>;
+            if constexpr (std::is_constructible_v<typename T::actions_type, const generic_actions&>) {
+                if (auto why = validate(acts, id)) {
+                    st = flow_mod_status{flow_mod_errc::bad_action, 0, {}, *why};
+                    return;
+                }
+                st = t.add(m, priority, acts, o, now_ms);
+            } else {
+                st = flow_mod_status{flow_mod_errc::bad_action, 0, {}, "this table does not take run-time action lists"};
+            }
+        });
+        return st;
+    }
+
+    // Deletes (strictly or not) from table `id`, or from every table when id is 255.
+    flow_mod_status remove(std::uint8_t id, const match& m, bool strict, std::int32_t priority = 0,
+                           cookie_filter cookie = {}) {
+        if (id == 255) {
+            flow_mod_status total;
+            for_each_table([&](auto& t) {
+                // A match that does not fit a table's schema selects nothing there.
+                total.count += t.remove(m, strict, priority, cookie).count;
+            });
+            return total;
+        }
+        flow_mod_status st{flow_mod_errc::no_such_table};
+        with_table(id, [&](auto& t) { st = t.remove(m, strict, priority, cookie); });
+        return st;
+    }
+
+    // ---- used by the engine ----
+    template <class Ctx>
+    void run_table(std::uint8_t id, Ctx& ctx, std::uint32_t restore_in_port) noexcept {
+        flow_key& key = ctx.lookup_key();
+        const bool found = with_table(id, [&](auto& t) { lookup_and_run(t, ctx, key, restore_in_port); });
+        if (!found) key.in_port = restore_in_port; // a table the pipeline lacks misses
+    }
+
+  private:
+    template <class F>
+    bool with_table(std::uint8_t id, F&& f) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return ((id == Tables::id
+                         ? (f(static_cast<typename Tables::flow_table_type&>(std::get<I>(*tables_))), true)
+                         : false) ||
+                    ...);
+        }(std::index_sequence_for<Tables...>{});
+    }
+
+    std::unique_ptr<slots> tables_;
+    std::unique_ptr<engine_scratch> scratch_;
+};
+
+} // namespace flowpipe

@@ -1,0 +1,534 @@
+// A flow table: flows with priorities, cookies, counters and timeouts over
+// the lookup structure its schema chose, with Open vSwitch's flow-mod rules.
+//
+// What?  `flow_table<Schema, Allowed, Lookup>` holds flows whose match is
+// packed by `Schema` and whose actions are one of the lists in `Allowed`.
+// The lookup structure is picked at compile time: an all-exact schema gets
+// one hash table (`exact_index`), anything else one subtable per mask
+// (`masked_index`), or a linear scan (`scan_index`) when asked for.
+//
+// Flows live in fixed chunks of a slab, so a flow never moves once
+// installed and lookups hand out stable pointers; a flow's id is its slab
+// index, and that id is what the lookup structures store.
+//
+// All-exact tables.  An exact table holds flows that match every schema
+// field exactly, plus catch-all flows that match nothing (`priority=0
+// actions=resubmit(,22)`). Several flows may share a key at different
+// priorities: the index maps the key to the highest one, which chains to
+// the next lower (`next_same_key`). Catch-alls are a short list sorted by
+// priority.
+//
+// Flow-mod rules (Open vSwitch 3.1 through ovs-ofctl, OpenFlow 1.0):
+//  - add replaces a flow with the same match and priority and keeps nothing
+//    of it (counters restart, as OF1.0 "add" implies reset_counts);
+//  - modify (strict: same match and priority; loose: every flow the match
+//    covers) replaces actions, keeps counters, timeouts, cookie and creation
+//    time and restarts the hard timeout; a modify that finds no flow and has
+//    no cookie mask adds the flow;
+//  - delete, strict or loose, both filtered by cookie=value/mask;
+//  - a flow expires when now > modified + hard_timeout or now > last used +
+//    idle_timeout (milliseconds; Open vSwitch's rule_expire).
+//
+// Timers.  Every flow with a timeout has one entry in a min-heap keyed by a
+// *lower bound* of its expiry. expire(now) pops only entries whose bound has
+// passed; a flow that was used or modified since gets re-pushed with its new
+// bound. The cost is proportional to what comes due, never to the table.
+// The same heap gives eviction its victim: the flow that expires first.
+//
+// Threads.  One thread owns a table: it runs flow mods, lookups and expiry.
+// (Lock-free readers with quiescent-state reclamation are planned; the
+// stable slab is the first half of that.)
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include <flowpipe/action/action_list.hpp>
+#include <flowpipe/core/flow_key.hpp>
+#include <flowpipe/match/hash.hpp>
+#include <flowpipe/match/match.hpp>
+#include <flowpipe/match/schema.hpp>
+#include <flowpipe/table/exact_index.hpp>
+#include <flowpipe/table/flow_mod.hpp>
+#include <flowpipe/table/masked_index.hpp>
+#include <flowpipe/table/scan_index.hpp>
+
+namespace flowpipe {
+
+// Which lookup structure a table uses.
+namespace lookup {
+struct automatic {}; // exact for all-exact schemas, tuple space otherwise
+struct exact {};
+struct tuple_space {};
+struct scan {};
+} // namespace lookup
+
+template <class Schema, class Allowed>
+struct flow {
+    using key_type = typename Schema::key_type;
+    key_type value{};
+    key_type mask{};
+    std::int32_t priority = 0;
+    std::uint64_t cookie = 0;
+    std::uint16_t idle_timeout = 0;
+    std::uint16_t hard_timeout = 0;
+    std::int64_t created_ms = 0;
+    std::int64_t modified_ms = 0;
+    std::int64_t used_ms = 0;
+    std::uint64_t n_packets = 0;
+    std::uint64_t n_bytes = 0;
+    typename Allowed::storage actions{};
+    std::uint32_t id = 0;
+    std::uint32_t next_same_key = 0xffffffffu;
+    std::uint32_t generation = 0;
+    bool live = false;
+
+    [[nodiscard]] bool has_timeout() const noexcept { return idle_timeout != 0 || hard_timeout != 0; }
+    // The first `now` at which the flow counts as expired, or max when never.
+    [[nodiscard]] std::int64_t expires_at() const noexcept {
+        std::int64_t t = std::numeric_limits<std::int64_t>::max();
+        if (hard_timeout) t = std::min(t, modified_ms + std::int64_t{hard_timeout} * 1000 + 1);
+        if (idle_timeout) t = std::min(t, used_ms + std::int64_t{idle_timeout} * 1000 + 1);
+        return t;
+    }
+    [[nodiscard]] match get_match() const noexcept { return Schema::unpack(value, mask); }
+};
+
+struct table_stats {
+    std::uint64_t lookups = 0;
+    std::uint64_t matched = 0;
+    std::uint64_t expired = 0;
+    std::uint64_t evicted = 0;
+};
+
+template <class Schema, class Allowed, class Lookup = lookup::automatic>
+class flow_table {
+    static_assert(is_schema<Schema>, "flow_table<Schema, ...> needs a schema<...> or generic_schema");
+    static_assert(is_allowed_actions<Allowed>, "flow_table<..., Allowed> needs allowed<action lists...>");
+
+  public:
+    using schema_type = Schema;
+    using allowed_type = Allowed;
+    using key_type = typename Schema::key_type;
+    using flow_type = flow<Schema, Allowed>;
+    using actions_type = typename Allowed::storage;
+    static constexpr std::size_t words = Schema::words;
+    static constexpr std::uint32_t npos = 0xffffffffu;
+    static constexpr bool exact_mode =
+        std::is_same_v<Lookup, lookup::exact> || (std::is_same_v<Lookup, lookup::automatic> && Schema::all_exact);
+    static_assert(!std::is_same_v<Lookup, lookup::exact> || Schema::all_exact,
+                  "lookup::exact needs a schema whose fields are all exact<F>");
+    using index_type = std::conditional_t<exact_mode, exact_index<words>,
+                                          std::conditional_t<std::is_same_v<Lookup, lookup::scan>,
+                                                             scan_index<words>, masked_index<words>>>;
+
+    explicit flow_table(table_config cfg = {}, std::uint8_t table_id = 0)
+        : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)) {
+        heap_.reserve(2 * cfg_.max_flows + 16);
+    }
+
+    flow_table(const flow_table&) = delete;
+    flow_table& operator=(const flow_table&) = delete;
+
+    [[nodiscard]] std::uint8_t id() const noexcept { return id_; }
+    [[nodiscard]] const table_config& config() const noexcept { return cfg_; }
+    [[nodiscard]] std::size_t size() const noexcept { return n_flows_; }
+    [[nodiscard]] const table_stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const index_type& index() const noexcept { return index_; }
+
+    // ---- data path ------------------------------------------------------
+
+    // The highest-priority flow matching `k`, or nullptr. Counts a lookup.
+    [[nodiscard]] flow_type* lookup(const flow_key& k) noexcept {
+        ++stats_.lookups;
+        flow_type* f = find(Schema::pack(k));
+        stats_.matched += f != nullptr;
+        return f;
+    }
+
+    // Looks up n keys at once (the index interleaves their memory accesses).
+    void lookup_burst(const flow_key* const* keys, std::size_t n, flow_type** out) noexcept {
+        key_type packed[64];
+        std::uint32_t ids[64];
+        for (std::size_t base = 0; base < n; base += 64) {
+            const std::size_t m = std::min<std::size_t>(64, n - base);
+            for (std::size_t i = 0; i < m; ++i) packed[i] = Schema::pack(*keys[base + i]);
+            index_.find_burst(packed, m, ids);
+            for (std::size_t i = 0; i < m; ++i) {
+                flow_type* f = ids[i] == npos ? nullptr : &at(ids[i]);
+                if constexpr (exact_mode) f = better_of(f, catch_all());
+                out[base + i] = f;
+                stats_.matched += f != nullptr;
+            }
+        }
+        stats_.lookups += n;
+    }
+
+    // Credits a packet of `bytes` to a flow that matched it at `now_ms`.
+    static void hit(flow_type& f, std::uint32_t bytes, std::int64_t now_ms) noexcept {
+        ++f.n_packets;
+        f.n_bytes += bytes;
+        f.used_ms = now_ms;
+    }
+
+    // ---- control path ---------------------------------------------------
+
+    // ovs-ofctl add-flow: installs a flow, replacing one with the same match
+    // and priority.
+    template <class Actions>
+    flow_mod_status add(const match& m, std::int32_t priority, Actions&& acts, const flow_options& o,
+                        std::int64_t now_ms) {
+        static_assert(std::is_constructible_v<actions_type, Actions&&>,
+                      "this table does not allow that action list: add it to the table's allowed<...>");
+        key_type value, mask;
+        if (auto st = prepare(m, priority, value, mask); !st) return st;
+        const std::uint32_t existing = find_exact(value, mask, priority);
+        if (existing != npos) {
+            remove_flow(at(existing), removal_reason::replaced);
+        } else if (n_flows_ >= cfg_.max_flows && !make_room()) {
+            return {flow_mod_errc::table_full};
+        }
+        flow_type& f = allocate();
+        f.value = value;
+        f.mask = mask;
+        f.priority = priority;
+        f.cookie = o.cookie;
+        f.idle_timeout = o.idle_timeout;
+        f.hard_timeout = o.hard_timeout;
+        f.created_ms = f.modified_ms = f.used_ms = now_ms;
+        f.n_packets = f.n_bytes = 0;
+        f.actions = actions_type(std::forward<Actions>(acts));
+        if (!link(f)) {
+            release(f);
+            return {flow_mod_errc::table_full};
+        }
+        schedule(f);
+        return {flow_mod_errc::ok, 1};
+    }
+
+    // ovs-ofctl mod-flows [--strict]: replaces the actions of the selected
+    // flows; adds the flow when none is selected and no cookie mask is given.
+    template <class Actions>
+    flow_mod_status modify(const match& m, bool strict, std::int32_t priority, Actions&& acts, cookie_filter cookie,
+                           std::int64_t now_ms, bool may_add = true) {
+        static_assert(std::is_constructible_v<actions_type, Actions&&>,
+                      "this table does not allow that action list: add it to the table's allowed<...>");
+        std::size_t n = 0;
+        const actions_type a(std::forward<Actions>(acts));
+        select(m, strict, priority, cookie, [&](flow_type& f) {
+            f.actions = a;
+            f.modified_ms = now_ms;
+            ++n;
+        });
+        if (n == 0 && may_add && cookie.mask == 0) return add(m, priority, a, flow_options{cookie.value, 0, 0}, now_ms);
+        return {flow_mod_errc::ok, n};
+    }
+
+    // ovs-ofctl del-flows [--strict]: removes the selected flows.
+    flow_mod_status remove(const match& m, bool strict, std::int32_t priority = 0, cookie_filter cookie = {}) {
+        if (strict) {
+            // Collected first: removing while selecting would unlink chains under us.
+            std::uint32_t victim = npos;
+            select(m, true, priority, cookie, [&](flow_type& f) { victim = f.id; });
+            if (victim == npos) return {flow_mod_errc::ok, 0};
+            remove_flow(at(victim), removal_reason::deleted);
+            return {flow_mod_errc::ok, 1};
+        }
+        std::vector<std::uint32_t> victims;
+        select(m, false, priority, cookie, [&](flow_type& f) { victims.push_back(f.id); });
+        for (std::uint32_t id : victims) remove_flow(at(id), removal_reason::deleted);
+        return {flow_mod_errc::ok, victims.size()};
+    }
+
+    // Removes every flow whose timeout has passed at `now_ms`; returns how many.
+    std::size_t expire(std::int64_t now_ms) {
+        std::size_t n = 0;
+        while (!heap_.empty() && heap_.front().due <= now_ms) {
+            const timer t = pop_timer();
+            flow_type& f = at(t.id);
+            if (!f.live || f.generation != t.generation) continue; // stale
+            const std::int64_t due = f.expires_at();
+            if (due <= now_ms) {
+                const bool hard = f.hard_timeout && now_ms > f.modified_ms + std::int64_t{f.hard_timeout} * 1000;
+                remove_flow(f, hard ? removal_reason::hard_timeout : removal_reason::idle_timeout);
+                ++stats_.expired;
+                ++n;
+            } else {
+                push_timer(f, due);
+            }
+        }
+        return n;
+    }
+
+    // The earliest time at which expire() may have something to do.
+    [[nodiscard]] std::int64_t next_expiry() const noexcept {
+        return heap_.empty() ? std::numeric_limits<std::int64_t>::max() : heap_.front().due;
+    }
+
+    // The flow with exactly this match and priority (ovs-ofctl --strict), or nullptr.
+    [[nodiscard]] flow_type* find_strict(const match& m, std::int32_t priority) noexcept {
+        key_type value, mask;
+        if (Schema::pack(m, value, mask) != schema_error::none) return nullptr;
+        const std::uint32_t id = find_exact(value, mask, priority);
+        return id == npos ? nullptr : &at(id);
+    }
+
+    // Calls f(flow) for every flow, in no particular order.
+    template <class F>
+    void for_each(F&& f) {
+        for (std::size_t c = 0; c < chunks_.size(); ++c)
+            for (std::size_t i = 0; i < chunk_size; ++i)
+                if (chunks_[c][i].live) f(chunks_[c][i]);
+    }
+    template <class F>
+    void for_each(F&& f) const {
+        for (std::size_t c = 0; c < chunks_.size(); ++c)
+            for (std::size_t i = 0; i < chunk_size; ++i)
+                if (chunks_[c][i].live) f(static_cast<const flow_type&>(chunks_[c][i]));
+    }
+
+    void clear() {
+        for_each([&](flow_type& f) { remove_flow(f, removal_reason::deleted); });
+    }
+
+  private:
+    static constexpr std::size_t chunk_bits = 10;
+    static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
+
+    struct timer {
+        std::int64_t due;
+        std::uint32_t id;
+        std::uint32_t generation;
+        friend bool operator>(const timer& a, const timer& b) noexcept { return a.due > b.due; }
+    };
+
+    [[nodiscard]] flow_type& at(std::uint32_t id) noexcept { return chunks_[id >> chunk_bits][id & (chunk_size - 1)]; }
+
+    [[nodiscard]] flow_type* catch_all() noexcept { return catch_alls_.empty() ? nullptr : &at(catch_alls_.front()); }
+
+    [[nodiscard]] static flow_type* better_of(flow_type* a, flow_type* b) noexcept {
+        if (a == nullptr) return b;
+        if (b == nullptr) return a;
+        return b->priority > a->priority ? b : a;
+    }
+
+    [[nodiscard]] flow_type* find(const key_type& packed) noexcept {
+        const std::uint32_t id = index_.find(packed);
+        flow_type* f = id == npos ? nullptr : &at(id);
+        if constexpr (exact_mode) f = better_of(f, catch_all());
+        return f;
+    }
+
+    flow_mod_status prepare(const match& m, std::int32_t priority, key_type& value, key_type& mask) const {
+        if (priority < 0 || priority > 0xffff) return {flow_mod_errc::bad_priority};
+        if (auto f = unmet_prerequisite(m)) return {flow_mod_errc::unmet_prerequisite, 0, *f};
+        if (auto e = Schema::pack(m, value, mask); e != schema_error::none) return {to_errc(e)};
+        return {};
+    }
+
+    // The id of the flow with exactly (value, mask, priority), or npos.
+    [[nodiscard]] std::uint32_t find_exact(const key_type& value, const key_type& mask, std::int32_t priority) {
+        if constexpr (exact_mode) {
+            if (mask.is_zero()) {
+                for (std::uint32_t id : catch_alls_)
+                    if (at(id).priority == priority) return id;
+                return npos;
+            }
+            for (std::uint32_t id = index_.find(value); id != npos; id = at(id).next_same_key)
+                if (at(id).priority == priority) return id;
+            return npos;
+        } else {
+            auto [lo, hi] = by_rule_.equal_range(rule_hash(value, mask, priority));
+            for (auto it = lo; it != hi; ++it) {
+                const flow_type& f = at(it->second);
+                if (f.priority == priority && f.mask == mask && f.value == value) return it->second;
+            }
+            return npos;
+        }
+    }
+
+    // Calls act(flow) for each flow a flow mod selects.
+    template <class Act>
+    void select(const match& m, bool strict, std::int32_t priority, cookie_filter cookie, Act&& act) {
+        if (strict) {
+            key_type value, mask;
+            if (Schema::pack(m, value, mask) != schema_error::none) return;
+            const std::uint32_t id = find_exact(value, mask, priority);
+            if (id != npos && cookie.matches(at(id).cookie)) act(at(id));
+            return;
+        }
+        for_each([&](flow_type& f) {
+            if (!cookie.matches(f.cookie)) return;
+            if (m.covers(f.get_match())) act(f);
+        });
+    }
+
+    flow_type& allocate() {
+        std::uint32_t id;
+        if (!free_.empty()) {
+            id = free_.back();
+            free_.pop_back();
+        } else {
+            if (next_id_ == chunks_.size() * chunk_size) chunks_.push_back(std::make_unique<flow_type[]>(chunk_size));
+            id = next_id_++;
+        }
+        flow_type& f = at(id);
+        const std::uint32_t gen = f.generation + 1;
+        f = flow_type{};
+        f.id = id;
+        f.generation = gen;
+        f.live = true;
+        ++n_flows_;
+        return f;
+    }
+
+    void release(flow_type& f) {
+        f.live = false;
+        f.actions = actions_type{};
+        ++f.generation;
+        free_.push_back(f.id);
+        --n_flows_;
+    }
+
+    // Puts a flow into the lookup structure; false when the index is full.
+    bool link(flow_type& f) {
+        if constexpr (exact_mode) {
+            if (f.mask.is_zero()) {
+                auto pos = std::find_if(catch_alls_.begin(), catch_alls_.end(),
+                                        [&](std::uint32_t id) { return at(id).priority < f.priority; });
+                catch_alls_.insert(pos, f.id);
+                return true;
+            }
+            const std::uint32_t head = index_.find(f.value);
+            if (head == npos) {
+                f.next_same_key = npos;
+                return index_.insert(f.value, f.id) == index_type::insert_result::inserted;
+            }
+            if (at(head).priority < f.priority) {
+                f.next_same_key = head;
+                return index_.replace(f.value, f.id);
+            }
+            std::uint32_t prev = head;
+            while (at(prev).next_same_key != npos && at(at(prev).next_same_key).priority > f.priority)
+                prev = at(prev).next_same_key;
+            f.next_same_key = at(prev).next_same_key;
+            at(prev).next_same_key = f.id;
+            return true;
+        } else {
+            if (!index_.insert(f.value, f.mask, f.priority, f.id)) return false;
+            by_rule_.emplace(rule_hash(f.value, f.mask, f.priority), f.id);
+            return true;
+        }
+    }
+
+    void unlink(flow_type& f) {
+        if constexpr (exact_mode) {
+            if (f.mask.is_zero()) {
+                catch_alls_.erase(std::find(catch_alls_.begin(), catch_alls_.end(), f.id));
+                return;
+            }
+            const std::uint32_t head = index_.find(f.value);
+            if (head == f.id) {
+                if (f.next_same_key == npos)
+                    index_.erase(f.value);
+                else
+                    index_.replace(f.value, f.next_same_key);
+                return;
+            }
+            for (std::uint32_t id = head; id != npos; id = at(id).next_same_key) {
+                if (at(id).next_same_key == f.id) {
+                    at(id).next_same_key = f.next_same_key;
+                    return;
+                }
+            }
+        } else {
+            index_.erase(f.value, f.mask, f.id);
+            auto [lo, hi] = by_rule_.equal_range(rule_hash(f.value, f.mask, f.priority));
+            for (auto it = lo; it != hi; ++it) {
+                if (it->second == f.id) {
+                    by_rule_.erase(it);
+                    break;
+                }
+            }
+        }
+    }
+
+    [[nodiscard]] static std::uint64_t rule_hash(const key_type& value, const key_type& mask,
+                                                 std::int32_t priority) noexcept {
+        return hash_key(value, hash_key(mask, static_cast<std::uint64_t>(priority)));
+    }
+
+    void remove_flow(flow_type& f, removal_reason why) {
+        unlink(f);
+        if (why == removal_reason::evicted) ++stats_.evicted;
+        release(f);
+    }
+
+    void schedule(flow_type& f) {
+        if (f.has_timeout()) push_timer(f, f.expires_at());
+    }
+
+    void push_timer(const flow_type& f, std::int64_t due) {
+        if (heap_.size() >= heap_.capacity()) compact_timers();
+        heap_.push_back(timer{due, f.id, f.generation});
+        std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    }
+
+    timer pop_timer() {
+        std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+        const timer t = heap_.back();
+        heap_.pop_back();
+        return t;
+    }
+
+    // Drops stale timer entries (of flows deleted or replaced before they came due).
+    void compact_timers() {
+        std::erase_if(heap_, [&](const timer& t) {
+            const flow_type& f = at(t.id);
+            return !f.live || f.generation != t.generation;
+        });
+        std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    }
+
+    // Evicts the flow that would expire first, if the policy allows; true
+    // when there is room now.
+    bool make_room() {
+        if (cfg_.on_full != overflow_policy::evict) return false;
+        while (!heap_.empty()) {
+            const timer t = pop_timer();
+            flow_type& f = at(t.id);
+            if (!f.live || f.generation != t.generation) continue;
+            const std::int64_t due = f.expires_at();
+            if (due != t.due) { // used or modified since: its bound moved
+                push_timer(f, due);
+                continue;
+            }
+            remove_flow(f, removal_reason::evicted);
+            return true;
+        }
+        return false;
+    }
+
+    table_config cfg_;
+    std::uint8_t id_;
+    index_type index_;
+    std::vector<std::unique_ptr<flow_type[]>> chunks_;
+    std::vector<std::uint32_t> free_;
+    std::uint32_t next_id_ = 0;
+    std::size_t n_flows_ = 0;
+    std::vector<std::uint32_t> catch_alls_; // exact mode: flows matching nothing, by priority
+    // Wildcard modes: (value, mask, priority) -> flow, for strict flow mods
+    // (control path only; the data path never reads it).
+    std::unordered_multimap<std::uint64_t, std::uint32_t> by_rule_;
+    std::vector<timer> heap_;
+    table_stats stats_;
+};
+
+} // namespace flowpipe
