@@ -13,7 +13,7 @@
 // What the key does not hold is written as zero: IPv4 id and flags (never a
 // fragment), TCP sequence numbers, flags and window, ICMP id/sequence, the
 // IPv6 flow label. A key whose eth_type is below 0x0600 (Open vSwitch's 0x05ff,
-// "no EtherType") becomes an 802.3 frame whose length field covers the padding.
+// "no EtherType") becomes an 802.3 frame with length 0 and padding.
 //
 // The checksum helpers in `detail` are shared with rewrite.hpp (incremental
 // updates) until they get a proto/ header of their own.
@@ -200,8 +200,10 @@ inline void l4_checksum(proto::l4_kind k, std::uint8_t* t, std::size_t n, std::u
         off += vlan_header_len;
     }
     const std::size_t type_off = off;
-    const bool is_8023 = key.eth_type < eth_type_min;
-    store_be16(f + type_off, key.eth_type);
+    // An 802.3 frame gets length 0: no client data, all padding. (Not the
+    // padding's length: that would change with the tag, so rewriting a tag
+    // could never give the frame compose_frame writes.)
+    store_be16(f + type_off, key.eth_type < eth_type_min ? std::uint16_t{0} : key.eth_type);
     const std::size_t l3 = type_off + 2;
     std::size_t end = l3;
 
@@ -260,7 +262,6 @@ inline void l4_checksum(proto::l4_kind k, std::uint8_t* t, std::size_t n, std::u
     }
 
     const std::size_t len = end < eth_min_frame_len ? eth_min_frame_len : end;
-    if (is_8023) store_be16(f + type_off, static_cast<std::uint16_t>(len - l3)); // 802.3 length field
     if (out.size() < len) return 0;
     std::memcpy(out.data(), f, len);
     return len;
