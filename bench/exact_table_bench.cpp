@@ -1,0 +1,384 @@
+// Exact-match lookup of 16-byte keys (packed_key<2>): flowpipe's exact_index
+// beside DPDK's rte_hash (bulk lookup, the structure OVS-DPDK's EMC-less
+// datapaths and DPDK pipelines use) and Abseil's flat_hash_map, in the same
+// binary and the same run.
+//
+// Rows: <table>/<flows>/<hit%>. Each iteration looks up one burst of 32 keys.
+// Counters: items_per_second = lookups per second; ns_per_lookup; bytes_per_flow
+// (memory of the table divided by the flows it holds).
+//
+// Fair sizing: every table holds the same `flows` keys in the same number of
+// slots. exact_index(flows) picks its slot count (a power of two, load <= 7/8);
+// rte_hash is created with entries = that slot count, which gives it the same
+// bucket count (both have 8 slots per bucket) and so the same load factor
+// (1/2 at 64K and 1M flows). RTE_HASH_EXTRA_FLAGS_EXT_TABLE is set so that a
+// cuckoo path that cannot be found never loses a key (without it rte_hash
+// refuses some inserts near full load); at load 1/2 the extension table stays
+// empty and costs lookups nothing. flat_hash_map is reserve()d to `flows`
+// (its own load rule, at most 7/8).
+//
+// Lookup keys are a random permutation of the present keys (hit) or of keys
+// never inserted (miss), laid out in one array that is read in order, as keys
+// extracted from a burst of packets would be: the table lines are touched in
+// random order (so 1M flows measures DRAM), the keys themselves stream.
+//
+// `--rounds=R` (default 1) runs the whole suite R times and ends with a table
+// of per-round ratios flowpipe/peer and their medians: only ratios measured
+// in one run mean anything on a shared, noisy machine.
+#include <flowpipe/match/hash.hpp>
+#include <flowpipe/match/packed_key.hpp>
+#include <flowpipe/table/exact_index.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#if FLOWPIPE_HAVE_DPDK
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+#endif
+#if FLOWPIPE_HAVE_ABSL
+#include <absl/container/flat_hash_map.h>
+#include <absl/hash/hash.h>
+#endif
+
+namespace {
+
+constexpr std::size_t words = 2;
+using key = flowpipe::packed_key<words>;
+constexpr std::size_t burst = 32;
+
+// The keys of one table size: present keys, absent keys, and the two lookup
+// streams. Built once per size and shared by every peer.
+struct workload {
+    std::size_t flows;
+    std::vector<key> present;
+    std::vector<key> hit_stream;
+    std::vector<key> miss_stream;
+};
+
+key random_key(std::mt19937_64& rng) {
+    key k;
+    for (auto& w : k.w) w = rng();
+    return k;
+}
+
+const workload& get_workload(std::size_t flows) {
+    static std::map<std::size_t, std::unique_ptr<workload>> cache;
+    auto& slot = cache[flows];
+    if (!slot) {
+        slot = std::make_unique<workload>();
+        workload& w = *slot;
+        w.flows = flows;
+        std::mt19937_64 rng(flows * 7919 + 1);
+        // Random 128-bit keys: a collision among 2M of them has probability ~1e-26.
+        for (std::size_t i = 0; i < flows; ++i) w.present.push_back(random_key(rng));
+        // Streams of at least 16K keys; for large tables, one full permutation.
+        const std::size_t stream_len = std::max<std::size_t>(flows, 16384);
+        std::vector<std::size_t> order(stream_len);
+        for (std::size_t i = 0; i < stream_len; ++i) order[i] = i % flows;
+        std::shuffle(order.begin(), order.end(), rng);
+        for (std::size_t i : order) w.hit_stream.push_back(w.present[i]);
+        for (std::size_t i = 0; i < stream_len; ++i) {
+            key k = random_key(rng);
+            k.w[0] |= 1;   // present keys are even in word 0: see below
+            w.miss_stream.push_back(k);
+        }
+        for (auto& k : w.present) k.w[0] &= ~std::uint64_t{1};   // so no miss key is present
+        for (auto& k : w.hit_stream) k.w[0] &= ~std::uint64_t{1};
+    }
+    return *slot;
+}
+
+const std::vector<key>& stream_of(const workload& w, bool hit) { return hit ? w.hit_stream : w.miss_stream; }
+
+// Wall time of the timed loop, for ns_per_lookup (a plain number: Google
+// Benchmark's inverted rate counters print with an "s" unit, which misleads).
+struct loop_clock {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    [[nodiscard]] double ns() const {
+        return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    }
+};
+
+void set_counters(benchmark::State& state, const loop_clock& clock, double bytes_per_flow) {
+    const double ns = clock.ns();
+    const double lookups = static_cast<double>(state.iterations()) * burst;
+    state.SetItemsProcessed(static_cast<std::int64_t>(lookups));
+    state.counters["ns_per_lookup"] = ns / lookups;
+    state.counters["bytes_per_flow"] = bytes_per_flow;
+}
+
+// ---------------------------------------------------------------------------
+// flowpipe exact_index
+
+const flowpipe::exact_index<words>& flowpipe_table(std::size_t flows) {
+    static std::map<std::size_t, std::unique_ptr<flowpipe::exact_index<words>>> cache;
+    auto& slot = cache[flows];
+    if (!slot) {
+        const workload& w = get_workload(flows);
+        slot = std::make_unique<flowpipe::exact_index<words>>(flows);
+        for (std::size_t i = 0; i < flows; ++i)
+            if (slot->insert(w.present[i], static_cast<std::uint32_t>(i)) != flowpipe::exact_index<words>::insert_result::inserted)
+                std::abort();
+    }
+    return *slot;
+}
+
+void bm_flowpipe(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    const bool hit = state.range(1) == 100;
+    const auto& table = flowpipe_table(flows);
+    const auto& stream = stream_of(get_workload(flows), hit);
+    std::uint32_t out[burst];
+    std::size_t pos = 0, found = 0;
+    const loop_clock clock;
+    for (auto _ : state) {
+        table.find_burst(stream.data() + pos, burst, out);
+        for (std::size_t i = 0; i < burst; ++i) found += out[i] != flowpipe::exact_index<words>::npos;
+        pos += burst;
+        if (pos + burst > stream.size()) pos = 0;
+    }
+    benchmark::DoNotOptimize(found);
+    if (found != (hit ? state.iterations() * burst : 0)) state.SkipWithError("wrong lookup results");
+    set_counters(state, clock, static_cast<double>(table.memory_bytes()) / static_cast<double>(flows));
+    state.counters["load"] = static_cast<double>(flows) / static_cast<double>(table.slot_count());
+}
+
+// ---------------------------------------------------------------------------
+// DPDK rte_hash
+
+#if FLOWPIPE_HAVE_DPDK
+struct dpdk_table {
+    rte_hash* h = nullptr;
+    std::size_t bytes = 0;
+};
+
+const dpdk_table& dpdk_hash(std::size_t flows) {
+    static std::map<std::size_t, dpdk_table> cache;
+    auto& t = cache[flows];
+    if (t.h == nullptr) {
+        const workload& w = get_workload(flows);
+        const std::string name = "fp_bench_" + std::to_string(flows);
+        rte_hash_parameters p{};
+        p.name = name.c_str();
+        p.entries = static_cast<std::uint32_t>(flowpipe_table(flows).slot_count());   // same slots as flowpipe
+        p.key_len = sizeof(key);
+        p.hash_func = rte_hash_crc;
+        p.hash_func_init_val = 0;
+        p.socket_id = 0;
+        p.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+        rte_malloc_socket_stats before{}, after{};
+        rte_malloc_get_socket_stats(0, &before);
+        t.h = rte_hash_create(&p);
+        if (t.h == nullptr) {
+            std::fprintf(stderr, "rte_hash_create(%zu): %s\n", flows, rte_strerror(rte_errno));
+            std::abort();
+        }
+        rte_malloc_get_socket_stats(0, &after);
+        t.bytes = after.heap_allocsz_bytes - before.heap_allocsz_bytes;
+        for (std::size_t i = 0; i < flows; ++i) {
+            const int r = rte_hash_add_key_data(t.h, &w.present[i], reinterpret_cast<void*>(static_cast<std::uintptr_t>(i)));
+            if (r != 0) {
+                std::fprintf(stderr, "rte_hash_add_key_data: %d at %zu of %zu\n", r, i, flows);
+                std::abort();
+            }
+        }
+    }
+    return t;
+}
+
+void bm_rte_hash(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    const bool hit = state.range(1) == 100;
+    const dpdk_table& t = dpdk_hash(flows);
+    const auto& stream = stream_of(get_workload(flows), hit);
+    const void* ptrs[burst];
+    void* data[burst];
+    std::size_t pos = 0, found = 0;
+    const loop_clock clock;
+    for (auto _ : state) {
+        // rte_hash takes an array of key pointers; building it is part of using the API.
+        for (std::size_t i = 0; i < burst; ++i) ptrs[i] = &stream[pos + i];
+        std::uint64_t hits = 0;
+        rte_hash_lookup_bulk_data(t.h, ptrs, burst, &hits, data);
+        found += static_cast<std::size_t>(__builtin_popcountll(hits));
+        pos += burst;
+        if (pos + burst > stream.size()) pos = 0;
+    }
+    benchmark::DoNotOptimize(found);
+    if (found != (hit ? state.iterations() * burst : 0)) state.SkipWithError("wrong lookup results");
+    set_counters(state, clock, static_cast<double>(t.bytes) / static_cast<double>(flows));
+}
+#endif
+
+// ---------------------------------------------------------------------------
+// Abseil flat_hash_map
+
+#if FLOWPIPE_HAVE_ABSL
+struct absl_key_hash {
+    std::size_t operator()(const key& k) const noexcept { return absl::HashOf(k.w[0], k.w[1]); }
+};
+using absl_map = absl::flat_hash_map<key, std::uint32_t, absl_key_hash>;
+
+const absl_map& absl_table(std::size_t flows) {
+    static std::map<std::size_t, std::unique_ptr<absl_map>> cache;
+    auto& slot = cache[flows];
+    if (!slot) {
+        const workload& w = get_workload(flows);
+        slot = std::make_unique<absl_map>();
+        slot->reserve(flows);
+        for (std::size_t i = 0; i < flows; ++i) slot->emplace(w.present[i], static_cast<std::uint32_t>(i));
+    }
+    return *slot;
+}
+
+void bm_absl(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    const bool hit = state.range(1) == 100;
+    const absl_map& m = absl_table(flows);
+    const auto& stream = stream_of(get_workload(flows), hit);
+    std::uint32_t out[burst];
+    std::size_t pos = 0, found = 0;
+    const loop_clock clock;
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < burst; ++i) {
+            const auto it = m.find(stream[pos + i]);
+            out[i] = it == m.end() ? 0xffffffffu : it->second;
+        }
+        for (std::size_t i = 0; i < burst; ++i) found += out[i] != 0xffffffffu;
+        pos += burst;
+        if (pos + burst > stream.size()) pos = 0;
+    }
+    benchmark::DoNotOptimize(found);
+    if (found != (hit ? state.iterations() * burst : 0)) state.SkipWithError("wrong lookup results");
+    // Control bytes (1 per slot + a group's worth of clones) plus slots.
+    const double bytes = static_cast<double>(m.capacity()) * (1.0 + sizeof(absl_map::slot_type)) + sizeof(m);
+    set_counters(state, clock, bytes / static_cast<double>(flows));
+}
+#endif
+
+// One row per (flows, hit) and table; the tables of one (flows, hit) are
+// registered next to each other so they run seconds apart.
+void register_all() {
+    for (std::int64_t flows : {1024, 65536, 1048576}) {
+        for (std::int64_t hit : {100, 0}) {
+            benchmark::RegisterBenchmark("flowpipe_exact_index", bm_flowpipe)->Args({flows, hit})->ArgNames({"flows", "hit%"});
+#if FLOWPIPE_HAVE_DPDK
+            benchmark::RegisterBenchmark("rte_hash_bulk", bm_rte_hash)->Args({flows, hit})->ArgNames({"flows", "hit%"});
+#endif
+#if FLOWPIPE_HAVE_ABSL
+            benchmark::RegisterBenchmark("absl_flat_hash_map", bm_absl)->Args({flows, hit})->ArgNames({"flows", "hit%"});
+#endif
+        }
+    }
+}
+
+// Forwards to the console and keeps items_per_second of every row.
+class recording_reporter : public benchmark::ConsoleReporter {
+  public:
+    std::map<std::string, double> rate;   // run name -> lookups/s
+    void ReportRuns(const std::vector<Run>& runs) override {
+        ConsoleReporter::ReportRuns(runs);
+        for (const Run& r : runs) {
+            if (r.error_occurred || r.run_type != Run::RT_Iteration) continue;
+            const auto it = r.counters.find("items_per_second");
+            if (it != r.counters.end()) rate[r.benchmark_name()] = it->second.value;
+        }
+    }
+};
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n == 0 ? 0.0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int rounds = 1;
+    std::vector<char*> args;
+    for (int i = 0; i < argc; ++i) {
+        if (std::strncmp(argv[i], "--rounds=", 9) == 0)
+            rounds = std::max(1, std::atoi(argv[i] + 9));
+        else
+            args.push_back(argv[i]);
+    }
+    int bargc = static_cast<int>(args.size());
+
+#if FLOWPIPE_HAVE_DPDK
+    // EAL without huge pages, NICs or shared config (two DPDK processes on one
+    // machine would otherwise collide), on the first CPU.
+    const char* eal_args[] = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0", "--log-level=1"};
+    std::vector<char*> eal_argv;
+    for (const char* a : eal_args) eal_argv.push_back(const_cast<char*>(a));
+    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+        std::fprintf(stderr, "rte_eal_init failed: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+#endif
+
+    benchmark::Initialize(&bargc, args.data());
+    if (benchmark::ReportUnrecognizedArguments(bargc, args.data())) return 1;
+    register_all();
+
+    std::vector<std::map<std::string, double>> per_round;
+    for (int r = 0; r < rounds; ++r) {
+        recording_reporter rep;
+        benchmark::RunSpecifiedBenchmarks(&rep);
+        per_round.push_back(rep.rate);
+    }
+
+    // flowpipe exact_index size, and the ratios of each round.
+    for (std::size_t flows : {std::size_t{1024}, std::size_t{65536}, std::size_t{1048576}}) {
+        const std::string row = "flowpipe_exact_index/flows:" + std::to_string(flows);
+        if (std::none_of(per_round[0].begin(), per_round[0].end(),
+                         [&](const auto& kv) { return kv.first.rfind(row + "/", 0) == 0; }))
+            continue;
+        const auto& t = flowpipe_table(flows);
+        std::printf("flowpipe exact_index %7zu flows: %zu slots, load %.3f, %zu bytes, %.1f bytes/flow\n", flows,
+                    t.slot_count(), static_cast<double>(flows) / static_cast<double>(t.slot_count()), t.memory_bytes(),
+                    static_cast<double>(t.memory_bytes()) / static_cast<double>(flows));
+    }
+    std::printf("\nMedian over %d round(s) of lookups/s (M) and of the per-round ratio flowpipe/peer:\n", rounds);
+    std::printf("%-22s %10s %10s %10s %14s %14s\n", "flows/hit%", "flowpipe", "rte_hash", "absl", "fp/rte_hash", "fp/absl");
+    for (const char* fh : {"1024/hit%:100", "1024/hit%:0", "65536/hit%:100", "65536/hit%:0", "1048576/hit%:100",
+                           "1048576/hit%:0"}) {
+        std::vector<double> fp, rte, ab, r_rte, r_ab;
+        for (const auto& m : per_round) {
+            auto get = [&](const char* table) {
+                const auto it = m.find(std::string(table) + "/flows:" + fh);
+                return it == m.end() ? 0.0 : it->second;
+            };
+            const double f = get("flowpipe_exact_index"), d = get("rte_hash_bulk"), a = get("absl_flat_hash_map");
+            if (f > 0) fp.push_back(f / 1e6);
+            if (d > 0) rte.push_back(d / 1e6);
+            if (a > 0) ab.push_back(a / 1e6);
+            if (f > 0 && d > 0) r_rte.push_back(f / d);
+            if (f > 0 && a > 0) r_ab.push_back(f / a);
+        }
+        if (fp.empty()) continue;
+        std::printf("%-22s %10.1f %10.1f %10.1f %14.2f %14.2f\n", fh, median(fp), median(rte), median(ab), median(r_rte),
+                    median(r_ab));
+    }
+    benchmark::Shutdown();
+#if FLOWPIPE_HAVE_DPDK
+    rte_eal_cleanup();
+#endif
+    return 0;
+}
