@@ -245,4 +245,22 @@ inline constexpr bool is_schema<generic_schema> = true;
 template <class S>
 concept table_schema = is_schema<S>;
 
+// A match built for one schema: setting a field the schema lacks does not
+// compile, so typed code cannot build a flow its table would refuse.
+template <class Schema>
+struct schema_match : match {
+    template <field_type F>
+    schema_match& set(typename F::value_type v) noexcept {
+        static_assert(Schema::has(F::id), "this table's schema does not have that field");
+        match::set(F::id, uint128{v} << F::range.start, F::range.mask() << F::range.start);
+        return *this;
+    }
+    template <field_type F>
+    schema_match& set(typename F::value_type v, typename F::value_type mask) noexcept {
+        static_assert(Schema::has(F::id), "this table's schema does not have that field");
+        match::set(F::id, uint128{v} << F::range.start, (uint128{mask} & F::range.mask()) << F::range.start);
+        return *this;
+    }
+};
+
 } // namespace flowpipe

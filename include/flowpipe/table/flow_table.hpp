@@ -119,6 +119,7 @@ class flow_table {
     using key_type = typename Schema::key_type;
     using flow_type = flow<Schema, Allowed>;
     using actions_type = typename Allowed::storage;
+    using match_type = schema_match<Schema>;
     static constexpr std::size_t words = Schema::words;
     static constexpr std::uint32_t npos = 0xffffffffu;
     static constexpr bool exact_mode =
