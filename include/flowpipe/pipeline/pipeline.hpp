@@ -95,6 +95,7 @@ constexpr bool unique_ids() {
 // A flow table that knows its number (constructed from the pipeline's config).
 template <class T>
 struct table_slot : T::flow_table_type {
+    using flow_table_type = typename T::flow_table_type;
     explicit table_slot(const pipeline_config& c) : T::flow_table_type(c.for_table(T::id), T::id) {}
 };
 
