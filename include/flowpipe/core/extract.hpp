@@ -13,10 +13,25 @@
 
 namespace flowpipe {
 
-// Fills the header fields of `key` from a parsed frame; metadata (in_port,
-// tunnel, registers) is left as the caller set it.
+// Zeroes every header field of `key`, leaving the metadata (in_port, tunnel,
+// registers, metadata).
+inline void clear_headers(flow_key& key) noexcept {
+    const flow_key k = key;
+    key = flow_key{};
+    key.tun_id = k.tun_id;
+    key.metadata = k.metadata;
+    key.in_port = k.in_port;
+    key.tun_src = k.tun_src;
+    key.tun_dst = k.tun_dst;
+    key.regs = k.regs;
+}
+
+// Sets the header fields of `key` from a parsed frame, those of absent layers
+// to zero (a key reused for the next packet keeps nothing of the last one);
+// metadata (in_port, tunnel, registers) is left as the caller set it.
 inline void extract_headers(const std::uint8_t* frame, const proto::frame_layout& l, flow_key& key) noexcept {
     using namespace proto;
+    clear_headers(key);
     if (!l.has_ethernet) return;
     key.eth_dst = load_be48(frame + eth_dst_offset);
     key.eth_src = load_be48(frame + eth_src_offset);
