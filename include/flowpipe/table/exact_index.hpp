@@ -108,14 +108,19 @@ namespace detail {
 
 inline void prefetch_read(const void* p) noexcept { __builtin_prefetch(p, 0, 3); }
 
-template <std::size_t Words>
-struct alignas(64) exact_bucket {
+// Line 0 of a bucket: what every probe reads.
+struct alignas(64) exact_bucket_header {
     static constexpr std::size_t slots = 8;
     std::uint16_t tag[slots];
     std::uint32_t id[slots];
     std::uint32_t overflow;
     std::uint32_t unused[3];
-    packed_key<Words> key[slots];
+};
+
+// The keys of a bucket, read only after a tag matched.
+template <std::size_t Words>
+struct alignas(64) exact_bucket_keys {
+    packed_key<Words> key[exact_bucket_header::slots];
 };
 
 } // namespace detail
@@ -127,19 +132,21 @@ class exact_index {
     static constexpr std::uint32_t npos = 0xffffffffu;
     enum class insert_result { inserted, exists, full };
 
-    static constexpr std::size_t slots_per_bucket = detail::exact_bucket<Words>::slots;
+    static constexpr std::size_t slots_per_bucket = detail::exact_bucket_header::slots;
     static constexpr std::size_t burst_group = 32;
     // Refuse inserts beyond 7/8 of the slots (keeps probe sequences short).
     static constexpr std::size_t max_load_num = 7, max_load_den = 8;
 
     explicit exact_index(std::size_t capacity) {
-        std::size_t slots_needed = (capacity * max_load_den + max_load_num - 1) / max_load_num;
-        std::size_t buckets = (slots_needed + slots_per_bucket - 1) / slots_per_bucket;
+        const std::size_t slots_needed = (capacity * max_load_den + max_load_num - 1) / max_load_num;
+        const std::size_t buckets = (slots_needed + slots_per_bucket - 1) / slots_per_bucket;
         bucket_count_ = std::bit_ceil(buckets < 1 ? std::size_t{1} : buckets);
         mask_ = bucket_count_ - 1;
         capacity_ = bucket_count_ * slots_per_bucket * max_load_num / max_load_den;
-        buckets_.reset(static_cast<bucket*>(
-            ::operator new(bucket_count_ * sizeof(bucket), std::align_val_t{alignof(bucket)})));
+        // One allocation: all headers, then all key blocks.
+        mem_.reset(static_cast<std::byte*>(::operator new(bytes(), std::align_val_t{line})));
+        headers_ = reinterpret_cast<header*>(mem_.get());
+        keys_ = reinterpret_cast<key_block*>(mem_.get() + bucket_count_ * sizeof(header));
         clear();
     }
 
@@ -152,16 +159,17 @@ class exact_index {
         assert(id != npos && "exact_index::insert: npos is not a valid id");
         const std::uint64_t h = hash_key(k);
         const std::uint16_t t = tag_of(h);
-        if (locate(k, h, t).b != nullptr) return insert_result::exists;
+        if (locate(k, h, t).found) return insert_result::exists;
         if (size_ >= capacity_) return insert_result::full;
         for (std::size_t i = 0;; ++i) {   // terminates: size_ < slot count
-            bucket& b = buckets_[(h + i) & mask_];
+            const std::size_t bi = (h + i) & mask_;
+            header& b = headers_[bi];
             const std::uint32_t free = detail::match_tags<slots_per_bucket>(b.tag, 0);
             if (free != 0) {
                 const unsigned s = static_cast<unsigned>(std::countr_zero(free));
-                b.key[s] = k;
+                keys_[bi].key[s] = k;
                 b.id[s] = id;
-                for (std::size_t j = 0; j < i; ++j) ++buckets_[(h + j) & mask_].overflow;
+                for (std::size_t j = 0; j < i; ++j) ++headers_[(h + j) & mask_].overflow;
                 b.tag[s] = t;   // published last (see "Concurrency")
                 ++size_;
                 return insert_result::inserted;
@@ -173,17 +181,17 @@ class exact_index {
         assert(id != npos && "exact_index::replace: npos is not a valid id");
         const std::uint64_t h = hash_key(k);
         const slot_ref r = locate(k, h, tag_of(h));
-        if (r.b == nullptr) return false;
-        r.b->id[r.slot] = id;
+        if (!r.found) return false;
+        headers_[r.bucket].id[r.slot] = id;
         return true;
     }
 
     bool erase(const key_type& k) {
         const std::uint64_t h = hash_key(k);
         const slot_ref r = locate(k, h, tag_of(h));
-        if (r.b == nullptr) return false;
-        r.b->tag[r.slot] = 0;
-        for (std::size_t j = 0; j < r.probe; ++j) --buckets_[(h + j) & mask_].overflow;
+        if (!r.found) return false;
+        headers_[r.bucket].tag[r.slot] = 0;
+        for (std::size_t j = 0; j < r.probe; ++j) --headers_[(h + j) & mask_].overflow;
         --size_;
         return true;
     }
@@ -191,7 +199,7 @@ class exact_index {
     [[nodiscard]] std::uint32_t find(const key_type& k) const noexcept {
         const std::uint64_t h = hash_key(k);
         const slot_ref r = locate(k, h, tag_of(h));
-        return r.b == nullptr ? npos : r.b->id[r.slot];
+        return r.found ? headers_[r.bucket].id[r.slot] : npos;
     }
 
     void find_burst(const key_type* keys, std::size_t n, std::uint32_t* out) const noexcept {
@@ -205,26 +213,32 @@ class exact_index {
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] std::size_t slot_count() const noexcept { return bucket_count_ * slots_per_bucket; }
     [[nodiscard]] std::size_t bucket_count() const noexcept { return bucket_count_; }
-    [[nodiscard]] std::size_t memory_bytes() const noexcept { return bucket_count_ * sizeof(bucket) + sizeof(*this); }
+    [[nodiscard]] std::size_t memory_bytes() const noexcept { return bytes() + sizeof(*this); }
 
     void clear() noexcept {
-        std::memset(static_cast<void*>(buckets_.get()), 0, bucket_count_ * sizeof(bucket));
+        std::memset(static_cast<void*>(mem_.get()), 0, bytes());
         size_ = 0;
     }
 
   private:
-    using bucket = detail::exact_bucket<Words>;
-    static_assert(sizeof(bucket) == 64 * (1 + Words) || Words > 8, "bucket: one header line plus the key lines");
+    static constexpr std::size_t line = 64;
+    using header = detail::exact_bucket_header;
+    using key_block = detail::exact_bucket_keys<Words>;
+    static_assert(sizeof(header) == line, "a bucket header is one cache line");
+    static_assert(sizeof(key_block) % line == 0, "key blocks are whole cache lines");
 
     struct aligned_delete {
-        void operator()(bucket* p) const noexcept { ::operator delete(p, std::align_val_t{alignof(bucket)}); }
+        void operator()(std::byte* p) const noexcept { ::operator delete(p, std::align_val_t{line}); }
     };
 
     struct slot_ref {
-        bucket* b;
+        bool found;
         unsigned slot;
+        std::size_t bucket;
         std::size_t probe;   // buckets passed before the one holding the key
     };
+
+    [[nodiscard]] std::size_t bytes() const noexcept { return bucket_count_ * (sizeof(header) + sizeof(key_block)); }
 
     static std::uint16_t tag_of(std::uint64_t h) noexcept {
         const auto t = static_cast<std::uint16_t>(h >> 48);
@@ -240,43 +254,45 @@ class exact_index {
     // The slot holding k, probing from bucket (h + first) onwards.
     slot_ref locate(const key_type& k, std::uint64_t h, std::uint16_t t, std::size_t first = 0) const noexcept {
         for (std::size_t i = first; i <= mask_; ++i) {
-            bucket& b = buckets_[(h + i) & mask_];
+            const std::size_t bi = (h + i) & mask_;
+            const header& b = headers_[bi];
             for (std::uint32_t hits = detail::match_tags<slots_per_bucket>(b.tag, t); hits != 0; hits &= hits - 1) {
                 const unsigned s = static_cast<unsigned>(std::countr_zero(hits));
-                if (key_equal(b.key[s], k)) return {&b, s, i};
+                if (key_equal(keys_[bi].key[s], k)) return {true, s, bi, i};
             }
             if (b.overflow == 0) break;
         }
-        return {nullptr, 0, 0};
+        return {false, 0, 0, 0};
     }
 
     void find_group(const key_type* keys, std::size_t m, std::uint32_t* out) const noexcept {
         std::uint64_t hash[burst_group];
         std::uint32_t hits[burst_group];
-        // Pass 1: hash, prefetch the tag line of each home bucket.
+        // Pass 1: hash, prefetch the header line of each home bucket.
         for (std::size_t i = 0; i < m; ++i) {
             hash[i] = hash_key(keys[i]);
-            detail::prefetch_read(&buckets_[hash[i] & mask_]);
+            detail::prefetch_read(&headers_[hash[i] & mask_]);
         }
         // Pass 2: compare tags, prefetch the first candidate key.
         for (std::size_t i = 0; i < m; ++i) {
-            const bucket& b = buckets_[hash[i] & mask_];
-            hits[i] = detail::match_tags<slots_per_bucket>(b.tag, tag_of(hash[i]));
+            const std::size_t bi = hash[i] & mask_;
+            hits[i] = detail::match_tags<slots_per_bucket>(headers_[bi].tag, tag_of(hash[i]));
             if (hits[i] != 0) {
-                const unsigned s = static_cast<unsigned>(std::countr_zero(hits[i]));
-                detail::prefetch_read(&b.key[s]);
+                const key_type* kp = &keys_[bi].key[std::countr_zero(hits[i])];
+                detail::prefetch_read(kp);
                 if constexpr (sizeof(key_type) > 8)
-                    detail::prefetch_read(reinterpret_cast<const char*>(&b.key[s]) + sizeof(key_type) - 1);
+                    detail::prefetch_read(reinterpret_cast<const char*>(kp) + sizeof(key_type) - 1);
             }
         }
         // Pass 3: verify keys; continue past an overflowed home bucket.
         for (std::size_t i = 0; i < m; ++i) {
-            const bucket& b = buckets_[hash[i] & mask_];
+            const std::size_t bi = hash[i] & mask_;
+            const header& b = headers_[bi];
             std::uint32_t id = npos;
             bool found = false;
             for (std::uint32_t h = hits[i]; h != 0; h &= h - 1) {
                 const unsigned s = static_cast<unsigned>(std::countr_zero(h));
-                if (key_equal(b.key[s], keys[i])) {
+                if (key_equal(keys_[bi].key[s], keys[i])) {
                     id = b.id[s];
                     found = true;
                     break;
@@ -284,13 +300,15 @@ class exact_index {
             }
             if (!found && b.overflow != 0) {
                 const slot_ref r = locate(keys[i], hash[i], tag_of(hash[i]), 1);
-                if (r.b != nullptr) id = r.b->id[r.slot];
+                if (r.found) id = headers_[r.bucket].id[r.slot];
             }
             out[i] = id;
         }
     }
 
-    std::unique_ptr<bucket[], aligned_delete> buckets_;
+    std::unique_ptr<std::byte[], aligned_delete> mem_;
+    header* headers_ = nullptr;
+    key_block* keys_ = nullptr;
     std::size_t bucket_count_ = 0;
     std::size_t mask_ = 0;
     std::size_t capacity_ = 0;
