@@ -1,9 +1,10 @@
 // Pipeline semantics (Open vSwitch 3.1's ofproto-dpif-xlate rules) on real
-// frames, through the generic pipeline and through a typed br-tun.
+// frames, through the generic pipeline and through the typed br-tun core.
 #include <flowpipe/action/actions.hpp>
 #include <flowpipe/core/compose.hpp>
 #include <flowpipe/core/extract.hpp>
 #include <flowpipe/pipeline/generic_pipeline.hpp>
+#include <flowpipe/neutron/br_tun.hpp>
 #include <flowpipe/pipeline/pipeline.hpp>
 
 #include <gtest/gtest.h>
@@ -297,32 +298,14 @@ TEST(pipeline, truncated_frames_are_dropped_and_counted_never_read_past_their_en
     EXPECT_EQ(out.on_port(2).size(), 1u);
 }
 
-// ---- a typed br-tun (tables 0, 2, 4, 20, 21, 22; no learn, no DVR) ----
+// ---- the typed br-tun core (tables 0, 2, 4, 10, 20, 21, 22; no learn, no DVR) ----
 
 namespace {
-namespace f = fp::fields;
+using fp::neutron::br_tun_core;
 constexpr std::uint32_t patch_int = 1, tun_a = 2, tun_b = 3;
 constexpr std::uint16_t lvid = 2;
 constexpr std::uint64_t seg = 6;
-
-using arp_responder = fp::action_list<
-    move_bits<f::eth_src, f::eth_dst>, mod_dl_src, load_to<f::arp_op::bits<0, 15>>, move_bits<f::arp_sha, f::arp_tha>,
-    move_bits<f::arp_spa, f::arp_tpa>, load_to<f::arp_sha::bits<0, 47>>, load_to<f::arp_spa::bits<0, 31>>, in_port>;
-
-using br_tun = fp::pipeline<
-    fp::table<0, fp::schema<fp::exact<f::in_port>>,
-              fp::allowed<fp::action_list<resubmit_to<2>>, fp::action_list<resubmit_to<4>>, fp::action_list<drop>>>,
-    fp::table<2, fp::schema<fp::exact<f::eth_type>, fp::masked<f::eth_dst>>,
-              fp::allowed<fp::action_list<resubmit_to<20>>, fp::action_list<resubmit_to<21>>,
-                          fp::action_list<resubmit_to<22>>>>,
-    fp::table<4, fp::schema<fp::exact<f::tun_id>>,
-              fp::allowed<fp::action_list<mod_vlan_vid, output>, fp::action_list<drop>>>,
-    fp::table<20, fp::schema<fp::exact<f::vlan_tci::bits<0, 11>>, fp::exact<f::eth_dst>>,
-              fp::allowed<fp::action_list<strip_vlan, set_tunnel, output>, fp::action_list<resubmit_to<22>>>>,
-    fp::table<21, fp::schema<fp::exact<f::eth_type>, fp::exact<f::vlan_tci::bits<0, 11>>, fp::exact<f::arp_tpa>>,
-              fp::allowed<arp_responder, fp::action_list<resubmit_to<22>>>>,
-    fp::table<22, fp::schema<fp::exact<f::vlan_tci::bits<0, 11>>>,
-              fp::allowed<fp::action_list<strip_vlan, set_tunnel, output_ports<16>>, fp::action_list<drop>>>>;
+using br_tun = br_tun_core;
 
 const std::uint64_t vm_local = 0xfa163eb3e77aULL, vm_remote = 0xfa163e734941ULL;
 const std::uint32_t ip_remote = 0x5101b409; // 81.1.180.9
@@ -343,28 +326,27 @@ void install(br_tun& p) {
                        action_list<resubmit_to<22>>{}, {}, 0));
 
     auto& t4 = p.table<4>();
-    ASSERT_TRUE(t4.add(match{}.set(field_id::tun_id, seg), 1, action_list<mod_vlan_vid, output>{{lvid}, {patch_int}},
-                       {}, 0));
+    ASSERT_TRUE(t4.add(match{}.set(field_id::tun_id, seg), 1, neutron::tun_to_lv_actions{{lvid}, {}}, {}, 0));
     ASSERT_TRUE(t4.add(match{}, 0, action_list<drop>{}, {}, 0));
+    ASSERT_TRUE(p.table<10>().add(match{}, 1, action_list<output>{{patch_int}}, {}, 0));
 
     auto& t20 = p.table<20>();
     ASSERT_TRUE(t20.add(match{}.set(field_id::vlan_tci, lvid, 0x0fff).set(field_id::eth_dst, vm_remote), 2,
-                        action_list<strip_vlan, set_tunnel, output>{{}, {seg}, {tun_b}}, {}, 0));
+                        neutron::to_tunnel_actions{{}, {seg}, {tun_b}}, {}, 0));
     ASSERT_TRUE(t20.add(match{}, 0, action_list<resubmit_to<22>>{}, {}, 0));
 
     auto& t21 = p.table<21>();
-    arp_responder reply{{}, {vm_remote}, {2}, {}, {}, {vm_remote}, {ip_remote}, {}};
     ASSERT_TRUE(t21.add(
         match{}.set(field_id::eth_type, 0x0806).set(field_id::vlan_tci, lvid, 0x0fff).set(field_id::arp_tpa, ip_remote),
-        1, reply, {}, 0));
+        1, neutron::arp_reply(vm_remote, ip_remote), {}, 0));
     ASSERT_TRUE(t21.add(match{}, 0, action_list<resubmit_to<22>>{}, {}, 0));
 
     auto& t22 = p.table<22>();
-    output_ports<16> flood;
+    output_ports<neutron::max_flood_ports> flood;
     flood.add(tun_a);
     flood.add(tun_b);
     ASSERT_TRUE(t22.add(match{}.set(field_id::vlan_tci, lvid, 0x0fff), 1,
-                        action_list<strip_vlan, set_tunnel, output_ports<16>>{{}, {seg}, flood}, {}, 0));
+                        neutron::flood_actions{{}, {seg}, flood}, {}, 0));
     ASSERT_TRUE(t22.add(match{}, 0, action_list<drop>{}, {}, 0));
 }
 

@@ -1,0 +1,85 @@
+// The Neutron tunnel bridge (br-tun) as typed tables: the core tables of
+// shared/reference/neutron-br-tun.md, each with a tight schema and the action
+// lists Neutron's agent installs there.
+//
+// This is the plain-flow part of br-tun: tables 0 (classify by in_port), 2
+// (unicast / broadcast ARP / flood), 3, 4 and 6 (tunnel id -> local VLAN),
+// 10 (from tunnels to patch-int; the learn action comes with the learn
+// issue), 20 (known unicast to its tunnel), 21 (ARP responder) and 22
+// (flood to the network's tunnels). DVR's tables 1 and 9 and the agent API
+// come with the Neutron preset issue.
+//
+// Table 20 matches `vlan_tci[0..11]` and `dl_dst` exactly, as the flows that
+// table 10's learn action installs do (`vlan_tci=0x0002/0x0fff`); an l2pop
+// flow therefore states its VLAN the same way.
+#pragma once
+
+#include <cstdint>
+
+#include <flowpipe/action/actions.hpp>
+#include <flowpipe/core/field.hpp>
+#include <flowpipe/match/schema.hpp>
+#include <flowpipe/pipeline/pipeline.hpp>
+
+namespace flowpipe::neutron {
+
+namespace f = fields;
+using namespace actions;
+
+// Table numbers, as the Open vSwitch agent names them.
+enum br_tun_table : std::uint8_t {
+    local_switching = 0,
+    dvr_process = 1,
+    patch_lv_to_tun = 2,
+    gre_tun_to_lv = 3,
+    vxlan_tun_to_lv = 4,
+    geneve_tun_to_lv = 6,
+    dvr_not_learn = 9,
+    learn_from_tun = 10,
+    ucast_to_tun = 20,
+    arp_responder = 21,
+    flood_to_tun = 22,
+};
+
+// Tunnels of one network a flood flow can name.
+inline constexpr std::size_t max_flood_ports = 64;
+
+// The ARP responder rewrite as Neutron writes it: the request becomes the
+// reply in place and goes back out of its input port.
+//   move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[], mod_dl_src:<mac>,
+//   load:0x2->NXM_OF_ARP_OP[], move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],
+//   move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[], load:<mac>->NXM_NX_ARP_SHA[],
+//   load:<ip>->NXM_OF_ARP_SPA[], in_port
+using arp_reply_actions =
+    action_list<move_bits<f::eth_src, f::eth_dst>, mod_dl_src, load_to<f::arp_op::bits<0, 15>>,
+                move_bits<f::arp_sha, f::arp_tha>, move_bits<f::arp_spa, f::arp_tpa>, load_to<f::arp_sha::bits<0, 47>>,
+                load_to<f::arp_spa::bits<0, 31>>, in_port>;
+
+[[nodiscard]] inline arp_reply_actions arp_reply(std::uint64_t mac, std::uint32_t ip) {
+    return arp_reply_actions{{}, {mac}, {2}, {}, {}, {mac}, {ip}, {}};
+}
+
+using to_tunnel_actions = action_list<strip_vlan, set_tunnel, output>;
+using flood_actions = action_list<strip_vlan, set_tunnel, output_ports<max_flood_ports>>;
+using tun_to_lv_actions = action_list<mod_vlan_vid, resubmit_to<learn_from_tun>>;
+
+template <std::uint8_t Table>
+using tun_to_lv_table = table<Table, schema<exact<f::tun_id>>, allowed<tun_to_lv_actions, action_list<drop>>>;
+
+using br_tun_core = pipeline<
+    table<local_switching, schema<exact<f::in_port>>,
+          allowed<action_list<resubmit_to<patch_lv_to_tun>>, action_list<resubmit_to<gre_tun_to_lv>>,
+                  action_list<resubmit_to<vxlan_tun_to_lv>>, action_list<resubmit_to<geneve_tun_to_lv>>,
+                  action_list<drop>>>,
+    table<patch_lv_to_tun, schema<exact<f::eth_type>, masked<f::eth_dst>>,
+          allowed<action_list<resubmit_to<ucast_to_tun>>, action_list<resubmit_to<arp_responder>>,
+                  action_list<resubmit_to<flood_to_tun>>>>,
+    tun_to_lv_table<gre_tun_to_lv>, tun_to_lv_table<vxlan_tun_to_lv>, tun_to_lv_table<geneve_tun_to_lv>,
+    table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>>>,
+    table<ucast_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>, exact<f::eth_dst>>,
+          allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>>>,
+    table<arp_responder, schema<exact<f::eth_type>, exact<f::vlan_tci::bits<0, 11>>, exact<f::arp_tpa>>,
+          allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
+    table<flood_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>>, allowed<flood_actions, action_list<drop>>>>;
+
+} // namespace flowpipe::neutron
