@@ -71,8 +71,10 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -220,6 +222,7 @@ class masked_index {
                             by_mask_.size() * (sizeof(key_type) + 4 * sizeof(void*));
         for (const subtable* st : order_)
             bytes += sizeof(subtable) + st->slots.capacity() * sizeof(std::uint64_t) +
+                     st->tags.capacity() * sizeof(std::uint16_t) +
                      st->priority_counts.size() * (3 * sizeof(void*) + 2 * sizeof(std::int32_t) + 8);
         return bytes;
     }
@@ -246,18 +249,30 @@ class masked_index {
         std::uint32_t next = npos;
     };
 
-    static constexpr std::uint64_t empty_meta = npos;
-
     static std::uint32_t slot_head(const std::uint64_t* s) noexcept { return static_cast<std::uint32_t>(s[0]); }
-    static std::uint32_t slot_hash(const std::uint64_t* s) noexcept { return static_cast<std::uint32_t>(s[0] >> 32); }
     static std::int32_t slot_priority(const std::uint64_t* s) noexcept {
         return static_cast<std::int32_t>(static_cast<std::uint32_t>(s[1] >> 32));
     }
     static std::uint32_t slot_id(const std::uint64_t* s) noexcept { return static_cast<std::uint32_t>(s[1]); }
 
     void set_slot_head(std::uint64_t* s, std::uint32_t head) const noexcept {
-        s[0] = (s[0] & 0xffffffff00000000ULL) | head;
+        s[0] = head;
         s[1] = static_cast<std::uint64_t>(static_cast<std::uint32_t>(nodes_[head].priority)) << 32 | nodes_[head].id;
+    }
+
+    // Tags of a group: 0 = empty, 1 = deleted (tombstone), else the top 16
+    // bits of the hash (moved off 0 and 1). A group is 8 tags, 16 bytes.
+    static constexpr std::uint16_t tag_empty = 0;
+    static constexpr std::uint16_t tag_deleted = 1;
+    static constexpr std::uint32_t group_size = 8;
+    static constexpr std::uint64_t lanes_low = 0x0001000100010001ULL;
+    static constexpr std::uint64_t lanes_high = 0x8000800080008000ULL;
+
+    // SWAR: the high bit of each 16-bit lane of `x` that is zero is set
+    // (exact as "some lane is zero"; a lane just above a zero lane may be
+    // flagged too, so candidates are re-checked against their tag).
+    [[nodiscard]] static constexpr std::uint64_t zero_lanes(std::uint64_t x) noexcept {
+        return (x - lanes_low) & ~x & lanes_high;
     }
 
     struct subtable {
@@ -267,11 +282,14 @@ class masked_index {
         std::array<std::uint8_t, Words> word_index{};
         std::array<std::uint64_t, Words> word_mask{};
         std::int32_t max_priority = INT32_MIN;
-        std::uint32_t bucket_mask = 0;
-        std::uint32_t entries = 0;  // occupied slots (distinct values)
+        std::uint32_t group_mask = 0;  // groups - 1
+        std::uint32_t entries = 0;     // occupied slots (distinct values)
+        std::uint32_t tombstones = 0;
         std::uint32_t rule_count = 0;
-        const std::uint64_t* slot_base = nullptr;  // == slots.data(), kept next to the header
-        std::vector<std::uint64_t> slots;
+        const std::uint16_t* tag_base = nullptr;   // == tags.data(), kept next to the header
+        const std::uint64_t* slot_base = nullptr;  // == slots.data()
+        std::vector<std::uint16_t> tags;            // group_size per group
+        std::vector<std::uint64_t> slots;           // stride words per slot
         std::map<std::int32_t, std::uint32_t> priority_counts;  // priority -> rules
 
         explicit subtable(const key_type& m) : mask(m) {
@@ -283,18 +301,34 @@ class masked_index {
                 }
             }
             stride = 2 + n;
-            allocate(8);
+            allocate(2);
         }
 
-        void allocate(std::uint32_t buckets) {
-            slots.assign(static_cast<std::size_t>(buckets) * stride, 0);
-            for (std::size_t b = 0; b < buckets; ++b) slots[b * stride] = empty_meta;
-            bucket_mask = buckets - 1;
+        [[nodiscard]] std::size_t slot_count() const noexcept {
+            return (static_cast<std::size_t>(group_mask) + 1) * group_size;
+        }
+
+        void allocate(std::uint32_t groups) {
+            tags.assign(static_cast<std::size_t>(groups) * group_size, tag_empty);
+            slots.assign(static_cast<std::size_t>(groups) * group_size * stride, 0);
+            group_mask = groups - 1;
+            tombstones = 0;
+            tag_base = tags.data();
             slot_base = slots.data();
         }
 
-        // Hash of the mask's nonzero words of (key & mask): a bijective
-        // multiply-xorshift step per word, then mix64.
+        // Hash of the n packed words: a bijective multiply-xorshift step per
+        // word, then mix64. Low bits pick the group, the high half is the tag.
+        [[nodiscard]] std::uint64_t hash_words(const std::uint64_t* w) const noexcept {
+            std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+            for (std::uint32_t t = 0; t < n; ++t) {
+                h = (h ^ w[t]) * 0xff51afd7ed558ccdULL;
+                h ^= h >> 32;
+            }
+            return mix64(h);
+        }
+
+        // The same hash of (key & mask), gathered from the key.
         [[nodiscard]] std::uint64_t hash(const key_type& key) const noexcept {
             std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
             for (std::uint32_t t = 0; t < n; ++t) {
@@ -304,10 +338,13 @@ class masked_index {
             return mix64(h);
         }
 
-        [[nodiscard]] static std::uint32_t hash32(std::uint64_t h) noexcept { return static_cast<std::uint32_t>(h >> 32); }
+        [[nodiscard]] static std::uint16_t tag_of(std::uint64_t h) noexcept {
+            const auto t = static_cast<std::uint16_t>(h >> 48);
+            return t > tag_deleted ? t : static_cast<std::uint16_t>(t + 2);
+        }
 
-        [[nodiscard]] const std::uint64_t* home(std::uint64_t h) const noexcept {
-            return slot_base + static_cast<std::size_t>(hash32(h) & bucket_mask) * stride;
+        [[nodiscard]] const std::uint16_t* home(std::uint64_t h) const noexcept {
+            return tag_base + static_cast<std::size_t>(static_cast<std::uint32_t>(h) & group_mask) * group_size;
         }
 
         [[nodiscard]] bool same_key(const std::uint64_t* s, const key_type& key) const noexcept {
@@ -316,75 +353,103 @@ class masked_index {
             return true;
         }
 
-        // The slot holding (key & mask), or nullptr. No allocation, no writes.
+        // The slot holding (key & mask), or nullptr. A probe reads the group's
+        // 8 tags and, on a tag match, the slot; it moves to the next group
+        // only when this one has no empty slot (was full at some insert).
         [[nodiscard]] const std::uint64_t* probe(const key_type& key, std::uint64_t h) const noexcept {
-            const std::uint32_t tag = hash32(h);
-            std::uint32_t pos = tag & bucket_mask;
+            const std::uint16_t tag = tag_of(h);
+            const std::uint64_t pattern = tag * lanes_low;
+            std::uint32_t g = static_cast<std::uint32_t>(h) & group_mask;
             for (;;) {
-                const std::uint64_t* s = slot_base + static_cast<std::size_t>(pos) * stride;
-                const std::uint64_t meta = s[0];
-                if (static_cast<std::uint32_t>(meta) == npos) return nullptr;
-                if (static_cast<std::uint32_t>(meta >> 32) == tag && same_key(s, key)) return s;
-                pos = (pos + 1) & bucket_mask;
+                const std::uint16_t* t = tag_base + static_cast<std::size_t>(g) * group_size;
+                std::uint64_t w[2];
+                std::memcpy(w, t, sizeof w);
+                for (std::uint32_t half = 0; half < 2; ++half) {
+                    for (std::uint64_t z = zero_lanes(w[half] ^ pattern); z != 0; z &= z - 1) {
+                        const std::uint32_t k = half * 4 + static_cast<std::uint32_t>(std::countr_zero(z)) / 16;
+                        const std::uint64_t* s = slot_base + (static_cast<std::size_t>(g) * group_size + k) * stride;
+                        if (t[k] == tag && same_key(s, key)) [[likely]] return s;
+                    }
+                }
+                if ((zero_lanes(w[0]) | zero_lanes(w[1])) != 0) [[likely]] return nullptr;  // an empty slot ends the probe
+                g = (g + 1) & group_mask;
             }
+        }
+
+        // First slot of the group whose tag is `want` (or a tombstone when
+        // `or_deleted`), or group_size.
+        [[nodiscard]] static std::uint32_t first_in_group(const std::uint16_t* t, bool or_deleted) noexcept {
+            for (std::uint32_t k = 0; k < group_size; ++k)
+                if (t[k] == tag_empty || (or_deleted && t[k] == tag_deleted)) return k;
+            return group_size;
         }
 
         std::uint64_t* find_slot(const key_type& value) noexcept {
             return const_cast<std::uint64_t*>(probe(value, hash(value)));
         }
 
+        // Places packed words `w` (hash h) in the first free or deleted slot
+        // of its probe sequence; returns the slot.
+        std::uint64_t* place(const std::uint64_t* w, std::uint64_t h) noexcept {
+            std::uint32_t g = static_cast<std::uint32_t>(h) & group_mask;
+            for (;;) {
+                const std::size_t first = static_cast<std::size_t>(g) * group_size;
+                const std::uint32_t k = first_in_group(tags.data() + first, true);
+                if (k != group_size) {
+                    const std::size_t slot = first + k;
+                    if (tags[slot] == tag_deleted) --tombstones;
+                    tags[slot] = tag_of(h);
+                    std::uint64_t* s = slots.data() + slot * stride;
+                    s[0] = npos;
+                    s[1] = 0;
+                    std::copy(w, w + n, s + 2);
+                    return s;
+                }
+                g = (g + 1) & group_mask;
+            }
+        }
+
         // The slot for `value` (already masked), claimed empty (head == npos) if new.
         std::uint64_t* find_or_add_slot(const key_type& value) {
             const std::uint64_t h = hash(value);
             if (std::uint64_t* s = const_cast<std::uint64_t*>(probe(value, h))) return s;
-            if (static_cast<std::size_t>(entries + 1) * 2 > static_cast<std::size_t>(bucket_mask) + 1)
-                grow();
-            const std::uint32_t tag = hash32(h);
-            std::uint32_t pos = tag & bucket_mask;
-            std::uint64_t* s = slots.data() + static_cast<std::size_t>(pos) * stride;
-            while (slot_head(s) != npos) {
-                pos = (pos + 1) & bucket_mask;
-                s = slots.data() + static_cast<std::size_t>(pos) * stride;
-            }
-            s[0] = static_cast<std::uint64_t>(tag) << 32 | npos;
-            s[1] = 0;
-            for (std::uint32_t t = 0; t < n; ++t) s[2 + t] = value.w[word_index[t]];
+            // Keep (entries + tombstones) <= half the slots: then nearly every
+            // group has an empty slot and a miss reads one group.
+            if ((static_cast<std::size_t>(entries) + tombstones + 1) * 2 > slot_count())
+                rebuild((static_cast<std::size_t>(entries) + 1) * 4 > slot_count() ? 2 * (group_mask + 1)
+                                                                                   : group_mask + 1);
+            std::array<std::uint64_t, Words> w;
+            for (std::uint32_t t = 0; t < n; ++t) w[t] = value.w[word_index[t]];
             ++entries;
-            return s;
+            return place(w.data(), h);
         }
 
-        void grow() {
-            std::vector<std::uint64_t> old = std::move(slots);
-            const std::size_t old_buckets = static_cast<std::size_t>(bucket_mask) + 1;
-            allocate(static_cast<std::uint32_t>(old_buckets * 2));
-            for (std::size_t b = 0; b < old_buckets; ++b) {
-                const std::uint64_t* src = old.data() + b * stride;
-                if (slot_head(src) == npos) continue;
-                std::uint32_t pos = slot_hash(src) & bucket_mask;
-                while (slot_head(slots.data() + static_cast<std::size_t>(pos) * stride) != npos)
-                    pos = (pos + 1) & bucket_mask;
-                std::copy(src, src + stride, slots.data() + static_cast<std::size_t>(pos) * stride);
+        void rebuild(std::uint32_t groups) {
+            std::vector<std::uint16_t> old_tags = std::move(tags);
+            std::vector<std::uint64_t> old_slots = std::move(slots);
+            allocate(groups);
+            for (std::size_t i = 0; i < old_tags.size(); ++i) {
+                if (old_tags[i] <= tag_deleted) continue;
+                const std::uint64_t* src = old_slots.data() + i * stride;
+                std::uint64_t* dst = place(src + 2, hash_words(src + 2));
+                dst[0] = src[0];
+                dst[1] = src[1];
             }
         }
 
-        // Empties slot `s` and shifts the rest of its run backwards, so
-        // that every entry stays reachable from its home bucket.
+        // Frees slot `s`. A group that still has an empty slot was never
+        // full, so no probe sequence runs through it and the slot can be
+        // empty again; otherwise it becomes a tombstone (reclaimed by the
+        // next insert into it or the next rebuild).
         void erase_slot(std::uint64_t* s) noexcept {
-            std::uint64_t* base = slots.data();
-            std::uint32_t hole = static_cast<std::uint32_t>((s - base) / stride);
-            std::uint32_t pos = hole;
-            for (;;) {
-                pos = (pos + 1) & bucket_mask;
-                std::uint64_t* cur = base + static_cast<std::size_t>(pos) * stride;
-                if (slot_head(cur) == npos) break;
-                const std::uint32_t want = slot_hash(cur) & bucket_mask;
-                // cur may move into the hole unless its home lies cyclically in (hole, pos].
-                const bool stays = hole <= pos ? (hole < want && want <= pos) : (hole < want || want <= pos);
-                if (stays) continue;
-                std::copy(cur, cur + stride, base + static_cast<std::size_t>(hole) * stride);
-                hole = pos;
+            const std::size_t slot = static_cast<std::size_t>(s - slots.data()) / stride;
+            const std::uint16_t* group = tags.data() + slot / group_size * group_size;
+            if (first_in_group(group, false) != group_size) {
+                tags[slot] = tag_empty;
+            } else {
+                tags[slot] = tag_deleted;
+                ++tombstones;
             }
-            base[static_cast<std::size_t>(hole) * stride] = empty_meta;
             --entries;
         }
     };
