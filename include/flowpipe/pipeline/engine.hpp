@@ -89,7 +89,9 @@ class packet_context {
     [[nodiscard]] bool stopped() const noexcept { return stopped_ || failed_; }
     [[nodiscard]] std::uint8_t table_id() const noexcept { return table_; }
 
-    // ---- for the engine and the tables ----
+    // ---- for the engine, the tables and actions that change tables (learn) ----
+    // The pipeline running this packet: `learn` installs flows through it.
+    [[nodiscard]] Tables& tables() noexcept { return tables_; }
     // The key without copy-on-write: for the in_port swap of resubmit(P,T),
     // which is undone before any action runs.
     [[nodiscard]] flow_key& lookup_key() noexcept { return key_; }
