@@ -275,6 +275,13 @@ class masked_index {
         return (x - lanes_low) & ~x & lanes_high;
     }
 
+    // What the tags of a packet's home group say (find_burst's first probe stage).
+    enum class stage : std::uint8_t {
+        miss,       // no tag matches and the group has an empty slot: not in this subtable
+        candidate,  // exactly one tag matches: the slot to compare
+        probe,      // several candidates, or a full group: run the full probe
+    };
+
     struct subtable {
         key_type mask;
         std::uint32_t n = 0;       // nonzero words of the mask
@@ -317,25 +324,31 @@ class masked_index {
             slot_base = slots.data();
         }
 
-        // Hash of the n packed words: a bijective multiply-xorshift step per
-        // word, then mix64. Low bits pick the group, the high half is the tag.
+        // Hash of the n packed words: one multiply-xorshift step per word
+        // (a bijection of the running state) and a final multiply, whose
+        // high bits depend on every input bit. Bits 16..47 pick the group,
+        // bits 48..63 are the tag.
+        [[nodiscard]] static constexpr std::uint64_t step(std::uint64_t h, std::uint64_t w) noexcept {
+            h = (h ^ w) * 0xff51afd7ed558ccdULL;
+            return h ^ (h >> 32);
+        }
+        [[nodiscard]] std::uint64_t finish(std::uint64_t h) const noexcept { return h * 0xc4ceb9fe1a85ec53ULL; }
+
         [[nodiscard]] std::uint64_t hash_words(const std::uint64_t* w) const noexcept {
             std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-            for (std::uint32_t t = 0; t < n; ++t) {
-                h = (h ^ w[t]) * 0xff51afd7ed558ccdULL;
-                h ^= h >> 32;
-            }
-            return mix64(h);
+            for (std::uint32_t t = 0; t < n; ++t) h = step(h, w[t]);
+            return finish(h);
         }
 
         // The same hash of (key & mask), gathered from the key.
         [[nodiscard]] std::uint64_t hash(const key_type& key) const noexcept {
             std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-            for (std::uint32_t t = 0; t < n; ++t) {
-                h = (h ^ (key.w[word_index[t]] & word_mask[t])) * 0xff51afd7ed558ccdULL;
-                h ^= h >> 32;
-            }
-            return mix64(h);
+            for (std::uint32_t t = 0; t < n; ++t) h = step(h, key.w[word_index[t]] & word_mask[t]);
+            return finish(h);
+        }
+
+        [[nodiscard]] std::uint32_t group_of(std::uint64_t h) const noexcept {
+            return static_cast<std::uint32_t>(h >> 16) & group_mask;
         }
 
         [[nodiscard]] static std::uint16_t tag_of(std::uint64_t h) noexcept {
@@ -344,7 +357,7 @@ class masked_index {
         }
 
         [[nodiscard]] const std::uint16_t* home(std::uint64_t h) const noexcept {
-            return tag_base + static_cast<std::size_t>(static_cast<std::uint32_t>(h) & group_mask) * group_size;
+            return tag_base + static_cast<std::size_t>(group_of(h)) * group_size;
         }
 
         [[nodiscard]] bool same_key(const std::uint64_t* s, const key_type& key) const noexcept {
@@ -359,7 +372,7 @@ class masked_index {
         [[nodiscard]] const std::uint64_t* probe(const key_type& key, std::uint64_t h) const noexcept {
             const std::uint16_t tag = tag_of(h);
             const std::uint64_t pattern = tag * lanes_low;
-            std::uint32_t g = static_cast<std::uint32_t>(h) & group_mask;
+            std::uint32_t g = group_of(h);
             for (;;) {
                 const std::uint16_t* t = tag_base + static_cast<std::size_t>(g) * group_size;
                 std::uint64_t w[2];
@@ -374,6 +387,25 @@ class masked_index {
                 if ((zero_lanes(w[0]) | zero_lanes(w[1])) != 0) [[likely]] return nullptr;  // an empty slot ends the probe
                 g = (g + 1) & group_mask;
             }
+        }
+
+        // The home group's verdict for hash h, reading only the tags.
+        [[nodiscard]] stage first_stage(std::uint64_t h, const std::uint64_t*& slot) const noexcept {
+            const std::uint16_t tag = tag_of(h);
+            const std::uint32_t g = group_of(h);
+            std::uint64_t w[2];
+            std::memcpy(w, tag_base + static_cast<std::size_t>(g) * group_size, sizeof w);
+            const std::uint64_t pattern = tag * lanes_low;
+            const std::uint64_t z0 = zero_lanes(w[0] ^ pattern);
+            const std::uint64_t z1 = zero_lanes(w[1] ^ pattern);
+            if ((z0 | z1) == 0)
+                return (zero_lanes(w[0]) | zero_lanes(w[1])) != 0 ? stage::miss : stage::probe;
+            if (std::popcount(z0) + std::popcount(z1) != 1) return stage::probe;
+            // The lowest flagged lane is always a true match (see zero_lanes).
+            const std::uint32_t k = z0 != 0 ? static_cast<std::uint32_t>(std::countr_zero(z0)) / 16
+                                            : 4 + static_cast<std::uint32_t>(std::countr_zero(z1)) / 16;
+            slot = slot_base + (static_cast<std::size_t>(g) * group_size + k) * stride;
+            return stage::candidate;
         }
 
         // First slot of the group whose tag is `want` (or a tombstone when
@@ -391,7 +423,7 @@ class masked_index {
         // Places packed words `w` (hash h) in the first free or deleted slot
         // of its probe sequence; returns the slot.
         std::uint64_t* place(const std::uint64_t* w, std::uint64_t h) noexcept {
-            std::uint32_t g = static_cast<std::uint32_t>(h) & group_mask;
+            std::uint32_t g = group_of(h);
             for (;;) {
                 const std::size_t first = static_cast<std::size_t>(g) * group_size;
                 const std::uint32_t k = first_in_group(tags.data() + first, true);
@@ -490,6 +522,8 @@ class masked_index {
         std::array<std::int64_t, burst_chunk> best;
         std::array<std::uint64_t, burst_chunk> hashes;
         std::array<std::uint8_t, burst_chunk> active;  // packets still searching, in order
+        std::array<stage, burst_chunk> stages;
+        std::array<const std::uint64_t*, burst_chunk> candidates;
         for (std::size_t i = 0; i < n; ++i) {
             best[i] = INT64_MIN;
             out[i] = npos;
@@ -511,9 +545,21 @@ class masked_index {
                 hashes[j] = h;
                 __builtin_prefetch(st->home(h));
             }
+            // Tags only: most packets miss here for good; a packet with one
+            // candidate gets its slot prefetched; anything else (a second
+            // candidate, a full group) takes the full probe below.
             for (std::size_t j = 0; j < live; ++j) {
+                const stage st_j = st->first_stage(hashes[j], candidates[j]);
+                stages[j] = st_j;
+                if (st_j == stage::candidate) __builtin_prefetch(candidates[j]);
+            }
+            for (std::size_t j = 0; j < live; ++j) {
+                if (stages[j] == stage::miss) continue;
                 const std::uint8_t i = active[j];
-                if (const std::uint64_t* slot = st->probe(keys[i], hashes[j])) {
+                const std::uint64_t* slot = candidates[j];
+                if (stages[j] != stage::candidate || !st->same_key(slot, keys[i])) [[unlikely]]
+                    slot = st->probe(keys[i], hashes[j]);
+                if (slot != nullptr) {
                     const std::int64_t p = slot_priority(slot);
                     if (p > best[i]) {
                         best[i] = p;
