@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include <flowpipe/core/flow_key.hpp>
 #include <flowpipe/proto/ethernet.hpp>
 
 namespace flowpipe::actions {
