@@ -135,6 +135,41 @@ TEST(masked_index, one_subtable_grows_and_shrinks) {
     EXPECT_EQ(t.size(), 10000u);
 }
 
+// Heavy insert/erase churn inside one subtable of 4096 possible values at
+// up to half load: groups fill up, erases leave tombstones, inserts reuse
+// them and rebuilds drop them; every value stays findable exactly when present.
+TEST(masked_index, churn_in_one_subtable_keeps_every_value_reachable) {
+    fp::masked_index<1> t(2048);
+    const auto m = key_of<1>({0xfff0});
+    std::vector<bool> present(4096);
+    std::size_t count = 0;
+    std::mt19937_64 rng(11);
+    for (int round = 0; round < 200; ++round) {
+        for (int op = 0; op < 500; ++op) {
+            const std::uint32_t v = static_cast<std::uint32_t>(rng() % 4096);
+            const auto value = key_of<1>({static_cast<std::uint64_t>(v) << 4});
+            if (present[v]) {
+                ASSERT_TRUE(t.erase(value, m, v));
+                present[v] = false;
+                --count;
+            } else if (t.insert(value, m, 1, v)) {
+                present[v] = true;
+                ++count;
+            } else {
+                ASSERT_EQ(count, 2048u);
+            }
+        }
+        ASSERT_EQ(t.size(), count);
+        for (std::uint32_t v = 0; v < 4096; ++v) {
+            const auto k = key_of<1>({(static_cast<std::uint64_t>(v) << 4) | (rng() & 0xf) | (rng() << 16)});
+            ASSERT_EQ(t.find(k), present[v] ? v : t.npos) << "round " << round << " value " << v;
+        }
+    }
+    fp::masked_index<1> none(0);
+    EXPECT_FALSE(none.insert(key_of<1>({0}), m, 1, 1));
+    EXPECT_EQ(none.find(key_of<1>({0})), none.npos);
+}
+
 // ---------------------------------------------------------------------------
 // Randomised differential test against reference_index.
 
