@@ -49,28 +49,13 @@ fp::flow_key eth_key(std::uint16_t type, std::uint16_t tci = 0) {
     return k;
 }
 
-// IPv4: tos 0x2e, ttl 64, 192.168.0.1 -> 192.168.0.199
-bytes ipv4(std::uint8_t proto, std::uint16_t frag = 0) {
-    return {0x45,
-            0x2e,
-            0x00,
-            0x30,
-            0x12,
-            0x34,
-            static_cast<std::uint8_t>(frag >> 8),
-            static_cast<std::uint8_t>(frag),
-            64,
-            proto,
-            0x00,
-            0x00,
-            192,
-            168,
-            0,
-            1,
-            192,
-            168,
-            0,
-            199};
+// IPv4: tos 0x2e, ttl 64, 192.168.0.1 -> 192.168.0.199, `after` bytes after the 20-byte header.
+bytes ipv4(std::uint8_t proto, std::uint16_t after, std::uint16_t frag = 0) {
+    const auto total = static_cast<std::uint16_t>(20 + after);
+    bytes h = {0x45, 0x2e, 0, 0, 0x12, 0x34, 0, 0, 64, proto, 0x00, 0x00, 192, 168, 0, 1, 192, 168, 0, 199};
+    pr::store_be16(&h[2], total);
+    pr::store_be16(&h[6], frag);
+    return h;
 }
 
 // IPv6: traffic class 0x2a, hop limit 255, fe80::1 -> fe80::2
@@ -187,22 +172,22 @@ TEST(extract, ipv4_tcp_udp_sctp) {
     fp::flow_key want = ipv4_key(6);
     want.tp_src = 1234;
     want.tp_dst = 80;
-    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(6), tcp_1234_80})) == want);
+    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(6, 20), tcp_1234_80})) == want);
 
     want = ipv4_key(17);
     want.tp_src = 5353;
     want.tp_dst = 4789;
     want.vlan_tci = 0x1000 | 42;
-    EXPECT_TRUE(extract_exact(cat({macs, {0x81, 0x00, 0x00, 42, 0x08, 0x00}, ipv4(17), udp_5353_4789})) == want);
+    EXPECT_TRUE(extract_exact(cat({macs, {0x81, 0x00, 0x00, 42, 0x08, 0x00}, ipv4(17, 8), udp_5353_4789})) == want);
 
     want = ipv4_key(132);
     want.tp_src = 0x0102;
     want.tp_dst = 0x0304;
-    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(132), {1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0}})) == want);
+    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(132, 12), {1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0}})) == want);
 }
 
 TEST(extract, ipv4_options_move_the_transport_header) {
-    bytes ip = ipv4(6);
+    bytes ip = ipv4(6, 28);
     ip[0] = 0x47; // 28-byte header: 8 bytes of options
     fp::flow_key want = ipv4_key(6);
     want.tp_src = 1234;
@@ -214,17 +199,17 @@ TEST(extract, ipv4_icmp_type_and_code) {
     fp::flow_key want = ipv4_key(1);
     want.icmp_type = 3;
     want.icmp_code = 1;
-    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(1), {3, 1, 0xfc, 0xfe, 0, 0, 0, 0}})) == want);
+    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(1, 8), {3, 1, 0xfc, 0xfe, 0, 0, 0, 0}})) == want);
 }
 
 TEST(extract, ipv4_later_fragment_has_no_ports) {
     // Offset 3 (x8 bytes): what follows the IP header is payload, not TCP.
-    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(6, 0x0003), tcp_1234_80})) == ipv4_key(6));
+    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(6, 20, 0x0003), tcp_1234_80})) == ipv4_key(6));
     // The first fragment (MF, offset 0) does carry the ports.
     fp::flow_key want = ipv4_key(6);
     want.tp_src = 1234;
     want.tp_dst = 80;
-    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(6, 0x2000), tcp_1234_80})) == want);
+    EXPECT_TRUE(extract_exact(cat({macs, {0x08, 0x00}, ipv4(6, 20, 0x2000), tcp_1234_80})) == want);
 }
 
 TEST(extract, ipv6_transport_and_icmpv6) {
@@ -255,9 +240,14 @@ TEST(extract, nd_target_for_ns_and_na) {
         want.nd_target = target_value;
         const bytes f = cat({macs, {0x86, 0xdd}, ipv6(58, 24), {type, 0, 0, 0, 0x60, 0, 0, 0}, target});
         EXPECT_TRUE(extract_exact(f) == want) << int{type};
-        // Target cut short: type and code, no target.
+        // Target cut short by the payload length (the bytes are there, as padding):
+        // type and code, no target.
         want.nd_target = 0;
-        EXPECT_TRUE(extract_exact(f, f.size() - 1) == want) << int{type};
+        bytes cut = f;
+        cut[14 + 5] = 23; // payload length, low byte
+        EXPECT_TRUE(extract_exact(cut) == want) << int{type};
+        // Cut short by the frame's end: the IPv6 packet itself is incomplete.
+        EXPECT_TRUE(extract_exact(f, f.size() - 1) == eth_key(0x86dd)) << int{type};
         // Code 1 is not ND.
         bytes g = f;
         g[54 + 1] = 1;
@@ -267,13 +257,11 @@ TEST(extract, nd_target_for_ns_and_na) {
 }
 
 TEST(extract, truncated_frames_give_only_complete_layers) {
-    const bytes f = cat({macs, {0x81, 0x00, 0x00, 7, 0x08, 0x00}, ipv4(6), tcp_1234_80});
+    const bytes f = cat({macs, {0x81, 0x00, 0x00, 7, 0x08, 0x00}, ipv4(6, 20), tcp_1234_80});
     fp::flow_key full = ipv4_key(6);
     full.vlan_tci = 0x1007;
     full.tp_src = 1234;
     full.tp_dst = 80;
-    fp::flow_key ip_only = full;
-    ip_only.tp_src = ip_only.tp_dst = 0;
     fp::flow_key eth_only = eth_key(0x0800, 0x1007);
     fp::flow_key tpid_only = eth_key(0x8100);
     for (std::size_t len = 0; len <= f.size(); ++len) {
@@ -282,13 +270,17 @@ TEST(extract, truncated_frames_give_only_complete_layers) {
             EXPECT_TRUE(k == fp::flow_key{}) << len;
         else if (len < 18)
             EXPECT_TRUE(k == tpid_only) << len;
-        else if (len < 38)
+        else if (len < 58) // the IPv4 datagram (40 bytes) is not all there
             EXPECT_TRUE(k == eth_only) << len;
-        else if (len < 58)
-            EXPECT_TRUE(k == ip_only) << len;
         else
             EXPECT_TRUE(k == full) << len;
     }
+}
+
+TEST(extract, datagram_too_short_for_its_transport_header) {
+    // Total length 39: the TCP header's last byte is padding, not TCP.
+    const bytes f = cat({macs, {0x08, 0x00}, ipv4(6, 19), tcp_1234_80, bytes(6, 0)});
+    EXPECT_TRUE(extract_exact(f) == ipv4_key(6));
 }
 
 TEST(extract, metadata_is_left_as_the_caller_set_it) {

@@ -130,10 +130,14 @@ pr::frame_layout expected_at(const shape& s, std::size_t len) {
             e.status = pr::parse_status::malformed_ipv4; // IHL longer than the frame
             return e;
         }
+        if (len < e.l3 + pr::load_be16(&s.f[e.l3 + 2])) {
+            e.status = pr::parse_status::truncated_ipv4; // datagram cut short
+            return e;
+        }
         break;
     case pr::l3_kind::ipv6:
-        if (len < e.l3 + 40u) {
-            e.status = pr::parse_status::truncated_ipv6;
+        if (len < e.l3 + 40u + pr::load_be16(&s.f[e.l3 + 4])) {
+            e.status = pr::parse_status::truncated_ipv6; // header or payload cut short
             return e;
         }
         break;
@@ -141,15 +145,18 @@ pr::frame_layout expected_at(const shape& s, std::size_t len) {
     e.l3_type = s.l3;
     e.ipv4_later_fragment = s.later_fragment;
     if (s.l4 == pr::l4_kind::none) return e;
+    // The transport header is looked for inside the datagram, not the frame.
+    const std::size_t end =
+        e.l3 + (s.l3 == pr::l3_kind::ipv4 ? pr::load_be16(&s.f[e.l3 + 2]) : 40u + pr::load_be16(&s.f[e.l3 + 4]));
     const std::size_t l4 = e.l3 + s.l3_len;
-    if (len < l4 + s.l4_min) {
+    if (end < l4 + s.l4_min) {
         e.status = pr::parse_status::truncated_l4;
         return e;
     }
     e.l4 = static_cast<std::uint16_t>(l4);
     e.l4_type = s.l4;
     if (s.nd) {
-        if (len < l4 + 24)
+        if (end < l4 + 24)
             e.status = pr::parse_status::truncated_l4;
         else
             e.nd = true;
@@ -192,7 +199,7 @@ std::vector<shape> every_kind() {
     v.push_back({"ipv4 options udp", frame{}.eth(0x0800).ipv4(17, 8, 8).udp().fill(10).b, false, 0x0800, k3::ipv4, 32,
                  false, k4::udp, 8});
     v.push_back({"ipv4 max options icmp", frame{}.eth(0x0800).ipv4(1, 8, 15).icmp(8, 0).b, false, 0x0800, k3::ipv4, 60,
-                 false, k4::icmp, 4});
+                 false, k4::icmp, 8});
     v.push_back({"vlan ipv4 sctp", frame{}.vlan(1, 0x0800).ipv4(132, 12).sctp().b, true, 0x0800, k3::ipv4, 20, false,
                  k4::sctp, 12});
     v.push_back({"ipv4 first fragment tcp", frame{}.eth(0x0800).ipv4(6, 20, 5, 0x2000).tcp().b, false, 0x0800, k3::ipv4,
@@ -205,11 +212,11 @@ std::vector<shape> every_kind() {
     v.push_back(
         {"ipv6 sctp", frame{}.eth(0x86dd).ipv6(132, 12).sctp().b, false, 0x86dd, k3::ipv6, 40, false, k4::sctp, 12});
     v.push_back({"ipv6 icmpv6 echo", frame{}.eth(0x86dd).ipv6(58, 8).icmp(128, 0).b, false, 0x86dd, k3::ipv6, 40, false,
-                 k4::icmpv6, 4});
+                 k4::icmpv6, 8});
     v.push_back({"ipv6 ns", frame{}.eth(0x86dd).ipv6(58, 24).nd(135).b, false, 0x86dd, k3::ipv6, 40, false, k4::icmpv6,
-                 4, true});
+                 8, true});
     v.push_back({"vlan ipv6 na", frame{}.vlan(0xe00a, 0x86dd).ipv6(58, 24).nd(136).fill(8).b, true, 0x86dd, k3::ipv6,
-                 40, false, k4::icmpv6, 4, true});
+                 40, false, k4::icmpv6, 8, true});
     v.push_back({"ipv6 icmpv4 is not l4", frame{}.eth(0x86dd).ipv6(1, 8).icmp(8, 0).b, false, 0x86dd, k3::ipv6, 40});
     v.push_back({"ipv6 no next header", frame{}.eth(0x86dd).ipv6(59, 0).b, false, 0x86dd, k3::ipv6, 40});
     return v;
@@ -329,6 +336,9 @@ TEST(parse, malformed_ipv6) {
     }
 }
 
+// Transport headers that do not fit the datagram their IP header announces.
+// The frame itself holds the whole header each time (as Ethernet padding
+// would): like Open vSwitch, the parser never reads a header out of padding.
 TEST(parse, transport_headers_cut_short) {
     struct cut {
         const char* what;
@@ -338,37 +348,77 @@ TEST(parse, transport_headers_cut_short) {
         {"tcp 19", frame{}.eth(0x0800).ipv4(6, 19).tcp().b},
         {"udp 7", frame{}.eth(0x0800).ipv4(17, 7).udp().b},
         {"sctp 11", frame{}.eth(0x86dd).ipv6(132, 11).sctp().b},
-        {"icmp 3", frame{}.eth(0x0800).ipv4(1, 3).icmp(8, 0).b},
-        {"icmpv6 3", frame{}.eth(0x86dd).ipv6(58, 3).icmp(128, 0).b},
+        {"icmp 7", frame{}.eth(0x0800).ipv4(1, 7).icmp(8, 0).b},
+        {"icmp 4", frame{}.eth(0x0800).ipv4(1, 4).icmp(8, 0).b},
+        {"icmpv6 7", frame{}.eth(0x86dd).ipv6(58, 7).icmp(128, 0).b},
         {"tcp after options", frame{}.eth(0x0800).ipv4(6, 10, 10).tcp().b},
+        {"tcp in padding", frame{}.eth(0x0800).ipv4(6, 0).tcp().b},
+        {"udp in padding", frame{}.eth(0x86dd).ipv6(17, 0).udp().fill(20, 0).b},
     };
     for (const cut& c : cases) {
-        bytes f = c.f;
-        // The builder wrote the whole header; cut the frame one byte short of it.
-        const pr::frame_layout full = parse_exact(f);
-        ASSERT_NE(full.l4_type, pr::l4_kind::none) << c.what;
-        const std::size_t min = pr::detail::l4_min_len(full.l4_type);
-        f.resize(full.l4 + min - 1);
-        const pr::frame_layout l = parse_exact(f);
+        const pr::frame_layout l = parse_exact(c.f);
         EXPECT_EQ(l.status, pr::parse_status::truncated_l4) << c.what;
         EXPECT_EQ(l.l4_type, pr::l4_kind::none) << c.what;
         EXPECT_NE(l.l3_type, pr::l3_kind::none) << c.what;
     }
 }
 
+TEST(parse, tcp_data_offset_must_fit) {
+    for (std::uint8_t off = 0; off < 16; ++off) {
+        bytes f = frame{}.eth(0x0800).ipv4(6, 40).tcp().fill(20, 0).b;
+        f[34 + 12] = static_cast<std::uint8_t>(off << 4);
+        const pr::frame_layout l = parse_exact(f);
+        const bool fits = off >= 5 && off <= 10; // 40-byte segment
+        EXPECT_EQ(l.l4_type, fits ? pr::l4_kind::tcp : pr::l4_kind::none) << int{off};
+        EXPECT_EQ(l.status, fits ? pr::parse_status::ok : pr::parse_status::truncated_l4) << int{off};
+    }
+}
+
+TEST(parse, ip_length_fields) {
+    // IPv4 total length beyond the frame: the datagram is cut short, no IPv4 layer.
+    bytes f = frame{}.eth(0x0800).ipv4(6, 20).tcp().b;
+    pr::store_be16(&f[16], 41);
+    pr::frame_layout l = parse_exact(f);
+    EXPECT_EQ(l.status, pr::parse_status::truncated_ipv4);
+    EXPECT_EQ(l.l3_type, pr::l3_kind::none);
+    EXPECT_EQ(l.eth_type, 0x0800);
+    // Total length below the header length is malformed.
+    pr::store_be16(&f[16], 19);
+    l = parse_exact(f);
+    EXPECT_EQ(l.status, pr::parse_status::malformed_ipv4);
+    EXPECT_EQ(l.l3_type, pr::l3_kind::none);
+    // Exactly the header: IPv4, and a TCP header that is not in the datagram.
+    pr::store_be16(&f[16], 20);
+    l = parse_exact(f);
+    EXPECT_EQ(l.l3_type, pr::l3_kind::ipv4);
+    EXPECT_EQ(l.status, pr::parse_status::truncated_l4);
+    // Padding after the datagram is fine.
+    f = frame{}.eth(0x0800).ipv4(17, 8).udp().fill(18, 0).b;
+    l = parse_exact(f);
+    EXPECT_EQ(l.status, pr::parse_status::ok);
+    EXPECT_EQ(l.l4_type, pr::l4_kind::udp);
+    // IPv6 payload length beyond the frame.
+    f = frame{}.eth(0x86dd).ipv6(17, 9).udp().b;
+    l = parse_exact(f);
+    EXPECT_EQ(l.status, pr::parse_status::truncated_ipv6);
+    EXPECT_EQ(l.l3_type, pr::l3_kind::none);
+    f.push_back(0);
+    EXPECT_EQ(parse_exact(f).l4_type, pr::l4_kind::udp);
+}
+
 TEST(parse, nd_with_short_target) {
     for (std::uint8_t type : {135, 136}) {
-        bytes f = frame{}.eth(0x86dd).ipv6(58, 24).nd(type).b;
-        for (std::size_t cut = 1; cut <= 16; ++cut) {
-            bytes g(f.begin(), f.end() - static_cast<std::ptrdiff_t>(cut));
+        // The frame holds the whole target; the payload length says it is cut short.
+        for (std::uint16_t plen = 8; plen < 24; ++plen) {
+            const bytes g = frame{}.eth(0x86dd).ipv6(58, plen).nd(type).b;
             const pr::frame_layout l = parse_exact(g);
-            EXPECT_EQ(l.status, pr::parse_status::truncated_l4) << "cut " << cut;
+            EXPECT_EQ(l.status, pr::parse_status::truncated_l4) << "payload " << plen;
             EXPECT_EQ(l.l4_type, pr::l4_kind::icmpv6) << "the ICMPv6 header itself is complete";
             EXPECT_FALSE(l.nd);
         }
         // A non-zero code is not ND: no target is looked for.
+        bytes f = frame{}.eth(0x86dd).ipv6(58, 8).nd(type).b;
         f[54 + 1] = 1;
-        f.resize(54 + 8);
         const pr::frame_layout l = parse_exact(f);
         EXPECT_EQ(l.status, pr::parse_status::ok);
         EXPECT_FALSE(l.nd);

@@ -5,6 +5,13 @@
 // byte at it is read, and a layer is only recorded once its whole fixed header
 // is inside the frame. A truncated or malformed frame therefore yields the
 // layers that really were there and a reason; nothing is read past `len`.
+//
+// As in Open vSwitch's miniflow_extract: an IP packet counts only if the whole
+// datagram its length field announces (IPv4 total length, IPv6 40 + payload
+// length) is in the frame, and the transport header is looked for inside that
+// datagram, never in the Ethernet padding after it; a TCP header needs a data
+// offset of at least 5 words that fits the segment, an ICMP/ICMPv6 header its
+// 8 bytes.
 #pragma once
 
 #include <cstddef>
@@ -24,11 +31,11 @@ enum class parse_status : std::uint8_t {
     truncated_vlan,     // 802.1Q TPID with no room for TCI and inner type
     truncated_arp,
     malformed_arp,      // not Ethernet/IPv4 ARP (hardware/protocol type or lengths)
-    truncated_ipv4,
-    malformed_ipv4,     // version != 4, IHL < 5 or header longer than the frame
-    truncated_ipv6,
+    truncated_ipv4,     // header, or the datagram its total length announces, cut short
+    malformed_ipv4,     // version != 4, IHL < 5, header longer than the frame or total length < IHL
+    truncated_ipv6,     // header, or the 40 + payload length bytes it announces, cut short
     malformed_ipv6,     // version != 6
-    truncated_l4,       // transport header announced but cut short
+    truncated_l4,       // transport header announced but cut short (or a TCP data offset < 5)
 };
 
 [[nodiscard]] constexpr const char* to_string(parse_status s) noexcept {
@@ -87,20 +94,28 @@ namespace detail {
     case l4_kind::udp: return udp_header_len;
     case l4_kind::sctp: return sctp_header_len;
     case l4_kind::icmp:
-    case l4_kind::icmpv6: return icmp_header_len;
+    case l4_kind::icmpv6: return icmp_header_len + 4; // type, code, checksum and 4 more, as OVS reads them
     case l4_kind::none: return 0;
     }
     return 0;
 }
 
-// Records the transport layer at `off` if its fixed header fits.
-inline void parse_l4(const std::uint8_t* frame, std::size_t len, std::size_t off, std::uint8_t proto,
-                     bool v6, frame_layout& out) noexcept {
+// Records the transport layer at `off` if its fixed header fits before
+// `len`, the end of the IP datagram (never past the frame's end).
+inline void parse_l4(const std::uint8_t* frame, std::size_t len, std::size_t off, std::uint8_t proto, bool v6,
+                     frame_layout& out) noexcept {
     const l4_kind k = l4_for(proto, v6);
     if (k == l4_kind::none) return;
     if (len < off || len - off < l4_min_len(k)) {
         out.status = parse_status::truncated_l4;
         return;
+    }
+    if (k == l4_kind::tcp) {
+        const std::size_t data_offset = static_cast<std::size_t>(frame[off + 12] >> 4) * 4;
+        if (data_offset < tcp_min_header_len || data_offset > len - off) {
+            out.status = parse_status::truncated_l4;
+            return;
+        }
     }
     out.l4 = static_cast<std::uint16_t>(off);
     out.l4_type = k;
@@ -167,8 +182,13 @@ inline void parse_l4(const std::uint8_t* frame, std::size_t len, std::size_t off
         }
         const std::uint8_t* ip = frame + off;
         const std::size_t ihl = std::size_t{ip[0] & 0x0fu} * 4;
-        if ((ip[0] >> 4) != 4 || ihl < ipv4_min_header_len || ihl > rest) {
+        const std::size_t total = load_be16(ip + ipv4_total_len_offset);
+        if ((ip[0] >> 4) != 4 || ihl < ipv4_min_header_len || ihl > rest || total < ihl) {
             out.status = parse_status::malformed_ipv4;
+            return out;
+        }
+        if (total > rest) {
+            out.status = parse_status::truncated_ipv4;
             return out;
         }
         out.l3_type = l3_kind::ipv4;
@@ -177,7 +197,7 @@ inline void parse_l4(const std::uint8_t* frame, std::size_t len, std::size_t off
             out.ipv4_later_fragment = true;
             return out;
         }
-        detail::parse_l4(frame, len, off + ihl, ip[ipv4_proto_offset], false, out);
+        detail::parse_l4(frame, off + total, off + ihl, ip[ipv4_proto_offset], false, out);
         return out;
     }
     case eth_type_ipv6: {
@@ -190,8 +210,14 @@ inline void parse_l4(const std::uint8_t* frame, std::size_t len, std::size_t off
             out.status = parse_status::malformed_ipv6;
             return out;
         }
+        const std::size_t payload = load_be16(ip + 4);
+        if (payload > rest - ipv6_header_len) {
+            out.status = parse_status::truncated_ipv6;
+            return out;
+        }
         out.l3_type = l3_kind::ipv6;
-        detail::parse_l4(frame, len, off + ipv6_header_len, ip[ipv6_next_header_offset], true, out);
+        detail::parse_l4(frame, off + ipv6_header_len + payload, off + ipv6_header_len, ip[ipv6_next_header_offset],
+                         true, out);
         return out;
     }
     default: return out;
