@@ -3,17 +3,20 @@
 //
 // The one idea: write the smallest real frame that carries every header field
 // of the key, in the order extract reads them, and nothing that extract would
-// read differently (so extract(compose_frame(k)) == k for every key extract
-// can produce). Lengths and checksums are computed, so the frame is one a real
-// stack accepts: IPv4 IHL 5 with its header checksum, TCP with data offset 5,
-// UDP with its length, TCP/UDP/ICMPv6 checksums over the pseudo-header, ICMP
-// over its message, SCTP with its CRC32c; then zero padding to the 60-byte
-// Ethernet minimum.
+// read differently, so that extract(compose_frame(k)) == k for the keys
+// extract produces (two exceptions below). Lengths and checksums are computed,
+// so the frame is one a real stack accepts: IPv4 IHL 5 with its header
+// checksum, TCP with data offset 5, UDP with its length, TCP/UDP/ICMPv6
+// checksums over the pseudo-header, ICMP over its message, SCTP with its
+// CRC32c; then zero padding to the 60-byte Ethernet minimum.
 //
 // What the key does not hold is written as zero: IPv4 id and flags (never a
 // fragment), TCP sequence numbers, flags and window, ICMP id/sequence, the
 // IPv6 flow label. A key whose eth_type is below 0x0600 (Open vSwitch's 0x05ff,
-// "no EtherType") becomes an 802.3 frame with length 0 and padding.
+// "no EtherType") becomes an 802.3 frame with length 0 and padding. The two
+// exceptions are keys no padded frame carries: the all-zero key of a frame too
+// short for Ethernet, and eth_type 0x8100 without a tag (a bare TPID, whose
+// padding would read back as a tag); compose writes a frame for them anyway.
 //
 // The checksum helpers in `detail` are shared with rewrite.hpp (incremental
 // updates) until they get a proto/ header of their own.
