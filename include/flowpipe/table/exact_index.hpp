@@ -108,19 +108,26 @@ namespace detail {
 
 inline void prefetch_read(const void* p) noexcept { __builtin_prefetch(p, 0, 3); }
 
-// Line 0 of a bucket: what every probe reads.
-struct alignas(64) exact_bucket_header {
-    static constexpr std::size_t slots = 8;
-    std::uint16_t tag[slots];
-    std::uint32_t id[slots];
-    std::uint32_t overflow;
-    std::uint32_t unused[3];
-};
+// Where slot s of a bucket keeps its key and its id, inside the bucket's slot
+// block. Keys of up to 7 words are packed `per_line` to a cache line with
+// their ids after them, so a key and its id are always in the same line.
+template <std::size_t Words, std::size_t Slots>
+struct exact_slot_layout {
+    static constexpr std::size_t line = 64;
+    static constexpr std::size_t key_bytes = 8 * Words;
+    static constexpr std::size_t per_line = line / (key_bytes + 4);   // 0 for keys of 8+ words
+    static constexpr std::size_t stride = key_bytes + 8;              // used only when per_line == 0
+    static constexpr std::size_t block_bytes =
+        per_line != 0 ? (Slots + per_line - 1) / per_line * line : (Slots * stride + line - 1) / line * line;
 
-// The keys of a bucket, read only after a tag matched.
-template <std::size_t Words>
-struct alignas(64) exact_bucket_keys {
-    packed_key<Words> key[exact_bucket_header::slots];
+    static constexpr std::size_t key_offset(std::size_t s) noexcept {
+        if constexpr (per_line != 0) return s / per_line * line + s % per_line * key_bytes;
+        else return s * stride;
+    }
+    static constexpr std::size_t id_offset(std::size_t s) noexcept {
+        if constexpr (per_line != 0) return s / per_line * line + per_line * key_bytes + s % per_line * 4;
+        else return s * stride + key_bytes;
+    }
 };
 
 } // namespace detail
@@ -132,7 +139,9 @@ class exact_index {
     static constexpr std::uint32_t npos = 0xffffffffu;
     enum class insert_result { inserted, exists, full };
 
-    static constexpr std::size_t slots_per_bucket = detail::exact_bucket_header::slots;
+    // 16 lanes of 16 bits per tag group: 15 tags and the overflow count.
+    static constexpr std::size_t tag_group = 16;
+    static constexpr std::size_t slots_per_bucket = tag_group - 1;
     static constexpr std::size_t burst_group = 32;
     // Refuse inserts beyond 7/8 of the slots (keeps probe sequences short).
     static constexpr std::size_t max_load_num = 7, max_load_den = 8;
@@ -143,10 +152,10 @@ class exact_index {
         bucket_count_ = std::bit_ceil(buckets < 1 ? std::size_t{1} : buckets);
         mask_ = bucket_count_ - 1;
         capacity_ = bucket_count_ * slots_per_bucket * max_load_num / max_load_den;
-        // One allocation: all headers, then all key blocks.
+        // One allocation: all tag groups, then all slot blocks.
         mem_.reset(static_cast<std::byte*>(::operator new(bytes(), std::align_val_t{line})));
-        headers_ = reinterpret_cast<header*>(mem_.get());
-        keys_ = reinterpret_cast<key_block*>(mem_.get() + bucket_count_ * sizeof(header));
+        groups_ = reinterpret_cast<group*>(mem_.get());
+        blocks_ = mem_.get() + groups_bytes();
         clear();
     }
 
@@ -157,20 +166,23 @@ class exact_index {
 
     insert_result insert(const key_type& k, std::uint32_t id) {
         assert(id != npos && "exact_index::insert: npos is not a valid id");
-        const std::uint64_t h = hash_key(k);
+        const std::uint64_t h = hash_of(k);
         const std::uint16_t t = tag_of(h);
         if (locate(k, h, t).found) return insert_result::exists;
         if (size_ >= capacity_) return insert_result::full;
         for (std::size_t i = 0;; ++i) {   // terminates: size_ < slot count
             const std::size_t bi = (h + i) & mask_;
-            header& b = headers_[bi];
-            const std::uint32_t free = detail::match_tags<slots_per_bucket>(b.tag, 0);
+            group& g = groups_[bi];
+            const std::uint32_t free = match(g, 0);
             if (free != 0) {
                 const unsigned s = static_cast<unsigned>(std::countr_zero(free));
-                keys_[bi].key[s] = k;
-                b.id[s] = id;
-                for (std::size_t j = 0; j < i; ++j) ++headers_[(h + j) & mask_].overflow;
-                b.tag[s] = t;   // published last (see "Concurrency")
+                key_at(bi, s) = k;
+                id_at(bi, s) = id;
+                for (std::size_t j = 0; j < i; ++j) {
+                    std::uint16_t& o = groups_[(h + j) & mask_].lane[overflow_lane];
+                    if (o != overflow_sticky) ++o;
+                }
+                g.lane[s] = t;   // published last (see "Concurrency")
                 ++size_;
                 return insert_result::inserted;
             }
@@ -179,27 +191,30 @@ class exact_index {
 
     bool replace(const key_type& k, std::uint32_t id) {
         assert(id != npos && "exact_index::replace: npos is not a valid id");
-        const std::uint64_t h = hash_key(k);
+        const std::uint64_t h = hash_of(k);
         const slot_ref r = locate(k, h, tag_of(h));
         if (!r.found) return false;
-        headers_[r.bucket].id[r.slot] = id;
+        id_at(r.bucket, r.slot) = id;
         return true;
     }
 
     bool erase(const key_type& k) {
-        const std::uint64_t h = hash_key(k);
+        const std::uint64_t h = hash_of(k);
         const slot_ref r = locate(k, h, tag_of(h));
         if (!r.found) return false;
-        headers_[r.bucket].tag[r.slot] = 0;
-        for (std::size_t j = 0; j < r.probe; ++j) --headers_[(h + j) & mask_].overflow;
+        groups_[r.bucket].lane[r.slot] = 0;
+        for (std::size_t j = 0; j < r.probe; ++j) {
+            std::uint16_t& o = groups_[(h + j) & mask_].lane[overflow_lane];
+            if (o != overflow_sticky) --o;
+        }
         --size_;
         return true;
     }
 
     [[nodiscard]] std::uint32_t find(const key_type& k) const noexcept {
-        const std::uint64_t h = hash_key(k);
+        const std::uint64_t h = hash_of(k);
         const slot_ref r = locate(k, h, tag_of(h));
-        return r.found ? headers_[r.bucket].id[r.slot] : npos;
+        return r.found ? id_at(r.bucket, r.slot) : npos;
     }
 
     void find_burst(const key_type* keys, std::size_t n, std::uint32_t* out) const noexcept {
@@ -222,10 +237,15 @@ class exact_index {
 
   private:
     static constexpr std::size_t line = 64;
-    using header = detail::exact_bucket_header;
-    using key_block = detail::exact_bucket_keys<Words>;
-    static_assert(sizeof(header) == line, "a bucket header is one cache line");
-    static_assert(sizeof(key_block) % line == 0, "key blocks are whole cache lines");
+    static constexpr std::size_t overflow_lane = tag_group - 1;
+    static constexpr std::uint16_t overflow_sticky = 0xffff;   // saturated: never decremented again
+    static constexpr std::uint32_t slot_mask = (1u << slots_per_bucket) - 1;
+    using layout = detail::exact_slot_layout<Words, slots_per_bucket>;
+
+    struct alignas(tag_group * 2) group {
+        std::uint16_t lane[tag_group];   // lanes 0..14: tags (0 = empty); lane 15: overflow count
+    };
+    static_assert(line % sizeof(group) == 0, "tag groups never straddle a cache line");
 
     struct aligned_delete {
         void operator()(std::byte* p) const noexcept { ::operator delete(p, std::align_val_t{line}); }
@@ -238,7 +258,40 @@ class exact_index {
         std::size_t probe;   // buckets passed before the one holding the key
     };
 
-    [[nodiscard]] std::size_t bytes() const noexcept { return bucket_count_ * (sizeof(header) + sizeof(key_block)); }
+    [[nodiscard]] std::size_t groups_bytes() const noexcept {
+        return (bucket_count_ * sizeof(group) + line - 1) / line * line;
+    }
+    [[nodiscard]] std::size_t bytes() const noexcept { return groups_bytes() + bucket_count_ * layout::block_bytes; }
+
+    static std::uint32_t match(const group& g, std::uint16_t t) noexcept {
+        return detail::match_tags<tag_group>(g.lane, t) & slot_mask;
+    }
+
+    key_type& key_at(std::size_t b, std::size_t s) const noexcept {
+        return *reinterpret_cast<key_type*>(blocks_ + b * layout::block_bytes + layout::key_offset(s));
+    }
+    std::uint32_t& id_at(std::size_t b, std::size_t s) const noexcept {
+        return *reinterpret_cast<std::uint32_t*>(blocks_ + b * layout::block_bytes + layout::id_offset(s));
+    }
+
+    // The index's own hash: one 64x64->128 multiply per pair of words, folded
+    // (hi ^ lo, as wyhash and Abseil's low-level hash do), then one more to
+    // spread the result over all 64 bits. "^ a ^ b" keeps a word equal to the
+    // multiplier's constant from wiping out its partner word.
+    static std::uint64_t mum(std::uint64_t a, std::uint64_t b) noexcept {
+        __extension__ using u128 = unsigned __int128;
+        const u128 p = static_cast<u128>(a) * b;
+        return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
+    }
+    static std::uint64_t hash_of(const key_type& k) noexcept {
+        std::uint64_t h = 0x243f6a8885a308d3ULL;
+        for (std::size_t i = 0; i < Words; i += 2) {
+            const std::uint64_t a = k.w[i] ^ 0xa0761d6478bd642fULL ^ h;
+            const std::uint64_t b = (i + 1 < Words ? k.w[i + 1] : 0) ^ 0xe7037ed1a0b428dbULL;
+            h = mum(a, b) ^ a ^ b;
+        }
+        return mum(h ^ 0x8ebc6af09c88c6e3ULL, 0x589965cc75374cc3ULL ^ Words);
+    }
 
     static std::uint16_t tag_of(std::uint64_t h) noexcept {
         const auto t = static_cast<std::uint16_t>(h >> 48);
@@ -255,12 +308,12 @@ class exact_index {
     slot_ref locate(const key_type& k, std::uint64_t h, std::uint16_t t, std::size_t first = 0) const noexcept {
         for (std::size_t i = first; i <= mask_; ++i) {
             const std::size_t bi = (h + i) & mask_;
-            const header& b = headers_[bi];
-            for (std::uint32_t hits = detail::match_tags<slots_per_bucket>(b.tag, t); hits != 0; hits &= hits - 1) {
+            const group& g = groups_[bi];
+            for (std::uint32_t hits = match(g, t); hits != 0; hits &= hits - 1) {
                 const unsigned s = static_cast<unsigned>(std::countr_zero(hits));
-                if (key_equal(keys_[bi].key[s], k)) return {true, s, bi, i};
+                if (key_equal(key_at(bi, s), k)) return {true, s, bi, i};
             }
-            if (b.overflow == 0) break;
+            if (g.lane[overflow_lane] == 0) break;
         }
         return {false, 0, 0, 0};
     }
@@ -268,47 +321,53 @@ class exact_index {
     void find_group(const key_type* keys, std::size_t m, std::uint32_t* out) const noexcept {
         std::uint64_t hash[burst_group];
         std::uint32_t hits[burst_group];
-        // Pass 1: hash, prefetch the header line of each home bucket.
+        // Pass 1: hash, prefetch the tag group of each home bucket.
         for (std::size_t i = 0; i < m; ++i) {
-            hash[i] = hash_key(keys[i]);
-            detail::prefetch_read(&headers_[hash[i] & mask_]);
+            hash[i] = hash_of(keys[i]);
+            detail::prefetch_read(&groups_[hash[i] & mask_]);
         }
-        // Pass 2: compare tags, prefetch the first candidate key.
+        // Pass 2: compare tags, prefetch the line of the first candidate. A
+        // key with no candidate whose home bucket never overflowed is a miss
+        // already; the others go on the to-do list of pass 3.
+        std::uint8_t todo[burst_group];
+        std::size_t n_todo = 0;
         for (std::size_t i = 0; i < m; ++i) {
             const std::size_t bi = hash[i] & mask_;
-            hits[i] = detail::match_tags<slots_per_bucket>(headers_[bi].tag, tag_of(hash[i]));
+            const group& g = groups_[bi];
+            hits[i] = match(g, tag_of(hash[i]));
+            out[i] = npos;
+            todo[n_todo] = static_cast<std::uint8_t>(i);
+            n_todo += (hits[i] | g.lane[overflow_lane]) != 0;
             if (hits[i] != 0) {
-                const key_type* kp = &keys_[bi].key[std::countr_zero(hits[i])];
+                const std::byte* kp = &reinterpret_cast<const std::byte&>(key_at(bi, std::countr_zero(hits[i])));
                 detail::prefetch_read(kp);
-                if constexpr (sizeof(key_type) > 8)
-                    detail::prefetch_read(reinterpret_cast<const char*>(kp) + sizeof(key_type) - 1);
+                if constexpr (layout::per_line == 0)   // a key of 8+ words spans lines
+                    for (std::size_t off = line; off < sizeof(key_type) + 4; off += line) detail::prefetch_read(kp + off);
             }
         }
         // Pass 3: verify keys; continue past an overflowed home bucket.
-        for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t t = 0; t < n_todo; ++t) {
+            const std::size_t i = todo[t];
             const std::size_t bi = hash[i] & mask_;
-            const header& b = headers_[bi];
-            std::uint32_t id = npos;
             bool found = false;
             for (std::uint32_t h = hits[i]; h != 0; h &= h - 1) {
                 const unsigned s = static_cast<unsigned>(std::countr_zero(h));
-                if (key_equal(keys_[bi].key[s], keys[i])) {
-                    id = b.id[s];
+                if (key_equal(key_at(bi, s), keys[i])) {
+                    out[i] = id_at(bi, s);
                     found = true;
                     break;
                 }
             }
-            if (!found && b.overflow != 0) {
+            if (!found && groups_[bi].lane[overflow_lane] != 0) {
                 const slot_ref r = locate(keys[i], hash[i], tag_of(hash[i]), 1);
-                if (r.found) id = headers_[r.bucket].id[r.slot];
+                if (r.found) out[i] = id_at(r.bucket, r.slot);
             }
-            out[i] = id;
         }
     }
 
     std::unique_ptr<std::byte[], aligned_delete> mem_;
-    header* headers_ = nullptr;
-    key_block* keys_ = nullptr;
+    group* groups_ = nullptr;
+    std::byte* blocks_ = nullptr;
     std::size_t bucket_count_ = 0;
     std::size_t mask_ = 0;
     std::size_t capacity_ = 0;
