@@ -25,6 +25,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -37,41 +38,53 @@ using key = fp::packed_key<words>;
 constexpr std::size_t burst = 32;
 constexpr std::size_t key_count = 4096;  // distinct lookup keys, cycled
 
-key random_key(std::mt19937_64& rng) {
-    key k;
+template <std::size_t W>
+fp::packed_key<W> random_key(std::mt19937_64& rng) {
+    fp::packed_key<W> k;
     for (auto& w : k.w) w = rng();
     return k;
 }
 
-// A mask with about 3/4 of its bits set in each word: distinct masks never
-// shadow each other by accident.
-key random_mask(std::mt19937_64& rng) {
-    key m;
-    for (auto& w : m.w) w = rng() | rng();
+// A mask with about 3/4 of its bits set in each word it uses: distinct masks
+// never shadow each other by accident. On the generic 22-word key a mask uses
+// 2 words (a 2-field match), so only those are hashed and compared.
+template <std::size_t W>
+fp::packed_key<W> random_mask(std::mt19937_64& rng) {
+    fp::packed_key<W> m{};
+    if constexpr (W <= 2) {
+        for (auto& w : m.w) w = rng() | rng();
+    } else {
+        const std::size_t a = rng() % W;
+        const std::size_t b = (a + 1 + rng() % (W - 1)) % W;
+        m.w[a] = rng() | rng();
+        m.w[b] = rng() | rng();
+    }
     return m;
 }
 
+template <std::size_t W>
 struct masked_setup {
-    std::vector<key> masks;
-    std::vector<std::pair<key, std::size_t>> rules;  // value, mask index
-    std::vector<key> keys;
+    std::vector<fp::packed_key<W>> masks;
+    std::vector<std::pair<fp::packed_key<W>, std::size_t>> rules;  // value, mask index
+    std::vector<fp::packed_key<W>> keys;
 };
 
-masked_setup make_masked_setup(std::size_t mask_count, std::size_t rule_count, bool hit_last, std::uint64_t seed) {
+template <std::size_t W>
+masked_setup<W> make_masked_setup(std::size_t mask_count, std::size_t rule_count, bool hit_last, std::uint64_t seed) {
     std::mt19937_64 rng(seed);
-    masked_setup s;
-    for (std::size_t i = 0; i < mask_count; ++i) s.masks.push_back(random_mask(rng));
+    masked_setup<W> s;
+    for (std::size_t i = 0; i < mask_count; ++i) s.masks.push_back(random_mask<W>(rng));
     for (std::size_t r = 0; r < rule_count; ++r) {
         const std::size_t m = r % mask_count;
-        s.rules.emplace_back(random_key(rng) & s.masks[m], m);
+        s.rules.emplace_back(random_key<W>(rng) & s.masks[m], m);
     }
     for (std::size_t i = 0; i < key_count; ++i) {
-        key k = random_key(rng);
+        auto k = random_key<W>(rng);
         if (hit_last) {
             // A rule of the last subtable, with random bits outside its mask.
             const std::size_t r = (rng() % (rule_count / mask_count)) * mask_count + (mask_count - 1);
             const auto& [v, m] = s.rules[r];
-            for (std::size_t w = 0; w < words; ++w) k.w[w] = v.w[w] | (k.w[w] & ~s.masks[m].w[w]);
+            for (std::size_t w = 0; w < W; ++w) k.w[w] = v.w[w] | (k.w[w] & ~s.masks[m].w[w]);
         }
         s.keys.push_back(k);
     }
@@ -87,18 +100,19 @@ void report_lookups(benchmark::State& state, std::size_t per_iteration) {
 }
 
 // Args: masks, rules, hit_last.
+template <std::size_t W>
 void masked_find_burst(benchmark::State& state) {
     const auto mask_count = static_cast<std::size_t>(state.range(0));
     const auto rule_count = static_cast<std::size_t>(state.range(1));
     const bool hit_last = state.range(2) != 0;
-    const masked_setup s = make_masked_setup(mask_count, rule_count, hit_last, 42 + mask_count);
-    fp::masked_index<words> t(rule_count);
+    const masked_setup<W> s = make_masked_setup<W>(mask_count, rule_count, hit_last, 42 + mask_count);
+    fp::masked_index<W> t(rule_count);
     for (std::size_t r = 0; r < s.rules.size(); ++r)
         if (!t.insert(s.rules[r].first, s.masks[s.rules[r].second],
                       1000 - static_cast<std::int32_t>(s.rules[r].second), static_cast<std::uint32_t>(r)))
             throw std::runtime_error("insert refused");
     // Every key must land where the benchmark says it does.
-    for (const key& k : s.keys) {
+    for (const auto& k : s.keys) {
         const std::uint32_t id = t.find(k);
         const bool ok = hit_last ? id != t.npos && s.rules[id].second == mask_count - 1 : id == t.npos;
         if (!ok) {
@@ -118,9 +132,15 @@ void masked_find_burst(benchmark::State& state) {
     state.counters["subtables"] = static_cast<double>(t.subtable_count());
     state.counters["bytes/rule"] = static_cast<double>(t.memory_bytes()) / static_cast<double>(rule_count);
 }
-BENCHMARK(masked_find_burst)
+BENCHMARK(masked_find_burst<2>)
+    ->Name("masked_find_burst")
     ->ArgNames({"masks", "rules", "hit_last"})
     ->ArgsProduct({{1, 8, 32}, {1024, 16384, 65536}, {1, 0}});
+// The generic 22-word flow key, each mask matching 2 of its words.
+BENCHMARK(masked_find_burst<22>)
+    ->Name("masked_find_burst_22w")
+    ->ArgNames({"masks", "rules", "hit_last"})
+    ->ArgsProduct({{1, 8, 32}, {1024, 65536}, {1, 0}});
 
 // Tiny tables: n rules, each with its own random mask (so masked_index has n
 // subtables), priorities 1..n; keys hit a random rule (the scan stops there).
@@ -133,11 +153,11 @@ tiny_setup make_tiny_setup(std::size_t n, std::uint64_t seed) {
     std::mt19937_64 rng(seed);
     tiny_setup s;
     for (std::size_t r = 0; r < n; ++r) {
-        key m = random_mask(rng);
-        s.rules.emplace_back(random_key(rng) & m, m);
+        key m = random_mask<words>(rng);
+        s.rules.emplace_back(random_key<words>(rng) & m, m);
     }
     for (std::size_t i = 0; i < key_count; ++i) {
-        key k = random_key(rng);
+        key k = random_key<words>(rng);
         if (rng() % 8 != 0) {  // 7/8 hit, 1/8 miss
             const auto& [v, m] = s.rules[rng() % n];
             for (std::size_t w = 0; w < words; ++w) k.w[w] = v.w[w] | (k.w[w] & ~m.w[w]);
@@ -194,15 +214,17 @@ class derived_reporter : public benchmark::ConsoleReporter {
     void ReportRuns(const std::vector<Run>& runs) override {
         for (const Run& run : runs) {
             const std::string name = run.run_name.str();
-            if (name.rfind("masked_find_burst/", 0) != 0 || run.error_occurred) continue;
+            const std::size_t slash = name.find('/');
+            if (name.rfind("masked_find_burst", 0) != 0 || slash == std::string::npos || run.error_occurred) continue;
+            const std::string family = name.substr(0, slash);
             const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
             if (run.run_type == Run::RT_Aggregate && !median) continue;
             auto c = run.counters.find("time/lookup");
             if (c == run.counters.end()) continue;
             unsigned masks = 0, rules = 0, hit = 0;
-            if (std::sscanf(name.c_str(), "masked_find_burst/masks:%u/rules:%u/hit_last:%u", &masks, &rules, &hit) != 3)
+            if (std::sscanf(name.c_str() + slash, "/masks:%u/rules:%u/hit_last:%u", &masks, &rules, &hit) != 3)
                 continue;
-            auto& slot = ns_[{rules, hit}][masks];
+            auto& slot = ns_[{family, rules, hit}][masks];
             if (median || !slot.second) slot = {c->second.value * 1e9, median};
         }
         ConsoleReporter::ReportRuns(runs);
@@ -215,8 +237,8 @@ class derived_reporter : public benchmark::ConsoleReporter {
         for (const auto& [cfg, by_masks] : ns_) {
             auto one = by_masks.find(1), many = by_masks.find(32);
             if (one == by_masks.end() || many == by_masks.end()) continue;
-            std::printf("  rules %6u  %-9s  1 mask %6.1f ns  8 masks %6.1f ns  32 masks %6.1f ns  -> %5.2f ns/extra mask\n",
-                        cfg.first, cfg.second ? "hit last" : "miss", one->second.first,
+            std::printf("  %-22s rules %6u  %-9s  1 mask %6.1f ns  8 masks %6.1f ns  32 masks %6.1f ns  -> %5.2f ns/extra mask\n",
+                        std::get<0>(cfg).c_str(), std::get<1>(cfg), std::get<2>(cfg) ? "hit last" : "miss", one->second.first,
                         by_masks.count(8) ? by_masks.at(8).first : 0.0, many->second.first,
                         (many->second.first - one->second.first) / 31.0);
         }
@@ -229,8 +251,8 @@ class derived_reporter : public benchmark::ConsoleReporter {
                 if (v.second) return true;
         return false;
     }
-    // (rules, hit_last) -> masks -> (ns/lookup, is a median)
-    std::map<std::pair<unsigned, unsigned>, std::map<unsigned, std::pair<double, bool>>> ns_;
+    // (family, rules, hit_last) -> masks -> (ns/lookup, is a median)
+    std::map<std::tuple<std::string, unsigned, unsigned>, std::map<unsigned, std::pair<double, bool>>> ns_;
 };
 
 } // namespace
