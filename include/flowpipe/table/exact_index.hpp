@@ -90,6 +90,7 @@
 // -----------------------------------------------------------------------------
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cassert>
 #include <cstddef>
@@ -268,10 +269,10 @@ class exact_index {
     }
 
     key_type& key_at(std::size_t b, std::size_t s) const noexcept {
-        return *reinterpret_cast<key_type*>(blocks_ + b * layout::block_bytes + layout::key_offset(s));
+        return *reinterpret_cast<key_type*>(blocks_ + b * layout::block_bytes + key_offsets[s]);
     }
     std::uint32_t& id_at(std::size_t b, std::size_t s) const noexcept {
-        return *reinterpret_cast<std::uint32_t*>(blocks_ + b * layout::block_bytes + layout::id_offset(s));
+        return *reinterpret_cast<std::uint32_t*>(blocks_ + b * layout::block_bytes + key_offsets[s] + id_deltas[s]);
     }
 
     // The index's own hash: one 64x64->128 multiply per pair of words, folded
@@ -329,6 +330,7 @@ class exact_index {
         // Pass 2: compare tags, prefetch the line of the first candidate. A
         // key with no candidate whose home bucket never overflowed is a miss
         // already; the others go on the to-do list of pass 3.
+        std::size_t cand[burst_group];   // byte offset of the first candidate key in blocks_
         std::uint8_t todo[burst_group];
         std::size_t n_todo = 0;
         for (std::size_t i = 0; i < m; ++i) {
@@ -339,18 +341,29 @@ class exact_index {
             todo[n_todo] = static_cast<std::uint8_t>(i);
             n_todo += (hits[i] | g.lane[overflow_lane]) != 0;
             if (hits[i] != 0) {
-                const std::byte* kp = &reinterpret_cast<const std::byte&>(key_at(bi, std::countr_zero(hits[i])));
+                cand[i] = bi * layout::block_bytes + key_offsets[std::countr_zero(hits[i])];
+                const std::byte* kp = blocks_ + cand[i];
                 detail::prefetch_read(kp);
                 if constexpr (layout::per_line == 0)   // a key of 8+ words spans lines
                     for (std::size_t off = line; off < sizeof(key_type) + 4; off += line) detail::prefetch_read(kp + off);
             }
         }
-        // Pass 3: verify keys; continue past an overflowed home bucket.
+        // Pass 3: verify the first candidate; the rare others (a false tag
+        // match, or a home bucket that overflowed) take the general path.
         for (std::size_t t = 0; t < n_todo; ++t) {
             const std::size_t i = todo[t];
+            std::uint32_t h = hits[i];
+            if (h != 0) {
+                const std::byte* kp = blocks_ + cand[i];
+                if (key_equal(*reinterpret_cast<const key_type*>(kp), keys[i])) {
+                    out[i] = *reinterpret_cast<const std::uint32_t*>(kp + id_deltas[std::countr_zero(h)]);
+                    continue;
+                }
+                h &= h - 1;
+            }
             const std::size_t bi = hash[i] & mask_;
             bool found = false;
-            for (std::uint32_t h = hits[i]; h != 0; h &= h - 1) {
+            for (; h != 0; h &= h - 1) {
                 const unsigned s = static_cast<unsigned>(std::countr_zero(h));
                 if (key_equal(key_at(bi, s), keys[i])) {
                     out[i] = id_at(bi, s);
@@ -364,6 +377,20 @@ class exact_index {
             }
         }
     }
+
+    // Slot -> offset of its key in the bucket's block, and key -> id distance:
+    // a table lookup instead of a division by per_line on the hot path.
+    static constexpr auto key_offsets = [] {
+        std::array<std::uint16_t, slots_per_bucket> a{};
+        for (std::size_t s = 0; s < slots_per_bucket; ++s) a[s] = static_cast<std::uint16_t>(layout::key_offset(s));
+        return a;
+    }();
+    static constexpr auto id_deltas = [] {
+        std::array<std::uint16_t, slots_per_bucket> a{};
+        for (std::size_t s = 0; s < slots_per_bucket; ++s)
+            a[s] = static_cast<std::uint16_t>(layout::id_offset(s) - layout::key_offset(s));
+        return a;
+    }();
 
     std::unique_ptr<std::byte[], aligned_delete> mem_;
     group* groups_ = nullptr;
