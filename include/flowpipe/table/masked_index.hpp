@@ -124,12 +124,16 @@ class masked_index {
 
     // `value` should already be value & mask (it is masked again here).
     // (value, mask, priority) triples are unique (the caller guarantees it).
-    // Returns false when the index already holds `capacity` rules.
+    // Returns false when the index already holds `capacity` rules. Control
+    // path: may allocate (a new subtable, a subtable rebuild), O(1) amortised
+    // plus O(rules sharing this (value, mask)) and O(subtables) when the
+    // subtable's max priority changes.
     bool insert(const key_type& value, const key_type& mask, std::int32_t priority, std::uint32_t id) {
         if (size_ >= capacity_) return false;
         subtable* st = find_subtable(mask);
         if (st == nullptr) st = create_subtable(mask);
-        const key_type v = value & mask;
+        // May allocate (a rebuild) and so throw: before any rule node is taken.
+        std::uint64_t* slot = st->find_or_add_slot(value & mask);
 
         const std::uint32_t node = free_head_;
         free_head_ = nodes_[node].next;
@@ -137,7 +141,6 @@ class masked_index {
         nodes_[node].id = id;
         nodes_[node].next = npos;
 
-        std::uint64_t* slot = st->find_or_add_slot(v);
         std::uint32_t head = slot_head(slot);
         if (head == npos || nodes_[head].priority < priority) {
             nodes_[node].next = head;
