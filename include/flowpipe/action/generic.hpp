@@ -19,6 +19,7 @@
 #include <flowpipe/action/drop.hpp>
 #include <flowpipe/action/goto_table.hpp>
 #include <flowpipe/action/in_port.hpp>
+#include <flowpipe/action/learn.hpp>
 #include <flowpipe/action/mod_dl.hpp>
 #include <flowpipe/action/move.hpp>
 #include <flowpipe/action/output.hpp>
@@ -33,7 +34,7 @@ using any_action =
     std::variant<actions::output, actions::in_port, actions::drop, actions::resubmit, actions::goto_table,
                  actions::load, actions::move, actions::mod_dl_src, actions::mod_dl_dst, actions::mod_vlan_vid,
                  actions::mod_vlan_pcp, actions::push_vlan, actions::strip_vlan, actions::set_tunnel,
-                 actions::dec_ttl, actions::controller>;
+                 actions::dec_ttl, actions::controller, actions::generic_learn, actions::fin_timeout>;
 
 struct generic_actions {
     std::vector<any_action> list;
@@ -64,6 +65,8 @@ struct generic_actions {
         } else if (const auto* l = std::get_if<actions::load>(&a)) {
             if (!l->dst.valid()) return "load destination bits lie outside the field";
             if ((l->value & ~l->dst.mask()) != 0) return "load value does not fit in the destination bits";
+        } else if (const auto* le = std::get_if<actions::generic_learn>(&a)) {
+            if (const char* why = le->invalid()) return why;
         }
     }
     return std::nullopt;

@@ -4,10 +4,9 @@
 //
 // This is the plain-flow part of br-tun: tables 0 (classify by in_port), 2
 // (unicast / broadcast ARP / flood), 3, 4 and 6 (tunnel id -> local VLAN),
-// 10 (from tunnels to patch-int; the learn action comes with the learn
-// issue), 20 (known unicast to its tunnel), 21 (ARP responder) and 22
-// (flood to the network's tunnels). DVR's tables 1 and 9 and the agent API
-// come with the Neutron preset issue.
+// 10 (from tunnels to patch-int, learning into 20), 20 (known unicast to its
+// tunnel), 21 (ARP responder) and 22 (flood to the network's tunnels).
+// DVR's tables 1 and 9 and the agent API come with the Neutron preset issue.
 //
 // Table 20 matches `vlan_tci[0..11]` and `dl_dst` exactly, as the flows that
 // table 10's learn action installs do (`vlan_tci=0x0002/0x0fff`); an l2pop
@@ -60,6 +59,19 @@ using arp_reply_actions =
 }
 
 using to_tunnel_actions = action_list<strip_vlan, set_tunnel, output>;
+
+// Table 10's learn, as the reference page writes it:
+//   learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],
+//         NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],
+//         load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:<patch-int>
+namespace la = learn_args;
+using learn_ucast = learn<la::table<ucast_to_tun>, la::hard_timeout<300>, la::priority<1>,
+                          la::match_field<f::vlan_tci::bits<0, 11>>, la::match_field<f::eth_dst, f::eth_src>,
+                          la::load_const<0, f::vlan_tci>, la::load_field<f::tun_id, f::tun_id>,
+                          la::output_field<f::in_port>>;
+using learn_from_tun_actions = action_list<learn_ucast, output>;
+// What its flows in table 20 carry: load:0->NXM_OF_VLAN_TCI[],load:<tun_id>->NXM_NX_TUN_ID[],output:<port>
+using learned_ucast_actions = learn_ucast::flow_actions;
 using flood_actions = action_list<strip_vlan, set_tunnel, output_ports<max_flood_ports>>;
 using tun_to_lv_actions = action_list<mod_vlan_vid, resubmit_to<learn_from_tun>>;
 
@@ -75,9 +87,9 @@ using br_tun_core = pipeline<
           allowed<action_list<resubmit_to<ucast_to_tun>>, action_list<resubmit_to<arp_responder>>,
                   action_list<resubmit_to<flood_to_tun>>>>,
     tun_to_lv_table<gre_tun_to_lv>, tun_to_lv_table<vxlan_tun_to_lv>, tun_to_lv_table<geneve_tun_to_lv>,
-    table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>>>,
+    table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>, learn_from_tun_actions>>,
     table<ucast_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>, exact<f::eth_dst>>,
-          allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>>>,
+          allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>>,
     table<arp_responder, schema<exact<f::eth_type>, exact<f::vlan_tci::bits<0, 11>>, exact<f::arp_tpa>>,
           allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
     table<flood_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>>, allowed<flood_actions, action_list<drop>>>>;

@@ -190,6 +190,16 @@ class flow_table {
                       "this table does not allow that action list: add it to the table's allowed<...>");
         key_type value, mask;
         if (auto st = prepare(m, priority, value, mask); !st) return st;
+        return add_packed(value, mask, priority, std::forward<Actions>(acts), o, now_ms);
+    }
+
+    // add() for a match already packed for this schema, whose priority and
+    // prerequisites the caller has checked (learn builds these per packet).
+    template <class Actions>
+    flow_mod_status add_packed(const key_type& value, const key_type& mask, std::int32_t priority, Actions&& acts,
+                               const flow_options& o, std::int64_t now_ms) {
+        static_assert(std::is_constructible_v<actions_type, Actions&&>,
+                      "this table does not allow that action list: add it to the table's allowed<...>");
         const std::uint32_t existing = find_exact(value, mask, priority);
         if (existing != npos) {
             remove_flow(at(existing), removal_reason::replaced);
@@ -280,6 +290,16 @@ class flow_table {
         const std::uint32_t id = find_exact(value, mask, priority);
         return id == npos ? nullptr : &at(id);
     }
+
+    // The same for a packed (value, mask), without building a match.
+    [[nodiscard]] flow_type* find_strict(const key_type& value, const key_type& mask, std::int32_t priority) noexcept {
+        const std::uint32_t id = find_exact(value, mask, priority);
+        return id == npos ? nullptr : &at(id);
+    }
+
+    // Counts every flow added to or removed from the table: equal values mean
+    // the same set of flows (learn's limit caches its per-cookie count on it).
+    [[nodiscard]] std::uint64_t changes() const noexcept { return changes_; }
 
     // Calls f(flow) for every flow, in no particular order.
     template <class F>
@@ -387,6 +407,7 @@ class flow_table {
         f.generation = gen;
         f.live = true;
         ++n_flows_;
+        ++changes_;
         return f;
     }
 
@@ -396,6 +417,7 @@ class flow_table {
         ++f.generation;
         free_.push_back(f.id);
         --n_flows_;
+        ++changes_;
     }
 
     // Puts a flow into the lookup structure; false when the index is full.
@@ -524,6 +546,7 @@ class flow_table {
     std::vector<std::uint32_t> free_;
     std::uint32_t next_id_ = 0;
     std::size_t n_flows_ = 0;
+    std::uint64_t changes_ = 0;
     std::vector<std::uint32_t> catch_alls_; // exact mode: flows matching nothing, by priority
     // Wildcard modes: (value, mask, priority) -> flow, for strict flow mods
     // (control path only; the data path never reads it).

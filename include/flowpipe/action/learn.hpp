@@ -1,0 +1,903 @@
+// learn: build a flow for a target table from the current packet and install
+// it there, with Open vSwitch 3.1's semantics (lib/learn.c learn_execute,
+// ofproto/ofproto.c ofproto_flow_mod_learn).
+//
+// Two forms share one install routine (`detail::install_learned`):
+//   - `learn<Args...>`: the whole description is a type, so building the
+//     learned flow is straight-line code (pack a few fields, fill a typed
+//     action list) and whether the target table can hold such flows (its
+//     schema has the fields, its allowed<> has the action list) is a
+//     static_assert with one sentence;
+//   - `generic_learn`: the same description as run-time data (bit ranges),
+//     for flows given as text; it installs `generic_actions` flows through a
+//     `match`, so it allocates, as Open vSwitch does.
+//
+//   learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],
+//         NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],
+//         load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[])
+// is
+//   namespace la = learn_args;
+//   learn<la::table<20>, la::hard_timeout<300>, la::priority<1>,
+//         la::match_field<f::vlan_tci::bits<0, 11>>, la::match_field<f::eth_dst, f::eth_src>,
+//         la::load_const<0, f::vlan_tci>, la::load_field<f::tun_id, f::tun_id>,
+//         la::output_field<f::in_port>>
+// and its flows carry action_list<load_to<f::vlan_tci>, load_to<f::tun_id>, output>
+// (`learn<...>::flow_actions`), which the target table must allow.
+//
+// Semantics (each one is Open vSwitch's, and tested):
+//   - learn is a strict modify of (match, priority) in the target table;
+//   - an identical flow (same match, priority, timeouts, cookie and actions)
+//     only has its timers restarted: `modified` becomes now, which is O(1)
+//     here because the table's timer heap holds a lower bound of each
+//     flow's expiry and re-pushes a flow whose bound moved when it comes due
+//     (a hard_timeout=300 learned MAC lives until 300 s after the last packet
+//     that re-learned it);
+//   - same match and priority, other actions (a MAC that moved): actions are
+//     replaced; counters, timeouts and creation time are kept, the cookie
+//     becomes the learn's, `modified` becomes now;
+//   - limit=N: a flow that is not already there identically is refused when
+//     the table holds N or more flows with the learn's cookie (OVS counts
+//     them with collect_rules_loose on every such learn; flowpipe caches
+//     the count and recounts only when the table's set of flows changed,
+//     `flow_table::changes()`); result_dst gets 0 when refused, else 1. As in
+//     OVS, a table that is full for another reason does not clear result_dst
+//     (ofproto_flow_mod_learn reports only the limit), but the failure is
+//     counted in `learn_stats::failed`;
+//   - the flow is installed at once, so packet k+1 of the same burst sees
+//     what packet k learned (the engine runs packets one after another
+//     against live tables);
+//   - delete_learned: see `remove_flows` and `expire_flows` below;
+//   - fin_idle_timeout / fin_hard_timeout put a `fin_timeout` action first in
+//     the learned flow's actions, as OVS does. flowpipe's flow key has no TCP
+//     flags yet, so that action cannot see a FIN and does nothing: an
+//     intended difference until the key carries tcp_flags;
+//   - output:F learns an output to the port F names when that is a port OVS
+//     would accept (below 0xff00, or IN_PORT, FLOOD, ALL, LOCAL); otherwise
+//     OVS leaves the output out, and the typed form (whose action list is
+//     fixed) outputs to ports::none, which sends nothing.
+//
+// delete_learned, and how the learned cookies are tracked.  OVS keeps, per
+// (target table, cookie), a count of the installed flows whose actions hold
+// a learn with delete_learned; when a removal brings a count to zero it
+// deletes every flow with that cookie from that table. flowpipe computes the
+// same thing instead of counting, on the control path: `remove_flows(p, ...)`
+// and `expire_flows(p, now)` note the (table, cookie) pairs of the
+// delete_learned learns held by the flows they remove, remove them, and then
+// delete the learned flows of every pair that no remaining flow still holds.
+// The scan covers only tables that can hold such a learn (decided at compile
+// time from each table's allowed<>: br-tun's table 10 learn has no
+// delete_learned, so its tables are never scanned). Removing flows through
+// the plain table API does not do this; a removal hook in flow_table would
+// let the counts be kept incrementally as OVS does (see the issue notes).
+//
+// Threads: a learn runs on the data-path thread that owns the target table
+// (the table's single writer). Its small per-flow state (the limit cache
+// and `learn_stats`) is `mutable` inside the action for that reason.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <flowpipe/action/action_list.hpp>
+#include <flowpipe/action/context.hpp>
+#include <flowpipe/action/output.hpp>
+#include <flowpipe/action/set_field.hpp>
+#include <flowpipe/core/field.hpp>
+#include <flowpipe/core/flow_key.hpp>
+#include <flowpipe/match/match.hpp>
+#include <flowpipe/match/schema.hpp>
+#include <flowpipe/table/flow_mod.hpp>
+
+namespace flowpipe {
+
+struct generic_actions; // action/generic.hpp: what a generic_learn's flows carry
+
+// ---------------------------------------------------------------------------
+// fin_timeout(idle_timeout=I,hard_timeout=H)
+namespace actions {
+
+// Shortens a flow's timeouts when a TCP FIN or RST hits it. The flow key has
+// no TCP flags yet, so this never fires (see the header comment).
+struct fin_timeout {
+    std::uint16_t fin_idle_timeout = 0;
+    std::uint16_t fin_hard_timeout = 0;
+    template <class Ctx>
+    void operator()(Ctx&) const noexcept {}
+    friend constexpr bool operator==(const fin_timeout&, const fin_timeout&) = default;
+};
+
+} // namespace actions
+
+// ---------------------------------------------------------------------------
+// What a learn did, per learn action (mutable state of the flow holding it).
+struct learn_stats {
+    std::uint64_t added = 0;         // new flows
+    std::uint64_t refreshed = 0;     // identical flow found: timers restarted
+    std::uint64_t modified = 0;      // same match and priority, other actions or cookie
+    std::uint64_t refused_limit = 0; // limit=N reached (result_dst got 0)
+    std::uint64_t failed = 0;        // the target table refused the flow (full, or a match it cannot hold)
+};
+
+enum class learn_result : std::uint8_t { added, refreshed, modified, refused_limit, failed };
+
+namespace detail {
+
+// The count of flows with one cookie in one table, valid while the table's
+// set of flows has not changed.
+struct learn_limit_cache {
+    const void* table = nullptr;
+    std::uint64_t changes = 0;
+    std::uint64_t cookie = 0;
+    std::size_t count = 0;
+};
+
+struct learn_state {
+    learn_stats stats{};
+    learn_limit_cache cache{};
+};
+
+struct learn_params {
+    std::int32_t priority;
+    std::uint16_t idle_timeout;
+    std::uint16_t hard_timeout;
+    std::uint64_t cookie;
+    std::uint32_t limit;
+};
+
+// limit=N: true when a new flow with this cookie may be added.
+template <class Table>
+bool learn_under_limit(Table& t, const learn_params& p, learn_limit_cache& c) {
+    if (p.limit == 0 || t.size() < p.limit) return true;
+    if (c.table != &t || c.changes != t.changes() || c.cookie != p.cookie) {
+        std::size_t n = 0;
+        t.for_each([&](const auto& f) { n += f.cookie == p.cookie; });
+        c = learn_limit_cache{&t, t.changes(), p.cookie, n};
+    }
+    return c.count < p.limit;
+}
+
+// The strict modify that every learn is. `find` returns the flow with the
+// learned match and priority or nullptr; `add` installs a new one.
+template <class Table, class Actions, class Find, class Add>
+learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, std::int64_t now, learn_state& st,
+                             Find&& find, Add&& add) {
+    using actions_type = typename Table::actions_type;
+    if (auto* f = find()) {
+        const bool same_attrs =
+            f->idle_timeout == p.idle_timeout && f->hard_timeout == p.hard_timeout && f->cookie == p.cookie;
+        const bool same_actions = [&] {
+            if constexpr (std::is_same_v<std::remove_cvref_t<Actions>, actions_type>) {
+                return f->actions == acts;
+            } else {
+                using L = std::remove_cvref_t<Actions>;
+                const L* cur = std::get_if<L>(&f->actions);
+                return cur != nullptr && *cur == acts;
+            }
+        }();
+        if (same_attrs && same_actions) {
+            // ofproto_flow_mod_learn_refresh: only `modified` moves. The
+            // timer heap entry stays a valid lower bound; expire() re-pushes.
+            f->modified_ms = now;
+            ++st.stats.refreshed;
+            return learn_result::refreshed;
+        }
+        // A new rule would replace this one: the limit applies (OVS checks
+        // it whenever the learned rule is not already installed as is).
+        if (!learn_under_limit(t, p, st.cache)) {
+            ++st.stats.refused_limit;
+            return learn_result::refused_limit;
+        }
+        // replace_rule_start for a modify: timeouts, creation time and
+        // counters stay; the cookie becomes the learn's.
+        if (!same_actions) f->actions = actions_type(std::forward<Actions>(acts));
+        if (f->cookie != p.cookie) {
+            f->cookie = p.cookie;
+            st.cache.table = nullptr;
+        }
+        f->modified_ms = now;
+        ++st.stats.modified;
+        return learn_result::modified;
+    }
+    if (!learn_under_limit(t, p, st.cache)) {
+        ++st.stats.refused_limit;
+        return learn_result::refused_limit;
+    }
+    const std::uint64_t before = t.changes();
+    const flow_mod_status s = add(std::forward<Actions>(acts));
+    if (!s) {
+        ++st.stats.failed;
+        return learn_result::failed;
+    }
+    learn_limit_cache& c = st.cache;
+    if (c.table == &t && c.cookie == p.cookie && c.changes == before && t.changes() == before + 1) {
+        ++c.count; // exactly one flow added, with this cookie
+        c.changes = t.changes();
+    }
+    ++st.stats.added;
+    return learn_result::added;
+}
+
+// output:F of a learned flow: the port OVS would output to, or none.
+[[nodiscard]] constexpr std::uint32_t learned_output_port(uint128 v, unsigned n_bits) noexcept {
+    if (n_bits > 16 && (v >> 16) != 0) return ports::none;
+    const auto p = static_cast<std::uint16_t>(v);
+    if (p < 0xff00) return p;
+    switch (p) {
+    case 0xfff8: return ports::in_port;
+    case 0xfffb: return 0xfffffffbu; // FLOOD
+    case 0xfffc: return 0xfffffffcu; // ALL
+    case 0xfffe: return ports::local;
+    default: return ports::none;
+    }
+}
+
+// The storage bits a field (or bits of one) covers, with the VLAN present
+// bit for views that imply it: what a learned match on it sets in the mask.
+template <field_type F>
+inline constexpr uint128 learned_storage_mask =
+    ((F::range.mask() << F::range.start) << info(F::id).shift) |
+    (info(F::id).implies_present ? uint128{proto::vlan_cfi} : uint128{0});
+
+// Can a schema hold flows whose mask has these storage bits?
+template <class Schema>
+struct learn_schema_check {
+    static constexpr bool fits(const std::array<uint128, field_count>&) { return true; } // generic_schema
+};
+template <class... Specs>
+struct learn_schema_check<schema<Specs...>> {
+    static constexpr bool fits(const std::array<uint128, field_count>& learned) {
+        std::array<uint128, field_count> covered{};
+        ((covered[static_cast<std::size_t>(Specs::storage.id)] |= Specs::storage_mask), ...);
+        for (std::size_t i = 0; i < field_count; ++i)
+            if ((learned[i] & ~covered[i]) != 0) return false;
+        bool ok = true, any_full = false, any_empty = false;
+        auto one = [&]<class Spec>(Spec*) {
+            const uint128 lm = learned[static_cast<std::size_t>(Spec::storage.id)] & Spec::storage_mask;
+            if constexpr (Spec::kind == match_kind::exact) {
+                if (lm == Spec::storage_mask)
+                    any_full = true;
+                else if (lm == 0)
+                    any_empty = true;
+                else
+                    ok = false;
+            } else if constexpr (Spec::kind == match_kind::prefix) {
+                if (!detail::is_prefix_mask(lm, Spec::storage_mask)) ok = false;
+            }
+        };
+        (one(static_cast<Specs*>(nullptr)), ...);
+        if (schema<Specs...>::all_exact && any_full && any_empty) return false;
+        return ok;
+    }
+};
+
+template <class T>
+struct lazy_generic_actions {
+    using type = generic_actions; // named only when instantiated: generic.hpp is complete by then
+};
+
+template <class... Ts>
+struct type_list {};
+template <class... A, class... B>
+constexpr type_list<A..., B...> operator+(type_list<A...>, type_list<B...>) {
+    return {};
+}
+
+template <class T>
+concept learn_option = requires { typename T::learn_option_tag; };
+template <class T>
+concept learn_match_spec = requires { typename T::learn_match_tag; };
+template <class T>
+concept learn_action_spec = requires { typename T::learn_action_tag; };
+
+template <class Tag, class T, class... Args>
+constexpr T learn_option_or(T dflt) {
+    T v = dflt;
+    (
+        [&] {
+            if constexpr (learn_option<Args>) {
+                if constexpr (std::is_same_v<typename Args::learn_option_tag, Tag>) v = static_cast<T>(Args::value);
+            }
+        }(),
+        ...);
+    return v;
+}
+
+template <class Tag, class... Args>
+constexpr std::size_t learn_option_count() {
+    std::size_t n = 0;
+    (
+        [&] {
+            if constexpr (learn_option<Args>) n += std::is_same_v<typename Args::learn_option_tag, Tag>;
+        }(),
+        ...);
+    return n;
+}
+
+} // namespace detail
+
+// ---------------------------------------------------------------------------
+// The arguments of learn<...>, named as ovs-ofctl names them.
+namespace learn_args {
+namespace tags {
+struct table {};
+struct priority {};
+struct idle_timeout {};
+struct hard_timeout {};
+struct fin_idle_timeout {};
+struct fin_hard_timeout {};
+struct cookie {};
+struct delete_learned {};
+struct limit {};
+struct result_dst {};
+} // namespace tags
+
+template <std::uint8_t T>
+struct table {
+    using learn_option_tag = tags::table;
+    static constexpr std::uint8_t value = T;
+};
+template <std::uint16_t P>
+struct priority {
+    using learn_option_tag = tags::priority;
+    static constexpr std::uint16_t value = P;
+};
+template <std::uint16_t S>
+struct idle_timeout {
+    using learn_option_tag = tags::idle_timeout;
+    static constexpr std::uint16_t value = S;
+};
+template <std::uint16_t S>
+struct hard_timeout {
+    using learn_option_tag = tags::hard_timeout;
+    static constexpr std::uint16_t value = S;
+};
+template <std::uint16_t S>
+struct fin_idle_timeout {
+    using learn_option_tag = tags::fin_idle_timeout;
+    static constexpr std::uint16_t value = S;
+};
+template <std::uint16_t S>
+struct fin_hard_timeout {
+    using learn_option_tag = tags::fin_hard_timeout;
+    static constexpr std::uint16_t value = S;
+};
+// The learned flows' cookie (the action's run-time `cookie` starts from it).
+template <std::uint64_t C>
+struct cookie {
+    using learn_option_tag = tags::cookie;
+    static constexpr std::uint64_t value = C;
+};
+struct delete_learned {
+    using learn_option_tag = tags::delete_learned;
+    static constexpr bool value = true;
+};
+// limit=N (the action's run-time `limit` starts from it).
+template <std::uint32_t N>
+struct limit {
+    using learn_option_tag = tags::limit;
+    static constexpr std::uint32_t value = N;
+};
+// result_dst=F[bit]: one bit, 1 when the learn was not refused by its limit.
+template <field_type Bit>
+struct result_dst {
+    static_assert(Bit::range.n_bits == 1, "learn's result_dst names a single bit");
+    using learn_option_tag = tags::result_dst;
+    using field = Bit;
+    static constexpr bool value = true;
+};
+
+// Match specs. `match_field<F>` is `F` (match F on the packet's F),
+// `match_field<F1, F2>` is `F1=F2`, `match_const<F, V>` is `F=V`.
+template <field_type Dst, field_type Src = Dst>
+struct match_field {
+    static_assert(Dst::range.n_bits == Src::range.n_bits,
+                  "a learn match spec needs source and destination of the same width");
+    using learn_match_tag = void;
+    using dst = Dst;
+    static uint128 value(const flow_key& k) noexcept { return get(k, Src::range); }
+};
+template <field_type Dst, std::uint64_t V>
+struct match_const {
+    static_assert(Dst::range.n_bits >= 64 || (V >> Dst::range.n_bits) == 0,
+                  "a learn constant must fit in its destination bits");
+    using learn_match_tag = void;
+    using dst = Dst;
+    static uint128 value(const flow_key&) noexcept { return V; }
+};
+
+// Actions of the learned flow: `load_const<V, F>` is `load:V->F`,
+// `load_field<F1, F2>` is `load:F1->F2` (the packet's F1), `output_field<F>`
+// is `output:F` (the port the packet's F names).
+template <std::uint64_t V, field_type Dst>
+struct load_const {
+    static_assert(Dst::range.n_bits >= 64 || (V >> Dst::range.n_bits) == 0,
+                  "a learn constant must fit in its destination bits");
+    using learn_action_tag = void;
+    using action = actions::load_to<Dst>;
+    static void fill(action& a, const flow_key&) noexcept { a.value = static_cast<typename Dst::value_type>(V); }
+};
+template <field_type Src, field_type Dst>
+struct load_field {
+    static_assert(Dst::range.n_bits == Src::range.n_bits,
+                  "a learn load spec needs source and destination of the same width");
+    using learn_action_tag = void;
+    using action = actions::load_to<Dst>;
+    static void fill(action& a, const flow_key& k) noexcept {
+        a.value = static_cast<typename Dst::value_type>(get(k, Src::range));
+    }
+};
+template <field_type Src>
+struct output_field {
+    using learn_action_tag = void;
+    using action = actions::output;
+    static void fill(action& a, const flow_key& k) noexcept {
+        a.port = detail::learned_output_port(get(k, Src::range), Src::range.n_bits);
+    }
+};
+
+} // namespace learn_args
+
+namespace detail {
+template <class T>
+struct learn_match_filter {
+    using type = std::conditional_t<learn_match_spec<T>, type_list<T>, type_list<>>;
+};
+template <class T>
+struct learn_action_filter {
+    using type = std::conditional_t<learn_action_spec<T>, type_list<T>, type_list<>>;
+};
+template <class T>
+struct learn_result_filter {
+    using type = type_list<>;
+};
+template <field_type B>
+struct learn_result_filter<learn_args::result_dst<B>> {
+    using type = type_list<learn_args::result_dst<B>>;
+};
+
+template <bool Fin, class List>
+struct learned_action_list;
+template <class... Specs>
+struct learned_action_list<false, type_list<Specs...>> {
+    using type = action_list<typename Specs::action...>;
+};
+template <class... Specs>
+struct learned_action_list<true, type_list<Specs...>> {
+    using type = action_list<actions::fin_timeout, typename Specs::action...>;
+};
+} // namespace detail
+
+namespace actions {
+
+// The compile-time learn action (see the top of this file).
+template <class... Args>
+struct learn {
+    static_assert(((detail::learn_option<Args> || detail::learn_match_spec<Args> ||
+                    detail::learn_action_spec<Args>) && ...),
+                  "learn<...> takes learn_args options, match specs and learned actions");
+    static_assert(detail::learn_option_count<learn_args::tags::table, Args...>() <= 1 &&
+                      detail::learn_option_count<learn_args::tags::priority, Args...>() <= 1 &&
+                      detail::learn_option_count<learn_args::tags::idle_timeout, Args...>() <= 1 &&
+                      detail::learn_option_count<learn_args::tags::hard_timeout, Args...>() <= 1 &&
+                      detail::learn_option_count<learn_args::tags::cookie, Args...>() <= 1 &&
+                      detail::learn_option_count<learn_args::tags::limit, Args...>() <= 1 &&
+                      detail::learn_option_count<learn_args::tags::result_dst, Args...>() <= 1,
+                  "learn<...> takes each option at most once");
+
+    // OVS defaults: table 1, priority OFP_DEFAULT_PRIORITY, no timeouts, cookie 0.
+    static constexpr std::uint8_t target_table =
+        detail::learn_option_or<learn_args::tags::table, std::uint8_t, Args...>(1);
+    static constexpr std::uint16_t priority =
+        detail::learn_option_or<learn_args::tags::priority, std::uint16_t, Args...>(0x8000);
+    static constexpr std::uint16_t idle_timeout =
+        detail::learn_option_or<learn_args::tags::idle_timeout, std::uint16_t, Args...>(0);
+    static constexpr std::uint16_t hard_timeout =
+        detail::learn_option_or<learn_args::tags::hard_timeout, std::uint16_t, Args...>(0);
+    static constexpr std::uint16_t fin_idle_timeout =
+        detail::learn_option_or<learn_args::tags::fin_idle_timeout, std::uint16_t, Args...>(0);
+    static constexpr std::uint16_t fin_hard_timeout =
+        detail::learn_option_or<learn_args::tags::fin_hard_timeout, std::uint16_t, Args...>(0);
+    static constexpr bool delete_learned =
+        detail::learn_option_or<learn_args::tags::delete_learned, bool, Args...>(false);
+    static_assert(target_table != 255, "learn needs a target table number 0..254");
+
+    using match_specs = decltype((typename detail::learn_match_filter<Args>::type{} + ... + detail::type_list<>{}));
+    using action_specs = decltype((typename detail::learn_action_filter<Args>::type{} + ... + detail::type_list<>{}));
+    using result_specs = decltype((typename detail::learn_result_filter<Args>::type{} + ... + detail::type_list<>{}));
+
+    // The action list of every flow this learn installs.
+    using flow_actions =
+        typename detail::learned_action_list<(fin_idle_timeout != 0 || fin_hard_timeout != 0), action_specs>::type;
+
+    // Run-time arguments (Neutron picks its cookie when the agent starts).
+    std::uint64_t cookie = detail::learn_option_or<learn_args::tags::cookie, std::uint64_t, Args...>(0);
+    std::uint32_t limit = detail::learn_option_or<learn_args::tags::limit, std::uint32_t, Args...>(0);
+    mutable detail::learn_state state{};
+
+    [[nodiscard]] const learn_stats& stats() const noexcept { return state.stats; }
+
+    // The storage bits the learned match sets, per storage field.
+    static constexpr std::array<uint128, field_count> learned_masks() {
+        std::array<uint128, field_count> m{};
+        [&]<class... M>(detail::type_list<M...>) {
+            ((m[static_cast<std::size_t>(info(M::dst::id).base)] |= detail::learned_storage_mask<typename M::dst>),
+             ...);
+        }(match_specs{});
+        return m;
+    }
+
+    template <class Table>
+    static constexpr bool schema_fits = detail::learn_schema_check<typename Table::schema_type>::fits(learned_masks());
+    template <class Table>
+    static constexpr bool actions_fit = std::is_constructible_v<typename Table::actions_type, flow_actions>;
+
+    // The learned flow's actions for a packet.
+    [[nodiscard]] static flow_actions build_actions(const flow_key& k) noexcept {
+        flow_actions acts;
+        [&]<class... S>(detail::type_list<S...>) {
+            constexpr std::size_t first = std::tuple_size_v<decltype(acts.actions)> - sizeof...(S);
+            if constexpr (first == 1) std::get<0>(acts.actions) = fin_timeout{fin_idle_timeout, fin_hard_timeout};
+            [&]<std::size_t... I>(std::index_sequence<I...>) {
+                (S::fill(std::get<first + I>(acts.actions), k), ...);
+            }(std::index_sequence_for<S...>{});
+        }(action_specs{});
+        return acts;
+    }
+
+    // The learned match for a packet, packed for Schema: (value, mask).
+    template <class Schema>
+    static void build_match(const flow_key& k, typename Schema::key_type& value, typename Schema::key_type& mask) noexcept {
+        static const typename Schema::key_type packed_mask = [] {
+            flow_key mk{};
+            const auto m = learned_masks();
+            for (std::size_t i = 0; i < field_count; ++i)
+                if (m[i] != 0) store_storage(mk, info(static_cast<field_id>(i)), m[i]);
+            return Schema::pack(mk);
+        }();
+        flow_key vk{};
+        [&]<class... M>(detail::type_list<M...>) { (set(vk, M::dst::range, M::value(k)), ...); }(match_specs{});
+        value = Schema::pack(vk) & packed_mask;
+        mask = packed_mask;
+    }
+
+    // Installs the flow this learn builds from `k` into `t` at `now`.
+    template <class Table>
+    learn_result install(Table& t, const flow_key& k, std::int64_t now) const {
+        static_assert(schema_fits<Table>,
+                      "learn: the target table's schema cannot hold the match this learn builds");
+        static_assert(actions_fit<Table>,
+                      "learn: the target table does not allow the action list of the flows this learn builds");
+        if constexpr (schema_fits<Table> && actions_fit<Table>) {
+            typename Table::key_type value, mask;
+            build_match<typename Table::schema_type>(k, value, mask);
+            const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+            return detail::install_learned(
+                t, p, build_actions(k), now, state, [&] { return t.find_strict(value, mask, priority); },
+                [&](flow_actions&& a) {
+                    return t.add_packed(value, mask, priority, std::move(a),
+                                        flow_options{cookie, idle_timeout, hard_timeout}, now);
+                });
+        } else {
+            return learn_result::failed;
+        }
+    }
+
+    template <class Ctx>
+    void operator()(Ctx& ctx) const noexcept {
+        static_assert(requires { ctx.tables().template table<target_table>(); },
+                      "a typed learn<...> runs in a typed pipeline<...>, which has its target table");
+        if constexpr (requires { ctx.tables().template table<target_table>(); }) {
+            auto& t = ctx.tables().template table<target_table>();
+            const learn_result r = install(t, ctx.key(), ctx.now());
+            [&]<class... R>(detail::type_list<R...>) {
+                (set(ctx.edit(), R::field::range, r == learn_result::refused_limit ? 0 : 1), ...);
+            }(result_specs{});
+        }
+    }
+
+    friend bool operator==(const learn& a, const learn& b) noexcept {
+        return a.cookie == b.cookie && a.limit == b.limit;
+    }
+};
+
+// ---------------------------------------------------------------------------
+// The run-time learn, for flows given as text.
+
+struct learn_spec {
+    enum class kind : std::uint8_t {
+        match_field, // dst=src (or just dst: src == dst)
+        match_const, // dst=value
+        load_field,  // load:src->dst
+        load_const,  // load:value->dst
+        output,      // output:src
+    };
+    kind what = kind::match_field;
+    bit_range dst{};
+    bit_range src{};
+    uint128 value = 0;
+    friend constexpr bool operator==(const learn_spec&, const learn_spec&) = default;
+};
+
+// What a run-time learn does: the same arguments as learn<...>, as data.
+struct learn_description {
+    std::uint8_t table = 1;
+    std::uint16_t priority = 0x8000;
+    std::uint16_t idle_timeout = 0;
+    std::uint16_t hard_timeout = 0;
+    std::uint16_t fin_idle_timeout = 0;
+    std::uint16_t fin_hard_timeout = 0;
+    std::uint64_t cookie = 0;
+    bool delete_learned = false;
+    std::uint32_t limit = 0;
+    std::optional<bit_range> result_dst{};
+    std::vector<learn_spec> specs{};
+    friend bool operator==(const learn_description&, const learn_description&) = default;
+};
+
+// The run-time learn. The description and the state live behind shared
+// pointers so that the learn costs an any_action no more than a `load`
+// does; copies of one flow's action list share them, as one OVS rule's
+// learn is one object.
+struct generic_learn {
+    std::shared_ptr<const learn_description> d;
+    std::shared_ptr<detail::learn_state> state;
+
+    generic_learn() : generic_learn(learn_description{}) {}
+    explicit generic_learn(learn_description desc)
+        : d(std::make_shared<const learn_description>(std::move(desc))),
+          state(std::make_shared<detail::learn_state>()) {}
+
+    [[nodiscard]] const learn_stats& stats() const noexcept { return state->stats; }
+    [[nodiscard]] std::uint8_t table() const noexcept { return d->table; }
+    [[nodiscard]] std::uint64_t cookie() const noexcept { return d->cookie; }
+    [[nodiscard]] bool delete_learned() const noexcept { return d->delete_learned; }
+
+    // Why this learn cannot be installed, or nullptr.
+    [[nodiscard]] const char* invalid() const noexcept {
+        if (d->table == 255) return "learn needs a target table number 0..254";
+        if (d->result_dst && (!d->result_dst->valid() || d->result_dst->n_bits != 1))
+            return "learn's result_dst names a single bit";
+        for (const learn_spec& s : d->specs) {
+            if (s.what != learn_spec::kind::output && !s.dst.valid()) return "learn spec bits lie outside the field";
+            switch (s.what) {
+            case learn_spec::kind::match_field:
+            case learn_spec::kind::load_field:
+                if (!s.src.valid() || s.src.n_bits != s.dst.n_bits)
+                    return "a learn spec needs source and destination of the same width";
+                break;
+            case learn_spec::kind::match_const:
+            case learn_spec::kind::load_const:
+                if ((s.value & ~s.dst.mask()) != 0) return "a learn constant must fit in its destination bits";
+                break;
+            case learn_spec::kind::output:
+                if (!s.src.valid()) return "learn output bits lie outside the field";
+                break;
+            }
+        }
+        return nullptr;
+    }
+
+    // The learned match for a packet.
+    [[nodiscard]] match build_match(const flow_key& k) const noexcept {
+        match m;
+        for (const learn_spec& s : d->specs) {
+            if (s.what != learn_spec::kind::match_field && s.what != learn_spec::kind::match_const) continue;
+            const uint128 v = s.what == learn_spec::kind::match_field ? get(k, s.src) : s.value;
+            m.set(s.dst.field, v << s.dst.start, s.dst.mask() << s.dst.start);
+        }
+        return m;
+    }
+
+    // The learned flow's actions (a generic_actions list).
+    template <class Generic>
+    [[nodiscard]] Generic build_actions(const flow_key& k) const {
+        Generic g;
+        if (d->fin_idle_timeout != 0 || d->fin_hard_timeout != 0)
+            g.list.push_back(fin_timeout{d->fin_idle_timeout, d->fin_hard_timeout});
+        for (const learn_spec& s : d->specs) {
+            switch (s.what) {
+            case learn_spec::kind::load_field: g.list.push_back(load{s.dst, get(k, s.src)}); break;
+            case learn_spec::kind::load_const: g.list.push_back(load{s.dst, s.value}); break;
+            case learn_spec::kind::output: {
+                const std::uint32_t p = detail::learned_output_port(get(k, s.src), s.src.n_bits);
+                if (p != ports::none) g.list.push_back(output{p});
+                break;
+            }
+            default: break;
+            }
+        }
+        return g;
+    }
+
+    template <class Table>
+    learn_result install(Table& t, const flow_key& k, std::int64_t now) const {
+        using Generic = typename detail::lazy_generic_actions<Table>::type;
+        const match m = build_match(k);
+        const detail::learn_params p{d->priority, d->idle_timeout, d->hard_timeout, d->cookie, d->limit};
+        return detail::install_learned(
+            t, p, build_actions<Generic>(k), now, *state, [&] { return t.find_strict(m, d->priority); },
+            [&](Generic&& a) {
+                return t.add(m, d->priority, std::move(a), flow_options{d->cookie, d->idle_timeout, d->hard_timeout},
+                             now);
+            });
+    }
+
+    template <class Ctx>
+    void operator()(Ctx& ctx) const noexcept {
+        // A context without a pipeline (a test recorder) has nowhere to learn to.
+        if constexpr (requires { ctx.tables(); ctx.now(); }) {
+            auto& tables = ctx.tables();
+            const std::uint8_t table = d->table;
+            learn_result r = learn_result::failed;
+            if constexpr (requires { tables.find_table(table); }) { // generic_pipeline
+                r = install(tables.table(table), ctx.key(), ctx.now());
+            } else {
+                bool ran = false;
+                tables.for_each_table([&](auto& t) {
+                    using T = std::remove_reference_t<decltype(t)>;
+                    using Generic = typename detail::lazy_generic_actions<T>::type;
+                    if constexpr (std::is_constructible_v<typename T::actions_type, Generic>) {
+                        if (t.id() == table) {
+                            r = install(t, ctx.key(), ctx.now());
+                            ran = true;
+                        }
+                    }
+                });
+                // No such table, or one that takes no run-time action lists.
+                if (!ran) ++state->stats.failed;
+            }
+            if (d->result_dst) set(ctx.edit(), *d->result_dst, r == learn_result::refused_limit ? 0 : 1);
+        }
+    }
+
+    friend bool operator==(const generic_learn& a, const generic_learn& b) noexcept {
+        return a.d == b.d || *a.d == *b.d;
+    }
+};
+
+} // namespace actions
+
+// ---------------------------------------------------------------------------
+// delete_learned: removals that also remove what the removed flows learned.
+
+namespace detail {
+
+template <class A>
+inline constexpr bool is_typed_learn = false;
+template <class... A>
+inline constexpr bool is_typed_learn<actions::learn<A...>> = true;
+
+template <class L>
+constexpr bool list_may_delete_learned() {
+    if constexpr (requires(const L& l) { l.list.begin(); }) {
+        return true; // generic_actions: any flow may hold a generic_learn
+    } else {
+        return []<class... A>(const action_list<A...>*) {
+            return ((is_typed_learn<A> && [] {
+                if constexpr (is_typed_learn<A>) return A::delete_learned;
+                else return false;
+            }()) || ...);
+        }(static_cast<const L*>(nullptr));
+    }
+}
+
+template <class Storage>
+inline constexpr bool may_delete_learned = false;
+template <class... L>
+inline constexpr bool may_delete_learned<std::variant<L...>> = (list_may_delete_learned<L>() || ...);
+
+// Calls f(target table, cookie) for each learn with delete_learned in `s`.
+template <class Storage, class F>
+void for_each_delete_learned(const Storage& s, F&& f) {
+    std::visit(
+        [&](const auto& l) {
+            using L = std::remove_cvref_t<decltype(l)>;
+            if constexpr (requires { l.list.begin(); }) {
+                for (const auto& any : l.list)
+                    if (const auto* g = std::get_if<actions::generic_learn>(&any); g && g->delete_learned())
+                        f(g->table(), g->cookie());
+            } else if constexpr (list_may_delete_learned<L>()) {
+                l.for_each([&](const auto& a) {
+                    using A = std::remove_cvref_t<decltype(a)>;
+                    if constexpr (is_typed_learn<A>) {
+                        if constexpr (A::delete_learned) f(A::target_table, a.cookie);
+                    }
+                });
+            }
+        },
+        s);
+}
+
+using learned_ref = std::pair<std::uint8_t, std::uint64_t>; // (target table, cookie)
+
+// Every (table, cookie) a delete_learned learn of an installed flow refers to.
+template <class Pipeline>
+std::vector<learned_ref> learned_refs(Pipeline& p) {
+    std::vector<learned_ref> refs;
+    p.for_each_table([&](auto& t) {
+        using T = std::remove_reference_t<decltype(t)>;
+        if constexpr (may_delete_learned<typename T::actions_type>)
+            t.for_each([&](const auto& f) {
+                for_each_delete_learned(f.actions, [&](std::uint8_t tt, std::uint64_t c) { refs.emplace_back(tt, c); });
+            });
+    });
+    return refs;
+}
+
+// Deletes the learned flows of each pair in `gone` that no flow refers to any more.
+template <class Pipeline>
+std::size_t flush_learned(Pipeline& p, std::vector<learned_ref> gone) {
+    if (gone.empty()) return 0;
+    const std::vector<learned_ref> still = learned_refs(p);
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < gone.size(); ++i) {
+        bool dup = false;
+        for (std::size_t j = 0; j < i; ++j) dup |= gone[j] == gone[i];
+        if (dup) continue;
+        bool held = false;
+        for (const learned_ref& r : still) held |= r == gone[i];
+        if (held) continue;
+        n += p.remove(gone[i].first, match{}, false, 0, cookie_filter{gone[i].second, ~std::uint64_t{0}}).count;
+    }
+    return n;
+}
+
+} // namespace detail
+
+// Deletes flows like `p.remove(...)` (table 255: every table), then, as Open
+// vSwitch does, the flows learned by delete_learned learns that no remaining
+// flow holds: every flow with the learn's cookie in the learn's table.
+template <class Pipeline>
+flow_mod_status remove_flows(Pipeline& p, std::uint8_t table, const match& m, bool strict, std::int32_t priority = 0,
+                             cookie_filter cookie = {}) {
+    std::vector<detail::learned_ref> dying;
+    p.for_each_table([&](auto& t) {
+        using T = std::remove_reference_t<decltype(t)>;
+        if constexpr (detail::may_delete_learned<typename T::actions_type>) {
+            if (table != 255 && t.id() != table) return;
+            auto note = [&](const auto& f) {
+                detail::for_each_delete_learned(f.actions,
+                                                [&](std::uint8_t tt, std::uint64_t c) { dying.emplace_back(tt, c); });
+            };
+            if (strict) {
+                if (const auto* f = t.find_strict(m, priority); f && cookie.matches(f->cookie)) note(*f);
+            } else {
+                t.for_each([&](const auto& f) {
+                    if (cookie.matches(f.cookie) && m.covers(f.get_match())) note(f);
+                });
+            }
+        }
+    });
+    const flow_mod_status st = p.remove(table, m, strict, priority, cookie);
+    detail::flush_learned(p, std::move(dying));
+    return st;
+}
+
+// Expires flows like `p.expire(now)`, then removes what expired
+// delete_learned learns had learned. Tables that cannot hold such a learn
+// (known at compile time) are not scanned.
+template <class Pipeline>
+std::size_t expire_flows(Pipeline& p, std::int64_t now_ms) {
+    std::vector<detail::learned_ref> before = detail::learned_refs(p);
+    const std::size_t n = p.expire(now_ms);
+    if (!before.empty()) {
+        const std::vector<detail::learned_ref> after = detail::learned_refs(p);
+        std::erase_if(before, [&](const detail::learned_ref& r) {
+            for (const auto& a : after)
+                if (a == r) return true;
+            return false;
+        });
+        detail::flush_learned(p, std::move(before));
+    }
+    return n;
+}
+
+} // namespace flowpipe

@@ -1,0 +1,469 @@
+// learn, typed and run-time, with Open vSwitch 3.1's semantics: strict
+// modify, timer refresh, action replacement keeping counters, limit and
+// result_dst, delete_learned, same-burst visibility, and br-tun's table 10
+// learning into table 20 on real frames.
+#include <flowpipe/action/actions.hpp>
+#include <flowpipe/action/learn.hpp>
+#include <flowpipe/core/compose.hpp>
+#include <flowpipe/core/extract.hpp>
+#include <flowpipe/neutron/br_tun.hpp>
+#include <flowpipe/pipeline/generic_pipeline.hpp>
+#include <flowpipe/pipeline/pipeline.hpp>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <deque>
+#include <vector>
+
+namespace fp = flowpipe;
+namespace f = fp::fields;
+namespace la = fp::learn_args;
+using namespace fp::actions;
+
+namespace {
+
+constexpr std::uint32_t headroom = 64;
+
+struct frames {
+    std::deque<std::array<std::uint8_t, 2048>> bufs;
+    std::vector<fp::packet> pkts;
+
+    fp::packet& add(const fp::flow_key& k) {
+        auto& b = bufs.emplace_back();
+        b.fill(0);
+        const std::size_t len = fp::compose_frame(k, std::span<std::uint8_t>(b.data() + headroom, b.size() - headroom));
+        fp::packet p;
+        p.data = b.data() + headroom;
+        p.len = static_cast<std::uint32_t>(len);
+        p.headroom = headroom;
+        p.in_port = k.in_port;
+        p.tun_id = k.tun_id;
+        pkts.push_back(p);
+        return pkts.back();
+    }
+};
+
+fp::flow_key eth(std::uint32_t in_port, std::uint64_t src, std::uint64_t dst, std::uint16_t vlan_tci = 0) {
+    fp::flow_key k{};
+    k.in_port = in_port;
+    k.eth_src = src;
+    k.eth_dst = dst;
+    k.eth_type = 0x0800;
+    k.vlan_tci = vlan_tci;
+    k.nw_src = 0x0a000001;
+    k.nw_dst = 0x0a000002;
+    k.nw_proto = 17;
+    k.nw_ttl = 64;
+    k.tp_src = 1000;
+    k.tp_dst = 2000;
+    return k;
+}
+
+fp::flow_key key_of(const fp::packet& p) {
+    fp::flow_key k{};
+    fp::extract(p.data, p.len, k);
+    return k;
+}
+
+// ---- the typed br-tun core with table 10's learn ----
+using br_tun = fp::neutron::br_tun_core;
+constexpr std::uint32_t patch_int = 1, tun_a = 2, tun_b = 3;
+constexpr std::uint16_t lvid = 2;
+constexpr std::uint64_t seg = 6;
+const std::uint64_t vm_local = 0xfa163eb3e77aULL, vm_remote = 0xfa163e734941ULL;
+constexpr std::int64_t s = 1000; // ms
+
+void install(br_tun& p) {
+    using namespace fp;
+    auto& t0 = p.table<0>();
+    ASSERT_TRUE(t0.add(match{}.set(field_id::in_port, patch_int), 1, action_list<resubmit_to<2>>{}, {}, 0));
+    ASSERT_TRUE(t0.add(match{}.set(field_id::in_port, tun_a), 1, action_list<resubmit_to<4>>{}, {}, 0));
+    ASSERT_TRUE(t0.add(match{}.set(field_id::in_port, tun_b), 1, action_list<resubmit_to<4>>{}, {}, 0));
+    ASSERT_TRUE(t0.add(match{}, 0, action_list<drop>{}, {}, 0));
+    auto& t2 = p.table<2>();
+    ASSERT_TRUE(t2.add(match{}.set(field_id::eth_type, 0x0806).set(field_id::eth_dst, 0xffffffffffffULL), 1,
+                       action_list<resubmit_to<21>>{}, {}, 0));
+    ASSERT_TRUE(t2.add(match{}.set(field_id::eth_dst, 0, 0x010000000000ULL), 0, action_list<resubmit_to<20>>{}, {}, 0));
+    ASSERT_TRUE(t2.add(match{}.set(field_id::eth_dst, 0x010000000000ULL, 0x010000000000ULL), 0,
+                       action_list<resubmit_to<22>>{}, {}, 0));
+    auto& t4 = p.table<4>();
+    ASSERT_TRUE(t4.add(match{}.set(field_id::tun_id, seg), 1, neutron::tun_to_lv_actions{{lvid}, {}}, {}, 0));
+    ASSERT_TRUE(t4.add(match{}, 0, action_list<drop>{}, {}, 0));
+    // table=10,priority=1 actions=learn(...),output:<patch-int>
+    ASSERT_TRUE(p.table<10>().add(match{}, 1, neutron::learn_from_tun_actions{{}, {patch_int}}, {}, 0));
+    ASSERT_TRUE(p.table<20>().add(match{}, 0, action_list<resubmit_to<22>>{}, {}, 0));
+    ASSERT_TRUE(p.table<21>().add(match{}, 0, action_list<resubmit_to<22>>{}, {}, 0));
+    auto& t22 = p.table<22>();
+    output_ports<neutron::max_flood_ports> flood;
+    flood.add(tun_a);
+    flood.add(tun_b);
+    ASSERT_TRUE(t22.add(match{}.set(field_id::vlan_tci, lvid, 0x0fff), 1, neutron::flood_actions{{}, {seg}, flood}, {}, 0));
+    ASSERT_TRUE(t22.add(match{}, 0, action_list<drop>{}, {}, 0));
+}
+
+fp::flow_key from_tunnel(std::uint32_t tun, std::uint64_t src, std::uint64_t dst) {
+    auto k = eth(tun, src, dst);
+    k.tun_id = seg;
+    return k;
+}
+
+fp::match learned_match(std::uint64_t mac) {
+    fp::match m;
+    m.set(fp::field_id::vlan_tci, lvid, 0x0fff).set(fp::field_id::eth_dst, mac);
+    return m;
+}
+
+const fp::neutron::learn_ucast& table10_learn(br_tun& p) {
+    auto* f = p.table<10>().find_strict(fp::match{}, 1);
+    return std::get<0>(std::get<fp::neutron::learn_from_tun_actions>(f->actions).actions);
+}
+
+} // namespace
+
+TEST(learn, br_tun_frame_from_a_tunnel_teaches_its_source_mac_and_unicast_follows) {
+    br_tun p;
+    install(p);
+    fp::burst_output out;
+    {
+        frames fr;
+        fr.add(from_tunnel(tun_a, vm_remote, vm_local));
+        p.run(fr.pkts, 10 * s, out);
+        ASSERT_EQ(out.on_port(patch_int).size(), 1u); // and it went on to patch-int, tagged
+        EXPECT_EQ(key_of(out.on_port(patch_int)[0]).vlan_tci, 0x1000 | lvid);
+    }
+    // The learned flow, as dump-flows would show it:
+    // priority=1,vlan_tci=0x0002/0x0fff,dl_dst=<mac> actions=load:0->NXM_OF_VLAN_TCI[],load:0x6->NXM_NX_TUN_ID[],output:2
+    auto* lf = p.table<20>().find_strict(learned_match(vm_remote), 1);
+    ASSERT_NE(lf, nullptr);
+    EXPECT_EQ(lf->hard_timeout, 300);
+    EXPECT_EQ(lf->idle_timeout, 0);
+    EXPECT_EQ(lf->cookie, 0u);
+    EXPECT_EQ(lf->get_match(), learned_match(vm_remote));
+    EXPECT_EQ(lf->get_match().mask_of(fp::field_id::vlan_tci), 0x0fffu); // no present bit, as OVS learns it
+    const auto& acts = std::get<fp::neutron::learned_ucast_actions>(lf->actions);
+    EXPECT_EQ(std::get<0>(acts.actions).value, 0);
+    EXPECT_EQ(std::get<0>(acts.actions).dst, fp::bit_range::whole(fp::field_id::vlan_tci));
+    EXPECT_EQ(std::get<1>(acts.actions).value, seg);
+    EXPECT_EQ(std::get<2>(acts.actions).port, tun_a);
+    EXPECT_EQ(table10_learn(p).stats().added, 1u);
+
+    // A VM behind patch-int sends to that MAC: out of tun_a, untagged, with the segment.
+    frames fr;
+    fr.add(eth(patch_int, vm_local, vm_remote, 0x1000 | lvid));
+    p.run(fr.pkts, 11 * s, out);
+    ASSERT_EQ(out.on_port(tun_a).size(), 1u);
+    EXPECT_EQ(out.on_port(tun_b).size(), 0u);
+    EXPECT_EQ(out.on_port(tun_a)[0].tun_id, seg);
+    const auto k = key_of(out.on_port(tun_a)[0]);
+    EXPECT_EQ(k.vlan_tci, 0);
+    EXPECT_EQ(k.eth_dst, vm_remote);
+    EXPECT_EQ(k.eth_src, vm_local);
+    EXPECT_EQ(lf->n_packets, 1u);
+}
+
+TEST(learn, a_flow_learned_by_packet_k_is_seen_by_packet_k_plus_1_of_the_same_burst) {
+    br_tun p;
+    install(p);
+    frames fr;
+    fr.add(eth(patch_int, vm_local, vm_remote, 0x1000 | lvid)); // not learned yet: flooded
+    fr.add(from_tunnel(tun_b, vm_remote, vm_local));            // learns vm_remote -> tun_b
+    fr.add(eth(patch_int, vm_local, vm_remote, 0x1000 | lvid)); // unicast to tun_b
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    EXPECT_EQ(out.on_port(tun_a).size(), 1u); // only the flooded first frame
+    EXPECT_EQ(out.on_port(tun_b).size(), 2u); // flooded first frame, then the unicast one
+    EXPECT_EQ(out.on_port(patch_int).size(), 1u);
+}
+
+TEST(learn, hard_timeout_300_counts_from_the_last_packet_that_relearned) {
+    br_tun p;
+    install(p);
+    fp::burst_output out;
+    auto teach = [&](std::int64_t now) {
+        frames fr;
+        fr.add(from_tunnel(tun_a, vm_remote, vm_local));
+        p.run(fr.pkts, now, out);
+    };
+    teach(0);
+    auto* lf = p.table<20>().find_strict(learned_match(vm_remote), 1);
+    ASSERT_NE(lf, nullptr);
+    // Silence for 300 s: still there at 300 s, gone just after.
+    EXPECT_EQ(p.expire(300 * s), 0u);
+    EXPECT_NE(p.table<20>().find_strict(learned_match(vm_remote), 1), nullptr);
+    EXPECT_EQ(p.expire(300 * s + 1), 1u);
+    EXPECT_EQ(p.table<20>().find_strict(learned_match(vm_remote), 1), nullptr);
+
+    // Re-learning restarts the hard timeout: only the timers move.
+    teach(1000 * s);
+    lf = p.table<20>().find_strict(learned_match(vm_remote), 1);
+    ASSERT_NE(lf, nullptr);
+    const auto id = lf->id;
+    teach(1200 * s);
+    teach(1250 * s);
+    EXPECT_EQ(table10_learn(p).stats().added, 2u);
+    EXPECT_EQ(table10_learn(p).stats().refreshed, 2u);
+    EXPECT_EQ(lf->id, id);
+    EXPECT_EQ(lf->created_ms, 1000 * s);
+    EXPECT_EQ(lf->modified_ms, 1250 * s);
+    EXPECT_EQ(p.expire(1300 * s + 1), 0u); // 300 s after the first learn: kept
+    EXPECT_EQ(p.expire(1550 * s), 0u);
+    EXPECT_EQ(p.expire(1550 * s + 1), 1u); // 300 s after the last one: gone
+    EXPECT_EQ(p.table<20>().size(), 1u);   // the catch-all
+}
+
+TEST(learn, a_mac_that_moves_to_another_tunnel_gets_new_actions_and_keeps_its_counters) {
+    br_tun p;
+    install(p);
+    fp::burst_output out;
+    {
+        frames fr;
+        fr.add(from_tunnel(tun_a, vm_remote, vm_local));
+        fr.add(eth(patch_int, vm_local, vm_remote, 0x1000 | lvid));
+        fr.add(eth(patch_int, vm_local, vm_remote, 0x1000 | lvid));
+        p.run(fr.pkts, 5 * s, out);
+    }
+    auto* lf = p.table<20>().find_strict(learned_match(vm_remote), 1);
+    ASSERT_NE(lf, nullptr);
+    EXPECT_EQ(lf->n_packets, 2u);
+    frames fr;
+    fr.add(from_tunnel(tun_b, vm_remote, vm_local)); // the VM migrated
+    fr.add(eth(patch_int, vm_local, vm_remote, 0x1000 | lvid));
+    p.run(fr.pkts, 20 * s, out);
+    EXPECT_EQ(out.on_port(tun_b).size(), 1u);
+    EXPECT_EQ(out.on_port(tun_a).size(), 0u);
+    ASSERT_EQ(p.table<20>().find_strict(learned_match(vm_remote), 1), lf); // same flow, modified
+    EXPECT_EQ(lf->n_packets, 3u);
+    EXPECT_EQ(lf->created_ms, 5 * s);
+    EXPECT_EQ(lf->modified_ms, 20 * s);
+    EXPECT_EQ(std::get<2>(std::get<fp::neutron::learned_ucast_actions>(lf->actions).actions).port, tun_b);
+    EXPECT_EQ(table10_learn(p).stats().modified, 1u);
+}
+
+// ---- limit, result_dst, cookie, delete_learned on a small typed pipeline ----
+namespace {
+constexpr std::uint64_t learned_cookie = 0x55;
+using mac_learn =
+    learn<la::table<1>, la::priority<7>, la::idle_timeout<60>, la::cookie<learned_cookie>, la::limit<2>,
+          la::result_dst<f::reg0::bits<0, 0>>, la::delete_learned, la::match_field<f::eth_dst, f::eth_src>,
+          la::output_field<f::in_port>>;
+using mac_learn_actions = fp::action_list<mac_learn, resubmit_to<2>>;
+using small = fp::pipeline<
+    fp::table<0, fp::schema<fp::exact<f::in_port>>, fp::allowed<mac_learn_actions>>,
+    fp::table<1, fp::schema<fp::exact<f::eth_dst>>, fp::allowed<mac_learn::flow_actions, fp::action_list<drop>>>,
+    fp::table<2, fp::schema<fp::exact<f::reg0>>, fp::allowed<fp::action_list<output>>>>;
+static_assert(std::is_same_v<mac_learn::flow_actions, fp::action_list<output>>);
+
+void install(small& p, std::uint32_t in_port = 9) {
+    ASSERT_TRUE(p.table<0>().add(fp::match{}.set(fp::field_id::in_port, in_port), 1, mac_learn_actions{}, {}, 0));
+    ASSERT_TRUE(p.table<2>().add(fp::match{}.set(fp::field_id::reg0, 1), 1, fp::action_list<output>{{100}}, {}, 0));
+    ASSERT_TRUE(p.table<2>().add(fp::match{}.set(fp::field_id::reg0, 0), 1, fp::action_list<output>{{200}}, {}, 0));
+}
+} // namespace
+
+TEST(learn, limit_refuses_new_flows_past_n_with_that_cookie_and_result_dst_says_so) {
+    small p;
+    install(p);
+    // A flow with the learned cookie that no learn made counts too (OVS counts by cookie).
+    ASSERT_TRUE(p.table<1>().add(fp::match{}.set(fp::field_id::eth_dst, 0x99), 3, fp::action_list<drop>{},
+                                 {learned_cookie, 0, 0}, 0));
+    frames fr;
+    fr.add(eth(9, 0xa1, 0xff));
+    fr.add(eth(9, 0xa2, 0xff)); // two with the cookie now: the limit
+    fr.add(eth(9, 0xa1, 0xff)); // identical: a refresh, never refused
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    EXPECT_EQ(out.on_port(100).size(), 2u);
+    EXPECT_EQ(out.on_port(200).size(), 1u); // 0xa2 refused: result_dst 0
+    EXPECT_EQ(p.table<1>().size(), 2u);
+    // Once a flow with the cookie goes, learning goes on.
+    EXPECT_EQ(p.table<1>().remove(fp::match{}.set(fp::field_id::eth_dst, 0x99), true, 3).count, 1u);
+    frames fr2;
+    fr2.add(eth(9, 0xa2, 0xff));
+    fr2.add(eth(9, 0xa3, 0xff));
+    p.run(fr2.pkts, 0, out);
+    EXPECT_EQ(out.on_port(100).size(), 1u);
+    EXPECT_EQ(out.on_port(200).size(), 1u);
+    const auto* f0 = p.table<0>().find_strict(fp::match{}.set(fp::field_id::in_port, 9), 1);
+    const auto& st = std::get<0>(std::get<0>(f0->actions).actions).stats();
+    EXPECT_EQ(st.added, 2u);
+    EXPECT_EQ(st.refreshed, 1u);
+    EXPECT_EQ(st.refused_limit, 2u);
+    // The learned flows carry the cookie, priority and idle timeout of the learn.
+    const auto* lf = p.table<1>().find_strict(fp::match{}.set(fp::field_id::eth_dst, 0xa1), 7);
+    ASSERT_NE(lf, nullptr);
+    EXPECT_EQ(lf->cookie, learned_cookie);
+    EXPECT_EQ(lf->idle_timeout, 60);
+    EXPECT_EQ(std::get<0>(std::get<mac_learn::flow_actions>(lf->actions).actions).port, 9u);
+}
+
+TEST(learn, a_modify_at_the_limit_is_refused_too_as_in_open_vswitch) {
+    small p;
+    install(p, 9);
+    install(p, 8); // same learn (same cookie), another port
+    frames fr;
+    fr.add(eth(9, 0xa1, 0xff));
+    fr.add(eth(9, 0xa2, 0xff));
+    fr.add(eth(8, 0xa1, 0xff)); // 0xa1 moved: a new rule for OVS, and the limit is reached
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    EXPECT_EQ(out.on_port(200).size(), 1u);
+    const auto* lf = p.table<1>().find_strict(fp::match{}.set(fp::field_id::eth_dst, 0xa1), 7);
+    EXPECT_EQ(std::get<0>(std::get<mac_learn::flow_actions>(lf->actions).actions).port, 9u);
+}
+
+TEST(learn, delete_learned_removes_the_learned_flows_with_the_flow_that_learned_them) {
+    small p;
+    install(p, 9);
+    install(p, 8); // a second flow holding the same learn (same table and cookie)
+    ASSERT_TRUE(p.table<1>().add(fp::match{}.set(fp::field_id::eth_dst, 0x77), 1, fp::action_list<drop>{}, {0x1}, 0));
+    frames fr;
+    fr.add(eth(9, 0xa1, 0xff));
+    fr.add(eth(8, 0xa2, 0xff));
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    ASSERT_EQ(p.table<1>().size(), 3u);
+    // Deleting one holder leaves the other: OVS's count for (table 1, 0x55) is still 1.
+    EXPECT_EQ(fp::remove_flows(p, 0, fp::match{}.set(fp::field_id::in_port, 9), true, 1).count, 1u);
+    EXPECT_EQ(p.table<1>().size(), 3u);
+    // The last one: every flow with the cookie in table 1 goes, others stay.
+    EXPECT_EQ(fp::remove_flows(p, 0, fp::match{}, false).count, 1u);
+    EXPECT_EQ(p.table<1>().size(), 1u);
+    EXPECT_NE(p.table<1>().find_strict(fp::match{}.set(fp::field_id::eth_dst, 0x77), 1), nullptr);
+}
+
+TEST(learn, delete_learned_also_when_the_learning_flow_expires) {
+    small p;
+    ASSERT_TRUE(p.table<0>().add(fp::match{}.set(fp::field_id::in_port, 9), 1, mac_learn_actions{}, {0, 0, 10}, 0));
+    frames fr;
+    fr.add(eth(9, 0xa1, 0xff));
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    ASSERT_EQ(p.table<1>().size(), 1u);
+    EXPECT_EQ(fp::expire_flows(p, 5 * s), 0u);
+    EXPECT_EQ(p.table<1>().size(), 1u);
+    EXPECT_EQ(fp::expire_flows(p, 10 * s + 1), 1u); // the table-0 flow's hard timeout
+    EXPECT_EQ(p.table<1>().size(), 0u);
+}
+
+TEST(learn, fin_timeouts_put_a_fin_timeout_action_first_in_the_learned_flow) {
+    using L = learn<la::table<1>, la::fin_idle_timeout<5>, la::fin_hard_timeout<10>,
+                    la::match_field<f::eth_dst, f::eth_src>, la::load_field<f::in_port, f::reg1>>;
+    static_assert(std::is_same_v<L::flow_actions, fp::action_list<fin_timeout, load_to<f::reg1>>>);
+    static_assert(L::priority == 0x8000 && L::target_table == 1); // OVS's defaults
+    fp::flow_key k{};
+    k.in_port = 42;
+    const auto a = L::build_actions(k);
+    EXPECT_EQ(std::get<0>(a.actions), (fin_timeout{5, 10}));
+    EXPECT_EQ(std::get<1>(a.actions).value, 42u);
+}
+
+TEST(learn, output_field_accepts_the_ports_open_vswitch_accepts) {
+    using fp::detail::learned_output_port;
+    EXPECT_EQ(learned_output_port(5, 16), 5u);
+    EXPECT_EQ(learned_output_port(0xfeff, 16), 0xfeffu);
+    EXPECT_EQ(learned_output_port(0xff00, 16), fp::ports::none);
+    EXPECT_EQ(learned_output_port(0xfff8, 16), fp::ports::in_port);
+    EXPECT_EQ(learned_output_port(0xfffe, 16), fp::ports::local);
+    EXPECT_EQ(learned_output_port(0x10005, 32), fp::ports::none); // high bits set
+    EXPECT_EQ(learned_output_port(0x10005, 16), 5u);              // 16 bits: the low 16
+}
+
+// ---- the run-time learn, on generic tables ----
+namespace {
+generic_learn br_tun_generic_learn() {
+    using K = learn_spec::kind;
+    using fid = fp::field_id;
+    learn_description d;
+    d.table = 20;
+    d.hard_timeout = 300;
+    d.priority = 1;
+    d.specs = {
+        {K::match_field, {fid::vlan_tci, 0, 12}, {fid::vlan_tci, 0, 12}, 0},
+        {K::match_field, fp::bit_range::whole(fid::eth_dst), fp::bit_range::whole(fid::eth_src), 0},
+        {K::load_const, fp::bit_range::whole(fid::vlan_tci), {}, 0},
+        {K::load_field, fp::bit_range::whole(fid::tun_id), fp::bit_range::whole(fid::tun_id), 0},
+        {K::output, {}, fp::bit_range{fid::in_port, 0, 16}, 0},
+    };
+    return generic_learn{d};
+}
+} // namespace
+
+TEST(learn, generic_learn_builds_the_same_flow_and_forwards_the_same_way) {
+    fp::generic_pipeline p;
+    fp::match m;
+    m.set(fp::field_id::in_port, tun_a);
+    ASSERT_TRUE(p.add(0, m, 1, {mod_vlan_vid{lvid}, br_tun_generic_learn(), output{patch_int}}, {}, 0));
+    ASSERT_TRUE(p.add(0, fp::match{}.set(fp::field_id::in_port, patch_int), 1, {resubmit{fp::ports::in_port, 20}}, {}, 0));
+    frames fr;
+    fr.add(from_tunnel(tun_a, vm_remote, vm_local));
+    fr.add(eth(patch_int, vm_local, vm_remote, 0x1000 | lvid));
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    auto* lf = p.table(20).find_strict(learned_match(vm_remote), 1);
+    ASSERT_NE(lf, nullptr);
+    EXPECT_EQ(lf->hard_timeout, 300);
+    const auto& acts = std::get<fp::generic_actions>(lf->actions);
+    EXPECT_EQ(acts, (fp::generic_actions{load{fp::bit_range::whole(fp::field_id::vlan_tci), 0},
+                                         load{fp::bit_range::whole(fp::field_id::tun_id), seg}, output{tun_a}}));
+    ASSERT_EQ(out.on_port(tun_a).size(), 1u);
+    EXPECT_EQ(out.on_port(tun_a)[0].tun_id, seg);
+    EXPECT_EQ(key_of(out.on_port(tun_a)[0]).vlan_tci, 0);
+    // Relearn: a refresh.
+    frames fr2;
+    fr2.add(from_tunnel(tun_a, vm_remote, vm_local));
+    p.run(fr2.pkts, 100 * s, out);
+    EXPECT_EQ(lf->modified_ms, 100 * s);
+    EXPECT_EQ(p.expire(400 * s), 0u);
+    EXPECT_EQ(p.expire(400 * s + 1), 1u);
+}
+
+TEST(learn, generic_learn_limit_result_dst_and_validation) {
+    using K = learn_spec::kind;
+    using fid = fp::field_id;
+    learn_description d;
+    d.table = 1;
+    d.limit = 1;
+    d.cookie = 3;
+    d.result_dst = fp::bit_range{fid::reg0, 0, 1};
+    d.specs = {{K::match_field, fp::bit_range::whole(fid::eth_dst), fp::bit_range::whole(fid::eth_src), 0}};
+    fp::generic_pipeline p;
+    ASSERT_TRUE(p.add(0, fp::match{}, 0, {generic_learn{d}, resubmit{fp::ports::in_port, 2}}, {}, 0));
+    ASSERT_TRUE(p.add(2, fp::match{}.set(fid::reg0, 1), 1, {output{100}}, {}, 0));
+    ASSERT_TRUE(p.add(2, fp::match{}.set(fid::reg0, 0), 1, {output{200}}, {}, 0));
+    frames fr;
+    fr.add(eth(9, 0xa1, 0xff));
+    fr.add(eth(9, 0xa2, 0xff));
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    EXPECT_EQ(out.on_port(100).size(), 1u);
+    EXPECT_EQ(out.on_port(200).size(), 1u);
+    EXPECT_EQ(p.table(1).size(), 1u);
+
+    learn_description bad = d;
+    bad.specs = {{K::match_field, fp::bit_range::whole(fid::eth_dst), fp::bit_range::whole(fid::in_port), 0}};
+    EXPECT_EQ(p.add(0, fp::match{}, 5, {generic_learn{bad}}, {}, 0).code, fp::flow_mod_errc::bad_action);
+    bad = d;
+    bad.result_dst = fp::bit_range{fid::reg0, 0, 2};
+    EXPECT_EQ(p.add(0, fp::match{}, 5, {generic_learn{bad}}, {}, 0).code, fp::flow_mod_errc::bad_action);
+    bad = d;
+    bad.specs = {{K::load_const, fp::bit_range{fid::vlan_tci, 0, 12}, {}, 0x1000}};
+    EXPECT_EQ(p.add(0, fp::match{}, 5, {generic_learn{bad}}, {}, 0).code, fp::flow_mod_errc::bad_action);
+}
+
+TEST(learn, generic_learn_into_a_typed_table_that_takes_run_time_lists_only) {
+    // br-tun's typed tables take no generic_actions: the learn fails, counted.
+    br_tun p;
+    install(p);
+    generic_learn g = br_tun_generic_learn();
+    struct ctx_t {
+        br_tun& p;
+        fp::flow_key k;
+        br_tun& tables() { return p; }
+        std::int64_t now() const { return 0; }
+        const fp::flow_key& key() const { return k; }
+        fp::flow_key& edit() { return k; }
+    } ctx{p, from_tunnel(tun_a, vm_remote, vm_local)};
+    g(ctx);
+    EXPECT_EQ(g.stats().failed, 1u);
+}
