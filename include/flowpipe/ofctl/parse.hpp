@@ -1,0 +1,971 @@
+// Open vSwitch's text syntax in: flows and flow mods as `ovs-ofctl add-flow`,
+// `mod-flows` and `del-flows [--strict]` take them, and packets as
+// `ovs-appctl ofproto/trace` takes them.
+//
+// The one idea: a flow string is a list of `key=value` tokens (ovs-ofctl's
+// ofputil_parse_key_value: `key`, `key=value`, `key:value` or `key(value)`,
+// separated by commas or blanks) up to `actions=`, and everything after it
+// is the action list in the same token syntax. Every token is looked up in
+// one table (flow options, protocol shorthands, the field table of
+// core/field.hpp, the action parsers below) and parsed on its own, so an
+// error names its token and its 1-based column, and nothing is built until
+// the whole string has parsed: no half-built flow, no exception.
+//
+// Checks made here, as Open vSwitch makes them when a flow is installed: a
+// mask on a field that cannot be masked, values too wide for their field,
+// match prerequisites (`arp_tpa` needs `arp`), action prerequisites (a load
+// into `NXM_OF_ARP_SPA[]` needs `arp` in the match), read-only destinations
+// (`eth_type`, `nw_proto`), subfield ranges inside their field, `goto_table`
+// forward and last.
+//
+// Extending: each action is one row of `action_syntaxes` (a name and a
+// function that parses its argument); the printer has the matching row in
+// print.hpp. Actions added to `any_action` get a row here and there.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <flowpipe/action/generic.hpp>
+#include <flowpipe/core/compose.hpp>
+#include <flowpipe/core/field.hpp>
+#include <flowpipe/core/flow_key.hpp>
+#include <flowpipe/match/match.hpp>
+#include <flowpipe/ofctl/value.hpp>
+#include <flowpipe/proto/ethernet.hpp>
+#include <flowpipe/proto/ip.hpp>
+#include <flowpipe/table/flow_mod.hpp>
+
+namespace flowpipe::ofctl {
+
+// ---- results ------------------------------------------------------------------
+
+// What went wrong and where: `column` is 1-based in the parsed string (0 when
+// it concerns the whole string), `line` 1-based in a file (0 for a string).
+struct parse_error {
+    std::string message;
+    std::size_t column = 0;
+    std::size_t line = 0;
+};
+
+// "line 3, column 12: unknown field foo"
+[[nodiscard]] inline std::string to_string(const parse_error& e) {
+    std::string s;
+    if (e.line) s += "line " + std::to_string(e.line) + ", ";
+    if (e.column) s += "column " + std::to_string(e.column) + ": ";
+    return s + e.message;
+}
+
+// A value or the error that prevented it.
+template <class T>
+class parse_result {
+  public:
+    parse_result(T v) : v_(std::move(v)) {}
+    parse_result(parse_error e) : v_(std::move(e)) {}
+
+    [[nodiscard]] explicit operator bool() const noexcept { return v_.index() == 0; }
+    [[nodiscard]] T& value() { return std::get<0>(v_); }
+    [[nodiscard]] const T& value() const { return std::get<0>(v_); }
+    [[nodiscard]] T& operator*() { return value(); }
+    [[nodiscard]] const T& operator*() const { return value(); }
+    [[nodiscard]] T* operator->() { return &value(); }
+    [[nodiscard]] const T* operator->() const { return &value(); }
+    [[nodiscard]] const parse_error& error() const { return std::get<1>(v_); }
+
+  private:
+    std::variant<T, parse_error> v_;
+};
+
+// ---- flows and flow mods ----------------------------------------------------------
+
+inline constexpr std::int32_t default_priority = 32768; // OFP_DEFAULT_PRIORITY
+inline constexpr std::uint8_t all_tables = 255;         // OFPTT_ALL
+
+enum class flow_command : std::uint8_t { add, modify, modify_strict, remove, remove_strict };
+
+// One flow or flow mod, as parsed. `table` is all_tables for a modify or
+// delete that names none; `cookie_mask` is nonzero only for modify/delete.
+struct flow_mod {
+    flow_command command = flow_command::add;
+    std::uint8_t table = 0;
+    std::int32_t priority = default_priority;
+    std::uint64_t cookie = 0;
+    std::uint64_t cookie_mask = 0;
+    std::uint16_t idle_timeout = 0;
+    std::uint16_t hard_timeout = 0;
+    match m;
+    generic_actions actions;
+
+    [[nodiscard]] bool strict() const noexcept {
+        return command == flow_command::modify_strict || command == flow_command::remove_strict;
+    }
+    [[nodiscard]] flow_options options() const noexcept { return {cookie, idle_timeout, hard_timeout}; }
+    [[nodiscard]] cookie_filter cookies() const noexcept { return {cookie, cookie_mask}; }
+    friend bool operator==(const flow_mod&, const flow_mod&) = default;
+};
+
+namespace detail {
+
+struct token {
+    std::string_view key;
+    std::string_view value;
+    std::size_t key_col = 0;   // 1-based
+    std::size_t value_col = 0; // 1-based, 0 when there is no value
+    bool has_value = false;
+};
+
+[[nodiscard]] constexpr bool is_sep(char c) noexcept {
+    return c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// Splits `s` (which starts at column `base`) into tokens the way
+// ofputil_parse_key_value does. Returns an error for unbalanced parentheses.
+[[nodiscard]] inline std::optional<parse_error> tokenize(std::string_view s, std::size_t base,
+                                                         std::vector<token>& out) {
+    std::size_t i = 0;
+    while (true) {
+        while (i < s.size() && is_sep(s[i])) ++i;
+        if (i == s.size()) return std::nullopt;
+        token t;
+        t.key_col = base + i;
+        const std::size_t k0 = i;
+        while (i < s.size() && !is_sep(s[i]) && s[i] != '=' && s[i] != ':' && s[i] != '(') {
+            if (s[i] == ')') return parse_error{"unbalanced parentheses", base + i};
+            ++i;
+        }
+        t.key = s.substr(k0, i - k0);
+        if (t.key.empty()) return parse_error{"missing key before '" + std::string(1, s[i]) + "'", base + i};
+        if (i < s.size() && s[i] == '(') {
+            const std::size_t v0 = ++i;
+            int depth = 1;
+            while (i < s.size() && depth > 0) {
+                if (s[i] == '(') ++depth;
+                if (s[i] == ')') --depth;
+                ++i;
+            }
+            if (depth != 0) return parse_error{"unbalanced parentheses", base + v0 - 1};
+            t.value = s.substr(v0, i - 1 - v0);
+            t.value_col = base + v0;
+            t.has_value = true;
+        } else if (i < s.size() && (s[i] == '=' || s[i] == ':')) {
+            const std::size_t v0 = ++i;
+            int depth = 0;
+            while (i < s.size() && (depth > 0 || !is_sep(s[i]))) {
+                if (s[i] == '(') ++depth;
+                if (s[i] == ')') {
+                    if (depth == 0) return parse_error{"unbalanced parentheses", base + i};
+                    --depth;
+                }
+                ++i;
+            }
+            if (depth != 0) return parse_error{"unbalanced parentheses", base + v0};
+            t.value = s.substr(v0, i - v0);
+            t.value_col = base + v0;
+            t.has_value = true;
+        }
+        out.push_back(t);
+    }
+}
+
+[[nodiscard]] inline std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// ovs-ofctl spellings that are not in the field table.
+[[nodiscard]] inline std::optional<field_id> find_field_any(std::string_view name) noexcept {
+    if (auto f = find_field(name)) return f;
+    struct alias {
+        std::string_view name;
+        field_id id;
+    };
+    static constexpr std::array<alias, 14> extra{{{"tcp_src", field_id::tp_src},
+                                                  {"tcp_dst", field_id::tp_dst},
+                                                  {"udp_src", field_id::tp_src},
+                                                  {"udp_dst", field_id::tp_dst},
+                                                  {"sctp_src", field_id::tp_src},
+                                                  {"sctp_dst", field_id::tp_dst},
+                                                  {"NXM_OF_UDP_SRC", field_id::tp_src},
+                                                  {"NXM_OF_UDP_DST", field_id::tp_dst},
+                                                  {"icmpv6_type", field_id::icmp_type},
+                                                  {"icmpv6_code", field_id::icmp_code},
+                                                  {"NXM_NX_ICMPV6_TYPE", field_id::icmp_type},
+                                                  {"NXM_NX_ICMPV6_CODE", field_id::icmp_code},
+                                                  {"ip_ttl", field_id::nw_ttl},
+                                                  {"OXM_OF_VLAN_PCP", field_id::vlan_pcp}}};
+    for (const alias& a : extra)
+        if (a.name == name) return a.id;
+    return std::nullopt;
+}
+
+struct protocol {
+    std::string_view name;
+    std::uint16_t eth_type;
+    std::uint8_t nw_proto; // 0: none
+};
+inline constexpr std::array<protocol, 12> protocols{{{"ip", proto::eth_type_ipv4, 0},
+                                                     {"ipv6", proto::eth_type_ipv6, 0},
+                                                     {"icmp", proto::eth_type_ipv4, proto::ip_proto_icmp},
+                                                     {"icmp6", proto::eth_type_ipv6, proto::ip_proto_icmpv6},
+                                                     {"tcp", proto::eth_type_ipv4, proto::ip_proto_tcp},
+                                                     {"tcp6", proto::eth_type_ipv6, proto::ip_proto_tcp},
+                                                     {"udp", proto::eth_type_ipv4, proto::ip_proto_udp},
+                                                     {"udp6", proto::eth_type_ipv6, proto::ip_proto_udp},
+                                                     {"sctp", proto::eth_type_ipv4, proto::ip_proto_sctp},
+                                                     {"sctp6", proto::eth_type_ipv6, proto::ip_proto_sctp},
+                                                     {"arp", proto::eth_type_arp, 0},
+                                                     {"rarp", proto::eth_type_rarp, 0}}};
+
+[[nodiscard]] inline const protocol* find_protocol(std::string_view name) noexcept {
+    for (const protocol& p : protocols)
+        if (p.name == name) return &p;
+    return nullptr;
+}
+
+[[nodiscard]] inline const char* prerequisite_text(prerequisite p) noexcept {
+    switch (p) {
+    case prerequisite::none: return "nothing";
+    case prerequisite::arp: return "arp or rarp";
+    case prerequisite::ip: return "ip or ipv6";
+    case prerequisite::ipv4: return "ip";
+    case prerequisite::ipv6: return "ipv6";
+    case prerequisite::transport: return "tcp, udp or sctp";
+    case prerequisite::icmp: return "icmp or icmp6";
+    case prerequisite::nd: return "icmp6 with icmp_type=135 or 136";
+    }
+    return "?";
+}
+
+// The value (and, with `allow_mask`, the mask after '/') of field `f` in its
+// ovs-ofctl format. `col` is the value's column.
+[[nodiscard]] inline std::optional<parse_error> parse_field_value(field_id f, std::string_view text, std::size_t col,
+                                                                  bool allow_mask, uint128& value, uint128& mask) {
+    const field_info& fi = info(f);
+    const uint128 all = fi.all_ones();
+    std::string_view v = text, m;
+    bool has_mask = false;
+    if (const std::size_t slash = text.find('/'); slash != std::string_view::npos) {
+        v = text.substr(0, slash);
+        m = text.substr(slash + 1);
+        has_mask = true;
+    }
+    auto bad = [&](std::string_view what, std::size_t at) {
+        return parse_error{std::string(fi.name) + ": bad value " + quoted(what) + " (" +
+                               (fi.format == field_format::mac    ? "expected a MAC address"
+                                : fi.format == field_format::ipv4 ? "expected an IPv4 address"
+                                : fi.format == field_format::ipv6 ? "expected an IPv6 address"
+                                                                  : "expected a number") +
+                               ")",
+                           at};
+    };
+    auto one = [&](std::string_view s, std::size_t at, bool is_mask, uint128& out) -> std::optional<parse_error> {
+        switch (fi.format) {
+        case field_format::mac:
+            if (auto x = parse_mac(s)) {
+                out = *x;
+                return std::nullopt;
+            }
+            break;
+        case field_format::ipv4:
+            if (auto x = parse_ipv4(s)) {
+                out = *x;
+                return std::nullopt;
+            }
+            if (is_mask) {
+                if (auto n = parse_uint(s); n && *n <= 32 && s.find('x') == std::string_view::npos) {
+                    out = prefix_mask(static_cast<int>(*n), 32);
+                    return std::nullopt;
+                }
+            }
+            break;
+        case field_format::ipv6:
+            if (auto x = parse_ipv6(s)) {
+                out = *x;
+                return std::nullopt;
+            }
+            if (is_mask) {
+                if (auto n = parse_uint(s); n && *n <= 128 && s.find('x') == std::string_view::npos) {
+                    out = prefix_mask(static_cast<int>(*n), 128);
+                    return std::nullopt;
+                }
+            }
+            break;
+        case field_format::decimal:
+        case field_format::hex:
+            if (f == field_id::in_port && !is_mask) {
+                if (auto p = parse_port(s)) {
+                    out = *p;
+                    return std::nullopt;
+                }
+                break;
+            }
+            if (auto x = parse_uint(s)) {
+                if ((*x & ~all) != 0)
+                    return parse_error{std::string(fi.name) + ": value " + quoted(s) + " does not fit in " +
+                                           std::to_string(fi.width) + " bits",
+                                       at};
+                out = *x;
+                return std::nullopt;
+            }
+            break;
+        }
+        return bad(s, at);
+    };
+    if (auto e = one(v, col, false, value)) return e;
+    mask = all;
+    if (has_mask) {
+        if (!allow_mask) return parse_error{std::string(fi.name) + ": a packet field takes no mask", col + v.size()};
+        if (auto e = one(m, col + v.size() + 1, true, mask)) return e;
+        if (!fi.maskable && mask != all)
+            return parse_error{std::string(fi.name) + ": this field cannot be masked", col + v.size()};
+    }
+    return std::nullopt;
+}
+
+[[nodiscard]] inline std::optional<parse_error> parse_small(const token& t, std::uint64_t max, std::uint64_t& out) {
+    if (!t.has_value) return parse_error{std::string(t.key) + ": missing value", t.key_col};
+    const auto v = parse_uint(t.value);
+    if (!v || *v > max)
+        return parse_error{std::string(t.key) + ": bad value " + quoted(t.value) + " (expected 0.." +
+                               std::to_string(max) + ")",
+                           t.value_col};
+    out = static_cast<std::uint64_t>(*v);
+    return std::nullopt;
+}
+
+// ---- subfields ----------------------------------------------------------------
+
+// field, field[], field[n], field[a..b]. NXM_OF_IN_PORT is 16 bits wide.
+[[nodiscard]] inline parse_result<bit_range> parse_subfield(std::string_view s, std::size_t col) {
+    const std::size_t bracket = s.find('[');
+    const std::string_view name = s.substr(0, bracket);
+    const auto f = find_field_any(name);
+    if (!f) return parse_error{"unknown field " + quoted(name), col};
+    const unsigned width = name == "NXM_OF_IN_PORT" ? 16u : info(*f).width;
+    if (bracket == std::string_view::npos) return bit_range{*f, 0, static_cast<std::uint8_t>(width)};
+    if (s.back() != ']') return parse_error{"subfield " + quoted(s) + " lacks its closing ']'", col + s.size() - 1};
+    const std::string_view inner = s.substr(bracket + 1, s.size() - bracket - 2);
+    const std::size_t icol = col + bracket + 1;
+    if (inner.empty()) return bit_range{*f, 0, static_cast<std::uint8_t>(width)};
+    std::string_view a = inner, b = inner;
+    if (const std::size_t dots = inner.find(".."); dots != std::string_view::npos) {
+        a = inner.substr(0, dots);
+        b = inner.substr(dots + 2);
+    }
+    const auto start = parse_uint(a), end = parse_uint(b);
+    if (!start || !end) return parse_error{"bad subfield range " + quoted(inner), icol};
+    if (*start > *end || *end >= width)
+        return parse_error{"bad subfield range " + quoted(inner) + ": " + std::string(name) + " has bits 0.." +
+                               std::to_string(width - 1),
+                           icol};
+    return bit_range{*f, static_cast<std::uint8_t>(*start), static_cast<std::uint8_t>(*end - *start + 1)};
+}
+
+[[nodiscard]] inline bool writable(field_id f) noexcept { return f != field_id::eth_type && f != field_id::nw_proto; }
+
+} // namespace detail
+
+// ---- actions ------------------------------------------------------------------
+
+// What an action parser sees: its token's argument and where it is, and
+// where to put what it parsed.
+struct action_args {
+    std::string_view name;
+    std::string_view value;
+    bool has_value = false;
+    std::size_t name_col = 0;
+    std::size_t value_col = 0;
+};
+
+using action_parse_fn = std::optional<parse_error> (*)(const action_args&, generic_actions&);
+
+struct action_syntax {
+    std::string_view name;
+    action_parse_fn parse;
+};
+
+namespace detail {
+
+[[nodiscard]] inline std::optional<parse_error> needs_value(const action_args& a) {
+    if (!a.has_value || a.value.empty()) return parse_error{std::string(a.name) + ": missing argument", a.name_col};
+    return std::nullopt;
+}
+[[nodiscard]] inline std::optional<parse_error> no_value(const action_args& a) {
+    if (a.has_value) return parse_error{std::string(a.name) + " takes no argument", a.value_col};
+    return std::nullopt;
+}
+[[nodiscard]] inline std::optional<parse_error> number_arg(const action_args& a, std::uint64_t max, std::uint64_t& out) {
+    if (auto e = needs_value(a)) return e;
+    const auto v = parse_uint(a.value);
+    if (!v || *v > max)
+        return parse_error{std::string(a.name) + ": bad argument " + quoted(a.value) + " (expected 0.." +
+                               std::to_string(max) + ")",
+                           a.value_col};
+    out = static_cast<std::uint64_t>(*v);
+    return std::nullopt;
+}
+
+[[nodiscard]] inline std::optional<parse_error> output_port(std::uint32_t port, generic_actions& out) {
+    if (port == ports::in_port)
+        out.list.emplace_back(actions::in_port{});
+    else if (port == ports::controller)
+        out.list.emplace_back(actions::controller{});
+    else
+        out.list.emplace_back(actions::output{port});
+    return std::nullopt;
+}
+
+inline std::optional<parse_error> act_output(const action_args& a, generic_actions& out) {
+    if (auto e = needs_value(a)) return e;
+    if (a.value.find('[') != std::string_view::npos)
+        return parse_error{"output to a field is not supported", a.value_col};
+    const auto p = parse_port(a.value);
+    if (!p) return parse_error{"output: bad port " + quoted(a.value), a.value_col};
+    return output_port(*p, out);
+}
+inline std::optional<parse_error> act_in_port(const action_args& a, generic_actions& out) {
+    if (auto e = no_value(a)) return e;
+    out.list.emplace_back(actions::in_port{});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_local(const action_args& a, generic_actions& out) {
+    if (auto e = no_value(a)) return e;
+    out.list.emplace_back(actions::output{ports::local});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_drop(const action_args& a, generic_actions&) { return no_value(a); }
+inline std::optional<parse_error> act_resubmit(const action_args& a, generic_actions& out) {
+    if (auto e = needs_value(a)) return e;
+    actions::resubmit r;
+    const std::size_t comma = a.value.find(',');
+    const std::string_view port = a.value.substr(0, comma);
+    if (!port.empty()) {
+        const auto p = parse_port(port);
+        if (!p) return parse_error{"resubmit: bad port " + quoted(port), a.value_col};
+        r.port = *p;
+    }
+    if (comma != std::string_view::npos) {
+        std::string_view table = a.value.substr(comma + 1);
+        if (const std::size_t c2 = table.find(','); c2 != std::string_view::npos)
+            return parse_error{"resubmit: unsupported option " + quoted(table.substr(c2 + 1)),
+                               a.value_col + comma + 2 + c2};
+        if (!table.empty()) {
+            const auto t = parse_uint(table);
+            if (!t || *t > 255) return parse_error{"resubmit: bad table " + quoted(table), a.value_col + comma + 1};
+            r.table = static_cast<std::uint8_t>(*t);
+        }
+        if (port.empty() && table.empty())
+            return parse_error{"resubmit: at least one of port and table must be given", a.value_col};
+    }
+    out.list.emplace_back(r);
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_goto(const action_args& a, generic_actions& out) {
+    std::uint64_t t;
+    if (auto e = number_arg(a, 254, t)) return e;
+    out.list.emplace_back(actions::goto_table{static_cast<std::uint8_t>(t)});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_load(const action_args& a, generic_actions& out) {
+    if (auto e = needs_value(a)) return e;
+    const std::size_t arrow = a.value.find("->");
+    if (arrow == std::string_view::npos) return parse_error{"load: expected VALUE->FIELD[...]", a.value_col};
+    const std::string_view v = a.value.substr(0, arrow);
+    if (v.find('[') != std::string_view::npos)
+        return parse_error{"load from a field is not supported (use move)", a.value_col};
+    const auto value = parse_uint(v);
+    if (!value) return parse_error{"load: bad value " + quoted(v), a.value_col};
+    auto dst = parse_subfield(a.value.substr(arrow + 2), a.value_col + arrow + 2);
+    if (!dst) return dst.error();
+    if ((*value & ~dst->mask()) != 0)
+        return parse_error{"load: value " + quoted(v) + " does not fit in " + std::to_string(dst->n_bits) + " bits",
+                           a.value_col};
+    out.list.emplace_back(actions::load{*dst, *value});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_set_field(const action_args& a, generic_actions& out) {
+    if (auto e = needs_value(a)) return e;
+    const std::size_t arrow = a.value.find("->");
+    if (arrow == std::string_view::npos) return parse_error{"set_field: expected VALUE->FIELD", a.value_col};
+    const std::string_view name = a.value.substr(arrow + 2);
+    const auto f = find_field_any(name);
+    if (!f) return parse_error{"unknown field " + quoted(name), a.value_col + arrow + 2};
+    uint128 v = 0, m = 0;
+    if (auto e = parse_field_value(*f, a.value.substr(0, arrow), a.value_col, true, v, m)) return e;
+    if (m == 0) return parse_error{"set_field: an all-zero mask sets nothing", a.value_col};
+    // A masked set_field is a load into the bits the mask covers, which must be contiguous.
+    int lo = 0;
+    while (((m >> lo) & 1) == 0) ++lo;
+    const uint128 run = m >> lo;
+    if ((run & (run + 1)) != 0) return parse_error{"set_field: the mask must cover contiguous bits", a.value_col};
+    int n = 0;
+    while (n < 128 && ((run >> n) & 1)) ++n;
+    out.list.emplace_back(
+        actions::load{bit_range{*f, static_cast<std::uint8_t>(lo), static_cast<std::uint8_t>(n)},
+                      (v >> lo) & bit_range{*f, 0, static_cast<std::uint8_t>(n)}.mask()});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_move(const action_args& a, generic_actions& out) {
+    if (auto e = needs_value(a)) return e;
+    const std::size_t arrow = a.value.find("->");
+    if (arrow == std::string_view::npos) return parse_error{"move: expected SRC[...]->DST[...]", a.value_col};
+    auto src = parse_subfield(a.value.substr(0, arrow), a.value_col);
+    if (!src) return src.error();
+    auto dst = parse_subfield(a.value.substr(arrow + 2), a.value_col + arrow + 2);
+    if (!dst) return dst.error();
+    if (src->n_bits != dst->n_bits)
+        return parse_error{"move: source is " + std::to_string(src->n_bits) + " bits wide but destination is " +
+                               std::to_string(dst->n_bits),
+                           a.value_col};
+    out.list.emplace_back(actions::move{*src, *dst});
+    return std::nullopt;
+}
+template <field_id F, bool Dscp = false>
+inline std::optional<parse_error> act_mod_field(const action_args& a, generic_actions& out) {
+    if (auto e = needs_value(a)) return e;
+    uint128 v = 0, m = 0;
+    if (auto e = parse_field_value(F, a.value, a.value_col, false, v, m)) return e;
+    if constexpr (Dscp) {
+        if (v & 3) return parse_error{"mod_nw_tos: the two ECN bits must be zero", a.value_col};
+        out.list.emplace_back(actions::load{bit_range{F, 2, 6}, v >> 2});
+    } else if constexpr (F == field_id::eth_src) {
+        out.list.emplace_back(actions::mod_dl_src{static_cast<std::uint64_t>(v)});
+    } else if constexpr (F == field_id::eth_dst) {
+        out.list.emplace_back(actions::mod_dl_dst{static_cast<std::uint64_t>(v)});
+    } else {
+        out.list.emplace_back(actions::set_field(F, v));
+    }
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_mod_vlan_vid(const action_args& a, generic_actions& out) {
+    std::uint64_t v;
+    if (auto e = number_arg(a, 4095, v)) return e;
+    out.list.emplace_back(actions::mod_vlan_vid{static_cast<std::uint16_t>(v)});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_mod_vlan_pcp(const action_args& a, generic_actions& out) {
+    std::uint64_t v;
+    if (auto e = number_arg(a, 7, v)) return e;
+    out.list.emplace_back(actions::mod_vlan_pcp{static_cast<std::uint8_t>(v)});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_push_vlan(const action_args& a, generic_actions& out) {
+    std::uint64_t v;
+    if (auto e = number_arg(a, 0xffff, v)) return e;
+    if (v != 0x8100 && v != 0x88a8)
+        return parse_error{"push_vlan: ethertype must be 0x8100 or 0x88a8", a.value_col};
+    out.list.emplace_back(actions::push_vlan{static_cast<std::uint16_t>(v)});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_strip_vlan(const action_args& a, generic_actions& out) {
+    if (auto e = no_value(a)) return e;
+    out.list.emplace_back(actions::strip_vlan{});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_set_tunnel(const action_args& a, generic_actions& out) {
+    std::uint64_t v;
+    if (auto e = number_arg(a, ~std::uint64_t{0}, v)) return e;
+    out.list.emplace_back(actions::set_tunnel{v});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_dec_ttl(const action_args& a, generic_actions& out) {
+    if (a.has_value) return parse_error{"dec_ttl with controller ids is not supported", a.value_col};
+    out.list.emplace_back(actions::dec_ttl{});
+    return std::nullopt;
+}
+inline std::optional<parse_error> act_controller(const action_args& a, generic_actions& out) {
+    actions::controller c;
+    if (!a.has_value) {
+        out.list.emplace_back(c);
+        return std::nullopt;
+    }
+    // CONTROLLER:N, or controller(max_len=N)
+    std::string_view v = a.value;
+    std::size_t col = a.value_col;
+    if (v.substr(0, 8) == "max_len=") {
+        v.remove_prefix(8);
+        col += 8;
+    } else if (!v.empty() && (v[0] < '0' || v[0] > '9')) {
+        return parse_error{"controller: unsupported option " + quoted(a.value), a.value_col};
+    }
+    const auto n = parse_uint(v);
+    if (!n || *n > 0xffff) return parse_error{"controller: bad max_len " + quoted(v), col};
+    c.max_len = static_cast<std::uint16_t>(*n);
+    out.list.emplace_back(c);
+    return std::nullopt;
+}
+
+} // namespace detail
+
+// Every action ovs-ofctl syntax names, by name. Bare port numbers
+// (`actions=2`) are handled before this table is consulted.
+inline constexpr std::array<action_syntax, 30> action_syntaxes{{
+    {"output", detail::act_output},
+    {"in_port", detail::act_in_port},
+    {"IN_PORT", detail::act_in_port},
+    {"LOCAL", detail::act_local},
+    {"drop", detail::act_drop},
+    {"resubmit", detail::act_resubmit},
+    {"goto_table", detail::act_goto},
+    {"load", detail::act_load},
+    {"set_field", detail::act_set_field},
+    {"move", detail::act_move},
+    {"mod_dl_src", detail::act_mod_field<field_id::eth_src>},
+    {"mod_dl_dst", detail::act_mod_field<field_id::eth_dst>},
+    {"mod_nw_src", detail::act_mod_field<field_id::nw_src>},
+    {"mod_nw_dst", detail::act_mod_field<field_id::nw_dst>},
+    {"mod_nw_tos", detail::act_mod_field<field_id::nw_tos, true>},
+    {"mod_nw_ttl", detail::act_mod_field<field_id::nw_ttl>},
+    {"mod_tp_src", detail::act_mod_field<field_id::tp_src>},
+    {"mod_tp_dst", detail::act_mod_field<field_id::tp_dst>},
+    {"mod_vlan_vid", detail::act_mod_vlan_vid},
+    {"mod_vlan_pcp", detail::act_mod_vlan_pcp},
+    {"push_vlan", detail::act_push_vlan},
+    {"strip_vlan", detail::act_strip_vlan},
+    {"pop_vlan", detail::act_strip_vlan},
+    {"set_tunnel", detail::act_set_tunnel},
+    {"set_tunnel64", detail::act_set_tunnel},
+    {"dec_ttl", detail::act_dec_ttl},
+    {"controller", detail::act_controller},
+    {"CONTROLLER", detail::act_controller},
+    {"set_vlan_vid", detail::act_mod_vlan_vid},
+    {"set_vlan_pcp", detail::act_mod_vlan_pcp},
+}};
+
+namespace detail {
+
+// The fields an action reads or writes, for the prerequisite check.
+inline void action_fields(const any_action& a, std::optional<field_id>& src, std::optional<field_id>& dst) {
+    src.reset();
+    dst.reset();
+    if (const auto* l = std::get_if<actions::load>(&a)) dst = l->dst.field;
+    if (const auto* m = std::get_if<actions::move>(&a)) {
+        src = m->src.field;
+        dst = m->dst.field;
+    }
+}
+
+// Parses an action list (the text after `actions=`, starting at column `base`)
+// and checks it against the flow's match and table.
+[[nodiscard]] inline std::optional<parse_error> parse_actions_at(std::string_view s, std::size_t base, const match& m,
+                                                                 std::uint8_t table, generic_actions& out) {
+    std::vector<token> toks;
+    if (auto e = tokenize(s, base, toks)) return e;
+    std::vector<std::size_t> cols;
+    bool saw_drop = false;
+    for (const token& t : toks) {
+        const std::size_t before = out.list.size();
+        const action_args args{t.key, t.value, t.has_value, t.key_col, t.value_col};
+        if (!t.has_value && t.key[0] >= '0' && t.key[0] <= '9') {
+            const auto p = parse_port(t.key);
+            if (!p) return parse_error{"bad port " + quoted(t.key), t.key_col};
+            (void)output_port(*p, out);
+        } else {
+            const action_syntax* syn = nullptr;
+            for (const action_syntax& a : action_syntaxes)
+                if (a.name == t.key) syn = &a;
+            if (syn == nullptr) {
+                if (auto p = parse_port(t.key); p && !t.has_value) {
+                    (void)output_port(*p, out); // ALL, FLOOD, NORMAL, TABLE, ANY by name
+                } else {
+                    return parse_error{"unknown action " + quoted(t.key), t.key_col};
+                }
+            } else if (auto e = syn->parse(args, out)) {
+                return e;
+            }
+            if (t.key == "drop") saw_drop = true;
+        }
+        for (std::size_t i = before; i < out.list.size(); ++i) cols.push_back(t.key_col);
+    }
+    if (saw_drop && !out.list.empty()) return parse_error{"drop must be the only action", base};
+    // Checks Open vSwitch makes when the flow is installed.
+    for (std::size_t i = 0; i < out.list.size(); ++i) {
+        const any_action& a = out.list[i];
+        std::optional<field_id> src, dst;
+        action_fields(a, src, dst);
+        for (const auto& f : {src, dst}) {
+            if (f && !prerequisite_met(m, *f))
+                return parse_error{std::string(info(*f).name) + " used by an action needs " +
+                                       prerequisite_text(info(*f).prereq) + " in the match",
+                                   cols[i]};
+        }
+        if (dst && !writable(*dst))
+            return parse_error{std::string(info(*dst).name) + " cannot be written", cols[i]};
+        if (const auto* g = std::get_if<actions::goto_table>(&a)) {
+            if (table != all_tables && g->table <= table)
+                return parse_error{"goto_table must go to a later table than " + std::to_string(table), cols[i]};
+            if (i + 1 != out.list.size()) return parse_error{"goto_table must be the last action", cols[i]};
+        }
+    }
+    return std::nullopt;
+}
+
+// Applies a protocol shorthand to a match.
+inline void set_protocol(match& m, const protocol& p) {
+    m.set(field_id::eth_type, p.eth_type);
+    if (p.nw_proto) m.set(field_id::nw_proto, p.nw_proto);
+}
+
+} // namespace detail
+
+// Parses an action list on its own (as the part after `actions=`), for a
+// flow with match `m` in table `table`.
+[[nodiscard]] inline parse_result<generic_actions> parse_actions(std::string_view s, const match& m = {},
+                                                                 std::uint8_t table = all_tables) {
+    generic_actions out;
+    if (auto e = detail::parse_actions_at(s, 1, m, table, out)) return *e;
+    return out;
+}
+
+// Parses one flow mod: `command` says which ovs-ofctl command the text is for
+// (add-flow, mod-flows [--strict], del-flows [--strict]).
+[[nodiscard]] inline parse_result<flow_mod> parse_flow_mod(flow_command command, std::string_view s) {
+    using namespace detail;
+    flow_mod fm;
+    fm.command = command;
+    const bool adding = command == flow_command::add;
+    const bool deleting = command == flow_command::remove || command == flow_command::remove_strict;
+    fm.table = adding ? 0 : all_tables;
+
+    // Split at "action=" / "actions=" (ofp_extract_actions).
+    std::string_view match_part = s, action_part;
+    std::size_t action_col = 0;
+    bool has_actions = false;
+    for (std::size_t at = s.find("action"); at != std::string_view::npos; at = s.find("action", at + 1)) {
+        std::size_t eq = at + 6;
+        if (eq < s.size() && s[eq] == 's') ++eq;
+        if (eq < s.size() && s[eq] == '=' && (at == 0 || is_sep(s[at - 1]))) {
+            match_part = s.substr(0, at);
+            action_part = s.substr(eq + 1);
+            action_col = eq + 2;
+            has_actions = true;
+            break;
+        }
+    }
+    if (deleting && has_actions) return parse_error{"a delete takes no actions", action_col - 8};
+    if (!deleting && !has_actions) return parse_error{"must specify an action (actions=...)", 0};
+
+    std::vector<token> toks;
+    if (auto e = tokenize(match_part, 1, toks)) return *e;
+    struct used_field {
+        field_id f;
+        std::size_t col;
+    };
+    std::vector<used_field> used;
+    bool table_given = false;
+    for (const token& t : toks) {
+        std::uint64_t n = 0;
+        if (t.key == "table") {
+            if (auto e = parse_small(t, 255, n)) return *e;
+            if (n == 255 && adding) return parse_error{"table: 255 is not a table a flow can be added to", t.value_col};
+            fm.table = static_cast<std::uint8_t>(n);
+            table_given = true;
+        } else if (t.key == "priority") {
+            if (auto e = parse_small(t, 0xffff, n)) return *e;
+            fm.priority = static_cast<std::int32_t>(n);
+        } else if (t.key == "idle_timeout") {
+            if (auto e = parse_small(t, 0xffff, n)) return *e;
+            fm.idle_timeout = static_cast<std::uint16_t>(n);
+        } else if (t.key == "hard_timeout") {
+            if (auto e = parse_small(t, 0xffff, n)) return *e;
+            fm.hard_timeout = static_cast<std::uint16_t>(n);
+        } else if (t.key == "cookie") {
+            if (!t.has_value) return parse_error{"cookie: missing value", t.key_col};
+            const std::size_t slash = t.value.find('/');
+            const std::string_view v = t.value.substr(0, slash);
+            const auto c = parse_uint(v);
+            if (!c || *c > ~std::uint64_t{0}) return parse_error{"cookie: bad value " + quoted(v), t.value_col};
+            fm.cookie = static_cast<std::uint64_t>(*c);
+            if (slash != std::string_view::npos) {
+                if (adding) return parse_error{"flow additions cannot use a cookie mask", t.value_col + slash};
+                const auto cm = parse_uint(t.value.substr(slash + 1));
+                if (!cm || *cm > ~std::uint64_t{0})
+                    return parse_error{"cookie: bad mask " + quoted(t.value.substr(slash + 1)),
+                                       t.value_col + slash + 1};
+                fm.cookie_mask = static_cast<std::uint64_t>(*cm);
+            } else if (!adding) {
+                // mod/del: a cookie without a mask selects nothing by cookie
+                // (Open vSwitch: only the "new cookie" of a modify).
+            }
+        } else if (const protocol* p = find_protocol(t.key)) {
+            if (t.has_value) return parse_error{std::string(t.key) + " takes no value", t.value_col};
+            set_protocol(fm.m, *p);
+        } else if (t.key == "dl_vlan") {
+            if (auto e = parse_small(t, 0xffff, n)) return *e;
+            if (n == 0xffff) {
+                fm.m.set(field_id::vlan_tci, 0, 0xffff); // no 802.1Q header
+            } else if (n > 0xfff) {
+                return parse_error{"dl_vlan: bad value " + quoted(t.value) + " (expected 0..4095 or 0xffff)",
+                                   t.value_col};
+            } else {
+                fm.m.set(field_id::dl_vlan, n);
+            }
+        } else if (t.key == "dl_vlan_pcp" || t.key == "vlan_pcp") {
+            if (auto e = parse_small(t, 7, n)) return *e;
+            fm.m.set(field_id::vlan_pcp, n);
+        } else if (t.key == "nw_tos") {
+            if (auto e = parse_small(t, 255, n)) return *e;
+            if (n & 3) return parse_error{"nw_tos: the two ECN bits must be zero (use nw_ecn)", t.value_col};
+            fm.m.set(field_id::nw_tos, n, 0xfc);
+            used.push_back({field_id::nw_tos, t.key_col});
+        } else if (t.key == "nw_ecn" || t.key == "ip_ecn") {
+            if (auto e = parse_small(t, 3, n)) return *e;
+            fm.m.set(field_id::nw_tos, n, 0x03);
+            used.push_back({field_id::nw_tos, t.key_col});
+        } else if (auto f = find_field_any(t.key)) {
+            if (!t.has_value) return parse_error{std::string(t.key) + ": missing value", t.key_col};
+            uint128 v = 0, m = 0;
+            if (auto e = parse_field_value(*f, t.value, t.value_col, true, v, m)) return *e;
+            fm.m.set(*f, v, m);
+            used.push_back({*f, t.key_col});
+        } else if (t.key == "duration" || t.key == "n_packets" || t.key == "n_bytes" || t.key == "idle_age" ||
+                   t.key == "hard_age") {
+            // dump-flows statistics: ignored, so dump-flows output parses back (as ovs-ofctl does)
+        } else if (t.key == "out_port" || t.key == "out_group") {
+            return parse_error{std::string(t.key) + " filters are not supported", t.key_col};
+        } else {
+            return parse_error{"unknown field " + quoted(t.key), t.key_col};
+        }
+    }
+    (void)table_given;
+    // Prerequisites: any order in the string, checked once it is all read.
+    for (const used_field& u : used) {
+        if (u.f == field_id::nw_tos && fm.m.mask_of(field_id::nw_tos) == 0) continue;
+        if (!prerequisite_met(fm.m, u.f))
+            return parse_error{std::string(info(u.f).name) + " needs " + prerequisite_text(info(u.f).prereq) +
+                                   " (prerequisite not met)",
+                               u.col};
+    }
+    if (has_actions) {
+        if (auto e = parse_actions_at(action_part, action_col, fm.m, fm.table, fm.actions)) return *e;
+    }
+    return fm;
+}
+
+// `ovs-ofctl add-flow` syntax.
+[[nodiscard]] inline parse_result<flow_mod> parse_flow(std::string_view s) {
+    return parse_flow_mod(flow_command::add, s);
+}
+
+// A file in `ovs-ofctl add-flows` syntax: one flow per line, blank lines and
+// lines starting with '#' ignored. An error carries its line number.
+[[nodiscard]] inline parse_result<std::vector<flow_mod>> parse_flows(std::string_view text,
+                                                                     flow_command command = flow_command::add) {
+    std::vector<flow_mod> out;
+    std::size_t line_no = 0;
+    while (!text.empty()) {
+        ++line_no;
+        const std::size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        std::size_t first = 0;
+        while (first < line.size() && (line[first] == ' ' || line[first] == '\t' || line[first] == '\r')) ++first;
+        if (first == line.size() || line[first] == '#') continue;
+        auto r = parse_flow_mod(command, line);
+        if (!r) {
+            parse_error e = r.error();
+            e.line = line_no;
+            return e;
+        }
+        out.push_back(std::move(*r));
+    }
+    return out;
+}
+
+// Applies a parsed flow mod to a pipeline that has add/remove (and modify)
+// by table number: generic_pipeline, and typed pipelines for tables that
+// take generic action lists.
+template <class Pipeline>
+flow_mod_status apply(Pipeline& p, const flow_mod& fm, std::int64_t now_ms) {
+    switch (fm.command) {
+    case flow_command::add: return p.add(fm.table, fm.m, fm.priority, fm.actions, fm.options(), now_ms);
+    case flow_command::modify:
+    case flow_command::modify_strict:
+        if constexpr (requires { p.modify(fm.table, fm.m, true, fm.priority, fm.actions, fm.cookies(), now_ms); }) {
+            return p.modify(fm.table, fm.m, fm.strict(), fm.priority, fm.actions, fm.cookies(), now_ms);
+        } else {
+            return {flow_mod_errc::bad_action, 0, {}, "this pipeline does not take modify flow mods"};
+        }
+    case flow_command::remove:
+    case flow_command::remove_strict: return p.remove(fm.table, fm.m, fm.strict(), fm.priority, fm.cookies());
+    }
+    return {flow_mod_errc::bad_action, 0, {}, "unknown flow mod command"};
+}
+
+// ---- packets ------------------------------------------------------------------
+
+struct packet_parse_options {
+    // Skip keys this parser does not know (recirc_id, nw_frag, tcp_flags,
+    // vlan_tci1, ...), as found in `ofproto/trace` output.
+    bool lenient = false;
+};
+
+// Parses a packet description (`in_port=1,dl_vlan=2,arp,arp_tpa=10.0.0.1`)
+// into a flow key, as ofproto/trace does: every field not given is zero,
+// in_port defaults to ANY, a field's prerequisite must come before it.
+[[nodiscard]] inline parse_result<flow_key> parse_packet(std::string_view s, packet_parse_options opt = {}) {
+    using namespace detail;
+    flow_key k{};
+    k.in_port = ports::none;
+    std::vector<token> toks;
+    if (auto e = tokenize(s, 1, toks)) return *e;
+    auto type_match = [&] {
+        match m;
+        if (k.eth_type) m.set(field_id::eth_type, k.eth_type);
+        if (k.nw_proto) m.set(field_id::nw_proto, k.nw_proto);
+        if (k.icmp_type) m.set(field_id::icmp_type, k.icmp_type);
+        return m;
+    };
+    for (const token& t : toks) {
+        std::uint64_t n = 0;
+        if (const protocol* p = find_protocol(t.key)) {
+            if (t.has_value) return parse_error{std::string(t.key) + " takes no value", t.value_col};
+            k.eth_type = p->eth_type;
+            if (p->nw_proto) k.nw_proto = p->nw_proto;
+        } else if (t.key == "dl_vlan") {
+            if (auto e = parse_small(t, 0xffff, n)) return *e;
+            if (n == 0xffff)
+                k.vlan_tci = 0;
+            else if (n > 0xfff)
+                return parse_error{"dl_vlan: bad value " + quoted(t.value), t.value_col};
+            else
+                set(k, field_id::dl_vlan, n);
+        } else if (t.key == "dl_vlan_pcp" || t.key == "vlan_pcp") {
+            if (auto e = parse_small(t, 7, n)) return *e;
+            set(k, field_id::vlan_pcp, n);
+        } else if (t.key == "nw_tos") {
+            if (auto e = parse_small(t, 255, n)) return *e;
+            k.nw_tos = static_cast<std::uint8_t>((k.nw_tos & 3) | (n & 0xfc));
+        } else if (t.key == "nw_ecn" || t.key == "ip_ecn") {
+            if (auto e = parse_small(t, 3, n)) return *e;
+            k.nw_tos = static_cast<std::uint8_t>((k.nw_tos & 0xfc) | n);
+        } else if (auto f = find_field_any(t.key)) {
+            if (!t.has_value) return parse_error{std::string(t.key) + ": missing value", t.key_col};
+            if (!prerequisite_met(type_match(), *f))
+                return parse_error{std::string(t.key) + " needs " + prerequisite_text(info(*f).prereq) +
+                                       " before it (prerequisite not met)",
+                                   t.key_col};
+            uint128 v = 0, m = 0;
+            if (auto e = parse_field_value(*f, t.value, t.value_col, false, v, m)) return *e;
+            set(k, *f, v);
+        } else if (!opt.lenient) {
+            return parse_error{"unknown field " + quoted(t.key), t.key_col};
+        }
+    }
+    return k;
+}
+
+// A packet description as a real frame (compose_frame of its key).
+[[nodiscard]] inline parse_result<std::vector<std::uint8_t>> parse_packet_frame(std::string_view s) {
+    auto k = parse_packet(s);
+    if (!k) return k.error();
+    std::vector<std::uint8_t> frame(compose_max_frame_len);
+    frame.resize(compose_frame(*k, frame));
+    return frame;
+}
+
+} // namespace flowpipe::ofctl

@@ -1,0 +1,247 @@
+// ovs-ofctl flow, flow mod and packet syntax in: values, masks, actions,
+// errors with their columns, flow mods applied to a pipeline.
+#include <flowpipe/ofctl/parse.hpp>
+
+#include <gtest/gtest.h>
+
+#include <flowpipe/core/extract.hpp>
+#include <flowpipe/pipeline/generic_pipeline.hpp>
+
+namespace {
+
+using namespace flowpipe;
+using namespace flowpipe::ofctl;
+
+flow_mod ok(std::string_view s) {
+    auto r = parse_flow(s);
+    EXPECT_TRUE(r) << s << ": " << (r ? "" : to_string(r.error()));
+    return r ? *r : flow_mod{};
+}
+
+parse_error fails(std::string_view s, flow_command c = flow_command::add) {
+    auto r = parse_flow_mod(c, s);
+    EXPECT_FALSE(r) << s;
+    return r ? parse_error{} : r.error();
+}
+
+TEST(OfctlValue, Numbers) {
+    EXPECT_EQ(*parse_uint("0"), 0u);
+    EXPECT_EQ(*parse_uint("0x1f"), 31u);
+    EXPECT_EQ(*parse_uint("18446744073709551615"), ~std::uint64_t{0});
+    EXPECT_FALSE(parse_uint(""));
+    EXPECT_FALSE(parse_uint("0x"));
+    EXPECT_FALSE(parse_uint("12a"));
+    EXPECT_FALSE(parse_uint("-1"));
+    EXPECT_EQ(*parse_mac("fa:16:3e:7e:ab:cc"), 0xfa163e7eabccULL);
+    EXPECT_FALSE(parse_mac("fa:16:3e:7e:ab"));
+    EXPECT_EQ(*parse_ipv4("10.0.1.31"), 0x0a00011fu);
+    EXPECT_FALSE(parse_ipv4("256.0.0.1"));
+    EXPECT_FALSE(parse_ipv4("1.2.3"));
+    EXPECT_EQ(*parse_ipv6("::1"), uint128{1});
+    EXPECT_EQ(*parse_ipv6("fe80::1"), (uint128{0xfe80} << 112) | 1);
+    EXPECT_EQ(*parse_ipv6("::ffff:1.2.3.4"), (uint128{0xffff} << 32) | 0x01020304);
+    EXPECT_FALSE(parse_ipv6("1::2::3"));
+    EXPECT_FALSE(parse_ipv6("1:2:3:4:5:6:7"));
+    EXPECT_EQ(*parse_port("LOCAL"), ports::local);
+    EXPECT_EQ(*parse_port("in_port"), ports::in_port);
+    EXPECT_EQ(*parse_port("7"), 7u);
+}
+
+TEST(OfctlParse, FlowOptionsAndDefaults) {
+    flow_mod f = ok("actions=drop");
+    EXPECT_EQ(f.table, 0);
+    EXPECT_EQ(f.priority, 32768);
+    EXPECT_TRUE(f.actions.list.empty());
+    f = ok("table=20, priority=1, cookie=0x1f, idle_timeout=10, hard_timeout=300, actions=output:2");
+    EXPECT_EQ(f.table, 20);
+    EXPECT_EQ(f.priority, 1);
+    EXPECT_EQ(f.cookie, 0x1fu);
+    EXPECT_EQ(f.idle_timeout, 10);
+    EXPECT_EQ(f.hard_timeout, 300);
+    ASSERT_EQ(f.actions.list.size(), 1u);
+    EXPECT_EQ(std::get<actions::output>(f.actions.list[0]).port, 2u);
+}
+
+TEST(OfctlParse, FieldsMasksAndShorthands) {
+    flow_mod f = ok("dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=drop");
+    EXPECT_EQ(f.m.value_of(field_id::eth_dst), 0x010000000000u);
+    EXPECT_EQ(f.m.mask_of(field_id::eth_dst), 0x010000000000u);
+    f = ok("vlan_tci=0x1000/0x1000 actions=drop");
+    EXPECT_EQ(f.m.mask.vlan_tci, 0x1000);
+    f = ok("dl_vlan=2 actions=drop");
+    EXPECT_EQ(f.m.value.vlan_tci, 0x1002);
+    EXPECT_EQ(f.m.mask.vlan_tci, 0x1fff);
+    f = ok("dl_vlan=0xffff actions=drop");
+    EXPECT_EQ(f.m.value.vlan_tci, 0);
+    EXPECT_EQ(f.m.mask.vlan_tci, 0xffff);
+    f = ok("ip,nw_dst=10.0.0.0/8 actions=drop");
+    EXPECT_EQ(f.m.value.nw_dst, 0x0a000000u);
+    EXPECT_EQ(f.m.mask.nw_dst, 0xff000000u);
+    EXPECT_EQ(f.m.value.eth_type, 0x0800);
+    f = ok("ip,nw_dst=10.0.0.0/255.255.0.0 actions=drop");
+    EXPECT_EQ(f.m.mask.nw_dst, 0xffff0000u);
+    f = ok("tun_id=0x5/0xff actions=drop");
+    EXPECT_EQ(f.m.value.tun_id, 5u);
+    EXPECT_EQ(f.m.mask.tun_id, 0xffu);
+    f = ok("in_port=LOCAL actions=drop");
+    EXPECT_EQ(f.m.value.in_port, ports::local);
+    f = ok("NXM_OF_ETH_SRC=00:00:00:00:00:01,OXM_OF_METADATA=7,tunnel_id=9 actions=drop");
+    EXPECT_EQ(f.m.value.eth_src, 1u);
+    EXPECT_EQ(f.m.value.metadata, 7u);
+    EXPECT_EQ(f.m.value.tun_id, 9u);
+    f = ok("tcp6,ipv6_src=fe80::/10,tp_dst=443 actions=drop");
+    EXPECT_EQ(f.m.value.eth_type, 0x86dd);
+    EXPECT_EQ(f.m.value.nw_proto, 6);
+    EXPECT_EQ(f.m.mask.ipv6_src, prefix_mask(10, 128));
+    f = ok("arp,arp_tpa=81.1.180.9,arp_op=1 actions=drop");
+    EXPECT_EQ(f.m.value.arp_tpa, 0x5101b409u);
+    f = ok("icmp6,icmp_type=135,nd_target=::1 actions=drop");
+    EXPECT_EQ(f.m.value.nd_target, 1u);
+    f = ok("ip,nw_tos=8,nw_ecn=2 actions=drop");
+    EXPECT_EQ(f.m.value.nw_tos, 10);
+    EXPECT_EQ(f.m.mask.nw_tos, 0xff);
+    f = ok("dl_type=0x0806,arp_spa=1.2.3.4 actions=drop"); // dl_type works like the shorthand
+    EXPECT_EQ(f.m.value.arp_spa, 0x01020304u);
+    f = ok("arp_spa=1.2.3.4,arp actions=drop"); // prerequisites in any order, as ovs-ofctl
+    EXPECT_EQ(f.m.value.arp_spa, 0x01020304u);
+}
+
+TEST(OfctlParse, Actions) {
+    flow_mod f = ok("arp actions=output:1,2,in_port,IN_PORT,LOCAL,resubmit(,22),resubmit(3,4),resubmit:5,"
+                    "load:0x3e9->NXM_NX_TUN_ID[],load:0->NXM_OF_VLAN_TCI[0..11],load:1->NXM_NX_REG0[3],"
+                    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:1.2.3.4->arp_spa,mod_dl_src:fa:16:3e:00:00:01,"
+                    "mod_dl_dst:fa:16:3e:00:00:02,mod_vlan_vid:2,mod_vlan_pcp:3,push_vlan:0x8100,strip_vlan,pop_vlan,"
+                    "set_tunnel:6,set_tunnel64:0x100000000,dec_ttl,controller,controller(max_len=64),CONTROLLER:9,"
+                    "move:NXM_OF_IN_PORT[]->NXM_NX_REG1[0..15],goto_table:4");
+    const auto& l = f.actions.list;
+    ASSERT_EQ(l.size(), 28u);
+    EXPECT_EQ(std::get<actions::output>(l[0]).port, 1u);
+    EXPECT_EQ(std::get<actions::output>(l[1]).port, 2u);
+    EXPECT_TRUE(std::holds_alternative<actions::in_port>(l[2]));
+    EXPECT_TRUE(std::holds_alternative<actions::in_port>(l[3]));
+    EXPECT_EQ(std::get<actions::output>(l[4]).port, ports::local);
+    EXPECT_EQ(std::get<actions::resubmit>(l[5]), (actions::resubmit{ports::in_port, 22}));
+    EXPECT_EQ(std::get<actions::resubmit>(l[6]), (actions::resubmit{3, 4}));
+    EXPECT_EQ(std::get<actions::resubmit>(l[7]), (actions::resubmit{5, current_table}));
+    EXPECT_EQ(std::get<actions::load>(l[8]), (actions::load{bit_range::whole(field_id::tun_id), 0x3e9}));
+    EXPECT_EQ(std::get<actions::load>(l[9]).dst, (bit_range{field_id::vlan_tci, 0, 12}));
+    EXPECT_EQ(std::get<actions::load>(l[10]).dst, (bit_range{field_id::reg0, 3, 1}));
+    EXPECT_EQ(std::get<actions::move>(l[11]).dst, bit_range::whole(field_id::eth_dst));
+    EXPECT_EQ(std::get<actions::load>(l[12]), (actions::load{bit_range::whole(field_id::arp_spa), 0x01020304}));
+    EXPECT_EQ(std::get<actions::mod_dl_src>(l[13]).mac, 0xfa163e000001u);
+    EXPECT_EQ(std::get<actions::mod_vlan_vid>(l[15]).vid, 2);
+    EXPECT_EQ(std::get<actions::mod_vlan_pcp>(l[16]).pcp, 3);
+    EXPECT_EQ(std::get<actions::set_tunnel>(l[20]).id, 6u);
+    EXPECT_EQ(std::get<actions::set_tunnel>(l[21]).id, 0x100000000u);
+    EXPECT_EQ(std::get<actions::controller>(l[23]).max_len, 0xffff);
+    EXPECT_EQ(std::get<actions::controller>(l[24]).max_len, 64);
+    EXPECT_EQ(std::get<actions::controller>(l[25]).max_len, 9);
+    EXPECT_EQ(std::get<actions::move>(l[26]).src, (bit_range{field_id::in_port, 0, 16})); // NXM_OF_IN_PORT: 16 bits
+    EXPECT_EQ(std::get<actions::goto_table>(l[27]).table, 4);
+}
+
+TEST(OfctlParse, ErrorsSayWhatAndWhere) {
+    auto e = fails("priority=1,foo=2 actions=drop");
+    EXPECT_EQ(e.column, 12u);
+    EXPECT_NE(e.message.find("unknown field"), std::string::npos);
+    e = fails("dl_dst=zz:00:00:00:00:00 actions=drop");
+    EXPECT_EQ(e.column, 8u);
+    e = fails("nw_proto=6/0xf0,ip actions=drop"); // not maskable
+    EXPECT_NE(e.message.find("cannot be masked"), std::string::npos);
+    e = fails("arp_tpa=10.0.0.1 actions=drop");
+    EXPECT_EQ(e.column, 1u);
+    EXPECT_NE(e.message.find("prerequisite"), std::string::npos);
+    e = fails("ip actions=output:1,frobnicate");
+    EXPECT_EQ(e.column, 21u);
+    EXPECT_NE(e.message.find("unknown action"), std::string::npos);
+    e = fails("actions=load:1->NXM_NX_REG0[5..40]");
+    EXPECT_NE(e.message.find("subfield range"), std::string::npos);
+    EXPECT_EQ(e.column, 29u);
+    e = fails("actions=move:NXM_NX_REG0[0..3]->NXM_NX_REG1[0..4]");
+    EXPECT_NE(e.message.find("wide"), std::string::npos);
+    e = fails("actions=load:0x1->NXM_NX_ARP_SHA[]"); // action prerequisite
+    EXPECT_NE(e.message.find("arp"), std::string::npos);
+    e = fails("ip actions=load:6->NXM_OF_IP_PROTO[]");
+    EXPECT_NE(e.message.find("cannot be written"), std::string::npos);
+    e = fails("table=3 actions=goto_table:2");
+    EXPECT_NE(e.message.find("later table"), std::string::npos);
+    e = fails("dl_vlan=4096 actions=drop");
+    EXPECT_EQ(e.column, 9u);
+    e = fails("priority=70000 actions=drop");
+    EXPECT_EQ(e.column, 10u);
+    e = fails("priority=1");
+    EXPECT_NE(e.message.find("action"), std::string::npos);
+    e = fails("cookie=1/1 actions=drop");
+    EXPECT_NE(e.message.find("cookie mask"), std::string::npos);
+    e = fails("tun_id=0x1ffffffffffffffff actions=drop");
+    e = fails("actions=resubmit(,22");
+    EXPECT_NE(e.message.find("parenthes"), std::string::npos);
+    e = fails("actions=drop,output:1");
+    e = fails("in_port=1 actions=drop", flow_command::remove);
+}
+
+TEST(OfctlParse, FlowModsAndFiles) {
+    auto d = parse_flow_mod(flow_command::remove, "cookie=0x10/0xf0,in_port=3");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->table, all_tables);
+    EXPECT_EQ(d->cookie_mask, 0xf0u);
+    auto m = parse_flow_mod(flow_command::modify_strict, "table=2,priority=5,ip actions=output:3");
+    ASSERT_TRUE(m);
+    EXPECT_TRUE(m->strict());
+    auto file = parse_flows("# comment\n\ntable=0,priority=1,in_port=1 actions=resubmit(,2)\n  \n"
+                            "table=2 actions=output:2\n");
+    ASSERT_TRUE(file);
+    EXPECT_EQ(file->size(), 2u);
+    auto bad = parse_flows("table=0 actions=drop\n# x\ntable=2,bogus=1 actions=drop\n");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().line, 3u);
+    EXPECT_EQ(bad.error().column, 9u);
+    EXPECT_EQ(to_string(bad.error()).substr(0, 18), "line 3, column 9: ");
+}
+
+TEST(OfctlParse, ApplyToGenericPipeline) {
+    generic_pipeline p;
+    auto add = [&](flow_command c, std::string_view s) {
+        auto r = parse_flow_mod(c, s);
+        EXPECT_TRUE(r) << s;
+        return apply(p, *r, 1000);
+    };
+    EXPECT_TRUE(add(flow_command::add, "table=1,priority=5,cookie=0x11,ip actions=output:1"));
+    EXPECT_TRUE(add(flow_command::add, "table=1,priority=6,cookie=0x22,arp actions=output:2"));
+    EXPECT_TRUE(add(flow_command::add, "table=2,priority=6,cookie=0x21,arp actions=output:2"));
+    EXPECT_EQ(p.table(1).size(), 2u);
+    EXPECT_EQ(add(flow_command::modify, "table=1,ip actions=output:9").count, 1u);
+    EXPECT_EQ(add(flow_command::remove, "cookie=0x20/0xf0").count, 2u);
+    EXPECT_EQ(p.table(1).size(), 1u);
+    EXPECT_EQ(p.table(2).size(), 0u);
+    EXPECT_EQ(add(flow_command::remove_strict, "table=1,priority=4,ip").count, 0u);
+    EXPECT_EQ(add(flow_command::remove_strict, "table=1,priority=5,ip").count, 1u);
+}
+
+TEST(OfctlParse, Packets) {
+    auto k = parse_packet("in_port=1,dl_vlan=2,dl_src=fa:16:3e:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,"
+                          "arp_spa=81.1.180.8,arp_tpa=81.1.180.9");
+    ASSERT_TRUE(k);
+    EXPECT_EQ(k->in_port, 1u);
+    EXPECT_EQ(k->vlan_tci, 0x1002);
+    EXPECT_EQ(k->eth_type, 0x0806);
+    EXPECT_EQ(k->arp_tpa, 0x5101b409u);
+    EXPECT_EQ(k->nw_ttl, 0); // ofproto/trace leaves what is not given at zero
+    auto none = parse_packet("tcp,tp_dst=80");
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->in_port, ports::none);
+    auto bad = parse_packet("arp_tpa=1.2.3.4,arp");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().column, 1u);
+    EXPECT_FALSE(parse_packet("ip,nw_src=10.0.0.0/8"));
+    EXPECT_TRUE(parse_packet("recirc_id=0,eth,ip,nw_frag=no", {.lenient = true}));
+    auto frame = parse_packet_frame("dl_dst=ff:ff:ff:ff:ff:ff,dl_vlan=2,arp,arp_op=1,arp_tpa=1.2.3.4");
+    ASSERT_TRUE(frame);
+    flow_key back{};
+    (void)extract(frame->data(), frame->size(), back);
+    auto want = *parse_packet("dl_dst=ff:ff:ff:ff:ff:ff,dl_vlan=2,arp,arp_op=1,arp_tpa=1.2.3.4");
+    want.in_port = 0;
+    EXPECT_EQ(back, want);
+}
+
+} // namespace
