@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <flowpipe/action/action_list.hpp>
+#include <flowpipe/action/arp_responder.hpp>
 #include <flowpipe/action/controller.hpp>
 #include <flowpipe/action/dec_ttl.hpp>
 #include <flowpipe/action/drop.hpp>
@@ -34,7 +35,8 @@ using any_action =
     std::variant<actions::output, actions::in_port, actions::drop, actions::resubmit, actions::goto_table,
                  actions::load, actions::move, actions::mod_dl_src, actions::mod_dl_dst, actions::mod_vlan_vid,
                  actions::mod_vlan_pcp, actions::push_vlan, actions::strip_vlan, actions::set_tunnel,
-                 actions::dec_ttl, actions::controller, actions::generic_learn, actions::fin_timeout>;
+                 actions::dec_ttl, actions::controller, actions::generic_learn, actions::fin_timeout,
+                 actions::arp_responder>;
 
 struct generic_actions {
     std::vector<any_action> list;
