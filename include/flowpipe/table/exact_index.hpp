@@ -25,8 +25,8 @@
 // out (key, id) back to back. Either way a key and its id share a line, so
 // a hit reads exactly one key line. Keys live inside the index: a lookup
 // touches no other memory. For 16-byte keys a slot costs 320/15 + 32/15 =
-// 23.5 bytes; at the highest load (7/8) that is 26.8 bytes per key, at the
-// load a power-of-two table reaches just after a doubling (7/16) 54.
+// 23.5 bytes; at the highest load (3/4) that is 31.3 bytes per key, at the
+// load a power-of-two table reaches just after a doubling (3/8) 63.
 //
 // The tag groups are 32 bytes per 15 slots (2.1 bytes a slot): at 64K flows
 // they fit in L2 and at 1M flows (4 MiB) in L3, which is why a miss never
@@ -56,10 +56,11 @@
 // walk over dead entries, and a table after millions of insert/erase cycles
 // probes exactly like a freshly built one. A count that reaches 0xffff stays
 // there (it can then only make lookups probe further, never miss a key). The
-// table refuses keys beyond capacity() = 7/8 of its slots. Measured with 1M
-// random 16-byte keys, the share of buckets whose overflow count is not 0 (a
-// miss there reads a second tag group, in the same or the next line) is
-// 0.12% at load 7/16, 5% at 0.66 and 41% at the 7/8 limit.
+// table refuses keys beyond capacity() = 3/4 of its slots. Measured with 1M
+// random 16-byte keys, a miss probes on average 1.01 buckets at load 0.53,
+// 1.11 at 0.70, 1.21 at the 3/4 limit, but 1.43 at 0.8 and 2.49 at 7/8
+// (linear probing's clusters grow fast past 0.8), hence the limit. Each
+// further bucket's tag group is in the same line or the next one.
 //
 // Why 16-bit tags
 //
@@ -83,7 +84,9 @@
 //   1. hash every key, prefetch its tag group;
 //   2. compare tags; a key with no matching tag whose home bucket never
 //      overflowed is a miss, settled here; otherwise prefetch the line of the
-//      first candidate and put the key on pass 3's list;
+//      first candidate and put the key on pass 3's list (prefetching the next
+//      bucket's tag group for keys whose home overflowed was measured: no gain,
+//      it is in the same or the next line and the hardware fetches it);
 //   3. compare the listed keys with their first candidate and read the id;
 //      a false tag match or an overflowed home bucket (rare) continues on the
 //      single-key path.
@@ -160,15 +163,24 @@ class exact_index {
     static constexpr std::size_t tag_group = 16;
     static constexpr std::size_t slots_per_bucket = tag_group - 1;
     static constexpr std::size_t burst_group = 32;
-    // Refuse inserts beyond 7/8 of the slots (keeps probe sequences short).
-    static constexpr std::size_t max_load_num = 7, max_load_den = 8;
+    // Refuse inserts beyond 3/4 of the slots: past 0.8, linear probing's
+    // clusters make misses probe 1.4 (at 0.8) to 2.5 (at 7/8) buckets.
+    static constexpr std::size_t max_load_num = 3, max_load_den = 4;
 
-    explicit exact_index(std::size_t capacity) {
+    // The bucket count, and so capacity(), that exact_index(capacity) picks.
+    [[nodiscard]] static constexpr std::size_t bucket_count_for(std::size_t capacity) noexcept {
         const std::size_t slots_needed = (capacity * max_load_den + max_load_num - 1) / max_load_num;
         const std::size_t buckets = (slots_needed + slots_per_bucket - 1) / slots_per_bucket;
-        bucket_count_ = std::bit_ceil(buckets < 1 ? std::size_t{1} : buckets);
+        return std::bit_ceil(buckets < 1 ? std::size_t{1} : buckets);
+    }
+    [[nodiscard]] static constexpr std::size_t capacity_for(std::size_t capacity) noexcept {
+        return bucket_count_for(capacity) * slots_per_bucket * max_load_num / max_load_den;
+    }
+
+    explicit exact_index(std::size_t capacity) {
+        bucket_count_ = bucket_count_for(capacity);
         mask_ = bucket_count_ - 1;
-        capacity_ = bucket_count_ * slots_per_bucket * max_load_num / max_load_den;
+        capacity_ = capacity_for(capacity);
         // One allocation: all tag groups, then all slot blocks.
         mem_.reset(static_cast<std::byte*>(::operator new(bytes(), std::align_val_t{line})));
         groups_ = reinterpret_cast<group*>(mem_.get());
