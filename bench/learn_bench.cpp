@@ -1,0 +1,586 @@
+// learn into br-tun's table 20 beside DPDK's SWX learner table, in the same
+// binary and the same run.
+//
+// Rows (each iteration = one burst of 32 packets):
+//   flowpipe_learn_add/flows:N     table 20 holds N learned MACs; each packet
+//                                  carries a MAC never seen: miss -> insert
+//                                  (br-tun's typed table-10 learn, the code
+//                                  the pipeline runs per packet)
+//   flowpipe_learn_refresh/flows:N each packet re-learns a known MAC: hit ->
+//                                  timer refresh
+//   swx_learner_add/flows:N        rte_swx_table_learner: lookup (32 mailboxes
+//                                  interleaved, as the SWX pipeline runs it)
+//                                  then add, on the same keys (16 bytes:
+//                                  VLAN + MAC, zero padded)
+//   swx_learner_rearm/flows:N      lookup (hit) then rearm
+//   flowpipe_br_tun_learn/flows:N  whole frames from a tunnel through the
+//                                  typed br-tun pipeline (parse, tables 0, 4,
+//                                  10, output): packets/s that re-learn
+//   flowpipe_mac_flood             1M random source MACs through the table-10
+//                                  learn with limit=65536: memory stays
+//                                  bounded, refused learns are counted
+//
+// The add rows learn F = min(N, 64K) new MACs on top of the N, then remove
+// them outside the timed region and start over. flowpipe's table 20 is
+// sized for N + F + 1 flows; the SWX learner for n_keys_max = N, which it
+// turns into N buckets of 4 slots (load 1/4 at N keys; an add into a full
+// bucket fails, counted as add_failed). Counters: learns/s
+// (items_per_second), ns_per_learn, bytes_per_flow (table memory over the
+// N learned flows; flowpipe's breakdown is printed at the end).
+//
+// `--rounds=R` runs the suite R times and prints the median of each rate and
+// of the per-round ratio flowpipe/SWX: on a noisy machine only ratios
+// measured in one run mean anything.
+#include <flowpipe/neutron/br_tun.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#if FLOWPIPE_HAVE_DPDK
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_swx_table_learner.h>
+#endif
+
+namespace {
+
+namespace fp = flowpipe;
+using br_tun = fp::neutron::br_tun_core;
+using table20 = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>;
+
+constexpr std::size_t burst = 32;
+constexpr std::uint16_t lvid = 2;
+constexpr std::uint64_t seg = 6;
+constexpr std::uint32_t tun_port = 2, patch_int = 1;
+
+// Source MACs: `present` are learned before timing, `fresh` never are.
+struct workload {
+    std::vector<std::uint64_t> present; // in random order: the refresh stream
+    std::vector<std::uint64_t> fresh;
+};
+
+const workload& get_workload(std::size_t flows) {
+    static std::map<std::size_t, std::unique_ptr<workload>> cache;
+    auto& w = cache[flows];
+    if (!w) {
+        w = std::make_unique<workload>();
+        std::mt19937_64 rng(flows);
+        // Unicast, locally administered, distinct (low 32 bits count, high bits random).
+        for (std::size_t i = 0; i < 2 * flows; ++i) {
+            const std::uint64_t mac = (((rng() & 0xfcff) | 0x0200) << 32) | static_cast<std::uint32_t>(i * 2654435761u);
+            (i < flows ? w->present : w->fresh).push_back(mac & 0xffffffffffffULL);
+        }
+        std::sort(w->present.begin(), w->present.end());
+        std::sort(w->fresh.begin(), w->fresh.end());
+        std::vector<std::uint64_t> all(w->present);
+        all.insert(all.end(), w->fresh.begin(), w->fresh.end());
+        std::sort(all.begin(), all.end());
+        if (std::adjacent_find(all.begin(), all.end()) != all.end()) std::abort();
+        std::shuffle(w->present.begin(), w->present.end(), rng);
+        std::shuffle(w->fresh.begin(), w->fresh.end(), rng);
+    }
+    return *w;
+}
+
+struct loop_clock {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    [[nodiscard]] double ns() const {
+        return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    }
+};
+
+void set_counters(benchmark::State& state, double ns, double bytes_per_flow) {
+    const double n = static_cast<double>(state.iterations()) * burst;
+    state.SetItemsProcessed(static_cast<std::int64_t>(n));
+    state.counters["ns_per_learn"] = ns / n;
+    state.counters["bytes_per_flow"] = bytes_per_flow;
+}
+
+// ---------------------------------------------------------------------------
+// flowpipe: br-tun's typed table-10 learn into table 20
+
+fp::flow_key packet_key(std::uint64_t mac) {
+    fp::flow_key k{};
+    k.in_port = tun_port;
+    k.tun_id = seg;
+    k.eth_src = mac;
+    k.eth_dst = 0xfa163eb3e77aULL;
+    k.eth_type = 0x0800;
+    k.vlan_tci = 0x1000 | lvid; // after table 4's mod_vlan_vid
+    return k;
+}
+
+// New MACs an add row learns before they are removed again (outside timing).
+std::size_t fresh_of(std::size_t flows) { return std::min<std::size_t>(flows, 65536); }
+
+// Table 20 sized for the N learned flows, the fresh ones and its catch-all.
+fp::pipeline_config config_for(std::size_t flows, std::size_t extra) {
+    fp::pipeline_config c;
+    c.tables.emplace_back(std::uint8_t{20}, fp::table_config{flows + extra + 1, fp::overflow_policy::refuse});
+    return c;
+}
+
+struct fp_setup {
+    std::unique_ptr<br_tun> p;
+    fp::neutron::learn_ucast learn{};
+};
+
+fp_setup& flowpipe_table(std::size_t flows) {
+    static std::map<std::size_t, std::unique_ptr<fp_setup>> cache;
+    auto& s = cache[flows];
+    if (!s) {
+        s = std::make_unique<fp_setup>();
+        s->p = std::make_unique<br_tun>(config_for(flows, fresh_of(flows)));
+        auto& t = s->p->table<20>();
+        if (!t.add(fp::match{}, 0, fp::action_list<fp::actions::resubmit_to<22>>{}, {}, 0)) std::abort();
+        for (std::uint64_t mac : get_workload(flows).present)
+            if (s->learn.install(t, packet_key(mac), 0) != fp::learn_result::added) std::abort();
+    }
+    return *s;
+}
+
+// Bytes table 20 spends per learned flow it holds (N), by part: its slab
+// (sized by the flows it has held), its exact index and its timer heap
+// (reserved at 2 entries of 16 bytes per flow of max_flows).
+struct fp_memory {
+    double flow, index, timers, total;
+};
+fp_memory flowpipe_memory(std::size_t flows) {
+    auto& t = flowpipe_table(flows).p->table<20>();
+    const double n = static_cast<double>(flows);
+    const double held = static_cast<double>(flows + fresh_of(flows) + 1);
+    const double slab = std::ceil(held / 1024.0) * 1024.0 * sizeof(table20::flow_type);
+    fp_memory m{};
+    m.flow = slab / n;
+    m.index = static_cast<double>(t.index().memory_bytes()) / n;
+    m.timers = (2.0 * static_cast<double>(t.config().max_flows) + 16.0) * 16.0 / n;
+    m.total = m.flow + m.index + m.timers;
+    return m;
+}
+
+void bm_flowpipe_refresh(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    fp_setup& s = flowpipe_table(flows);
+    auto& t = s.p->table<20>();
+    const auto& stream = get_workload(flows).present;
+    std::array<fp::flow_key, burst> keys;
+    keys.fill(packet_key(0));
+    std::size_t pos = 0, refreshed = 0;
+    std::int64_t now = 1;
+    const loop_clock clock;
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[(pos + i) % stream.size()];
+        for (std::size_t i = 0; i < burst; ++i) refreshed += s.learn.install(t, keys[i], now) == fp::learn_result::refreshed;
+        pos = (pos + burst) % stream.size();
+        ++now;
+    }
+    const double ns = clock.ns();
+    if (refreshed != state.iterations() * burst) state.SkipWithError("a re-learn was not a refresh");
+    set_counters(state, ns, flowpipe_memory(flows).total);
+}
+
+void bm_flowpipe_add(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    fp_setup& s = flowpipe_table(flows);
+    auto& t = s.p->table<20>();
+    const auto& fresh = get_workload(flows).fresh;
+    const std::vector<std::uint64_t> stream(fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
+    std::array<fp::flow_key, burst> keys;
+    keys.fill(packet_key(0));
+    std::size_t pos = 0, added = 0;
+    double ns = 0;
+    auto undo = [&] { // back to the N present flows
+        fp::flow_key k = packet_key(0);
+        for (std::size_t i = 0; i < pos; ++i) {
+            k.eth_src = stream[i];
+            typename table20::key_type v, m;
+            fp::neutron::learn_ucast::build_match<table20::schema_type>(k, v, m);
+            const auto* f = t.find_strict(v, m, fp::neutron::learn_ucast::priority);
+            t.remove(f->get_match(), true, fp::neutron::learn_ucast::priority);
+        }
+        pos = 0;
+    };
+    loop_clock clock;
+    for (auto _ : state) {
+        if (pos + burst > stream.size()) {
+            ns += clock.ns();
+            state.PauseTiming();
+            undo();
+            state.ResumeTiming();
+            clock = loop_clock{};
+        }
+        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[pos + i];
+        for (std::size_t i = 0; i < burst; ++i) added += s.learn.install(t, keys[i], 1) == fp::learn_result::added;
+        pos += burst;
+    }
+    ns += clock.ns();
+    undo();
+    if (added != state.iterations() * burst) state.SkipWithError("a learn of a new MAC did not add");
+    set_counters(state, ns, flowpipe_memory(flows).total);
+}
+
+// Whole frames from a tunnel through the br-tun pipeline, all re-learning.
+void bm_flowpipe_pipeline(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    fp_setup& s = flowpipe_table(flows);
+    br_tun& p = *s.p;
+    auto& t0 = p.table<0>();
+    if (t0.size() == 0) {
+        using namespace fp;
+        (void)t0.add(match{}.set(field_id::in_port, tun_port), 1, action_list<actions::resubmit_to<4>>{}, {}, 0);
+        (void)p.table<4>().add(match{}.set(field_id::tun_id, seg), 1, neutron::tun_to_lv_actions{{lvid}, {}}, {}, 0);
+        (void)p.table<10>().add(match{}, 1, neutron::learn_from_tun_actions{{}, {patch_int}}, {}, 0);
+    }
+    const auto& stream = get_workload(flows).present;
+    std::vector<std::array<std::uint8_t, 128>> bufs(burst);
+    std::array<fp::packet, burst> pkts;
+    fp::burst_output out;
+    std::size_t pos = 0;
+    std::int64_t now = 1;
+    const loop_clock clock;
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < burst; ++i) {
+            fp::flow_key k = packet_key(stream[(pos + i) % stream.size()]);
+            k.vlan_tci = 0;
+            k.nw_ttl = 64;
+            const std::size_t len = fp::compose_frame(k, std::span<std::uint8_t>(bufs[i].data() + 32, 96));
+            pkts[i] = fp::packet{bufs[i].data() + 32, static_cast<std::uint32_t>(len), 32, tun_port, 0, seg, 0, 0};
+        }
+        p.run(pkts, now++, out);
+        pos = (pos + burst) % stream.size();
+    }
+    const double ns = clock.ns();
+    if (out.on_port(patch_int).size() != burst) state.SkipWithError("frames did not reach patch-int");
+    set_counters(state, ns, flowpipe_memory(flows).total);
+}
+
+// 1M random source MACs through table 10's learn with limit=65536.
+void bm_flowpipe_mac_flood(benchmark::State& state) {
+    constexpr std::size_t limit = 65536, macs = 1 << 20;
+    fp::neutron::learn_ucast learn{};
+    learn.limit = limit;
+    std::mt19937_64 rng(42);
+    std::vector<std::uint64_t> stream(macs);
+    for (auto& m : stream) m = (rng() & 0xfeffffffffffULL); // unicast, random
+    std::size_t max_size = 0;
+    double ns = 0;
+    std::uint64_t refused = 0, learns = 0;
+    for (auto _ : state) {
+        br_tun p(config_for(limit, 0));
+        auto& t = p.table<20>();
+        learn = fp::neutron::learn_ucast{};
+        learn.limit = limit;
+        fp::flow_key k = packet_key(0);
+        const loop_clock clock;
+        for (std::size_t i = 0; i < macs; ++i) {
+            k.eth_src = stream[i];
+            learn.install(t, k, 1);
+        }
+        ns += clock.ns();
+        max_size = std::max(max_size, t.size());
+        refused += learn.stats().refused_limit;
+        learns += macs;
+        state.counters["flows_after"] = static_cast<double>(t.size());
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(learns));
+    state.counters["ns_per_learn"] = ns / static_cast<double>(learns);
+    state.counters["refused"] = static_cast<double>(refused) / static_cast<double>(state.iterations());
+    state.counters["max_flows"] = static_cast<double>(max_size);
+    state.counters["limit"] = limit;
+}
+
+// ---------------------------------------------------------------------------
+// DPDK's SWX learner table
+
+#if FLOWPIPE_HAVE_DPDK
+struct swx_setup {
+    void* table = nullptr;
+    std::uint64_t footprint = 0;
+    std::uint32_t capacity = 0;
+    std::size_t prefill_failed = 0; // keys whose 4-key bucket was full
+    std::vector<std::unique_ptr<std::uint8_t[]>> mailboxes;
+};
+
+struct swx_key {
+    alignas(16) std::uint8_t b[16];
+};
+swx_key swx_key_of(std::uint64_t mac) {
+    swx_key k{};
+    const std::uint64_t w = (std::uint64_t{lvid} << 48) | mac;
+    std::memcpy(k.b, &w, 8);
+    return k;
+}
+
+struct swx_data {
+    std::uint64_t tun_id;
+    std::uint32_t port;
+    std::uint32_t pad;
+};
+
+swx_setup& swx_table(std::size_t flows) {
+    static std::map<std::size_t, std::unique_ptr<swx_setup>> cache;
+    auto& s = cache[flows];
+    if (!s) {
+        s = std::make_unique<swx_setup>();
+        static std::uint32_t timeout[] = {300};
+        rte_swx_table_learner_params prm{};
+        prm.key_size = 16;
+        prm.key_offset = 0;
+        prm.key_mask0 = nullptr;
+        prm.action_data_size = sizeof(swx_data);
+        prm.hash_func = nullptr;
+        // N: the SWX learner gives every key of n_keys_max (a power of two) a
+        // bucket of 4 slots, so N keys sit at load 1/4 and N + fresh ones fit.
+        // 2N would not fit EAL's 512 MB at 1M (256 bytes per key).
+        prm.n_keys_max = static_cast<std::uint32_t>(flows);
+        prm.key_timeout = timeout;
+        prm.n_key_timeouts = 1;
+        s->capacity = prm.n_keys_max;
+        s->footprint = rte_swx_table_learner_footprint_get(&prm);
+        s->table = rte_swx_table_learner_create(&prm, 0);
+        if (s->table == nullptr) {
+            std::fprintf(stderr, "rte_swx_table_learner_create(%zu keys) failed\n", flows);
+            std::abort();
+        }
+        const std::size_t mb = rte_swx_table_learner_mailbox_size_get();
+        for (std::size_t i = 0; i < burst; ++i) {
+            s->mailboxes.push_back(std::make_unique<std::uint8_t[]>(mb + 64));
+            std::memset(s->mailboxes.back().get(), 0, mb + 64);
+        }
+        const std::uint64_t now = rte_get_tsc_cycles();
+        for (std::uint64_t mac : get_workload(flows).present) {
+            swx_key k = swx_key_of(mac);
+            std::uint8_t* kp = k.b;
+            std::uint64_t action_id;
+            std::uint8_t* data;
+            std::size_t entry;
+            int hit = 0;
+            while (!rte_swx_table_learner_lookup(s->table, s->mailboxes[0].get(), now, &kp, &action_id, &data, &entry, &hit)) {
+            }
+            swx_data d{seg, tun_port, 0};
+            if (hit) std::abort();
+            s->prefill_failed +=
+                rte_swx_table_learner_add(s->table, s->mailboxes[0].get(), now, 1, reinterpret_cast<std::uint8_t*>(&d), 0) != 0;
+        }
+    }
+    return *s;
+}
+
+// One burst: all lookups started, then completed, then `op` per key.
+template <class Op>
+void swx_burst(swx_setup& s, swx_key* keys, std::uint64_t now, int* hits, Op&& op) {
+    std::uint8_t* kp[burst];
+    std::uint64_t action_id[burst];
+    std::uint8_t* data[burst];
+    std::size_t entry[burst];
+    int done[burst];
+    for (std::size_t i = 0; i < burst; ++i) {
+        kp[i] = keys[i].b;
+        done[i] = rte_swx_table_learner_lookup(s.table, s.mailboxes[i].get(), now, &kp[i], &action_id[i], &data[i],
+                                               &entry[i], &hits[i]);
+    }
+    for (std::size_t i = 0; i < burst; ++i) {
+        while (!done[i])
+            done[i] = rte_swx_table_learner_lookup(s.table, s.mailboxes[i].get(), now, &kp[i], &action_id[i], &data[i],
+                                                   &entry[i], &hits[i]);
+        op(i, hits[i]);
+    }
+}
+
+void bm_swx_rearm(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    swx_setup& s = swx_table(flows);
+    const auto& stream = get_workload(flows).present;
+    std::array<swx_key, burst> keys;
+    int hits[burst];
+    std::size_t pos = 0, rearmed = 0;
+    const std::uint64_t t0 = rte_get_tsc_cycles();
+    std::uint64_t now = t0;
+    const loop_clock clock;
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < burst; ++i) keys[i] = swx_key_of(stream[(pos + i) % stream.size()]);
+        swx_burst(s, keys.data(), now, hits, [&](std::size_t i, int hit) {
+            if (hit) {
+                rte_swx_table_learner_rearm(s.table, s.mailboxes[i].get(), now);
+                ++rearmed;
+            }
+        });
+        pos = (pos + burst) % stream.size();
+        now += 1000;
+    }
+    const double ns = clock.ns();
+    // Keys the prefill could not add miss here (no rearm, but a lookup).
+    state.counters["prefill_failed"] = static_cast<double>(s.prefill_failed);
+    state.counters["missed"] = static_cast<double>(state.iterations() * burst - rearmed);
+    set_counters(state, ns, static_cast<double>(s.footprint) / static_cast<double>(flows));
+}
+
+void bm_swx_add(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    swx_setup& s = swx_table(flows);
+    const auto& fresh = get_workload(flows).fresh;
+    const std::vector<std::uint64_t> stream(fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
+    std::array<swx_key, burst> keys;
+    int hits[burst];
+    std::size_t pos = 0, added = 0;
+    const std::uint64_t now = rte_get_tsc_cycles();
+    swx_data d{seg, tun_port, 0};
+    double ns = 0;
+    auto undo = [&] {
+        for (std::size_t base = 0; base + burst <= pos; base += burst) {
+            for (std::size_t i = 0; i < burst; ++i) keys[i] = swx_key_of(stream[base + i]);
+            swx_burst(s, keys.data(), now, hits, [&](std::size_t i, int hit) {
+                if (hit) rte_swx_table_learner_delete(s.table, s.mailboxes[i].get()); // else its add failed
+            });
+        }
+        pos = 0;
+    };
+    loop_clock clock;
+    for (auto _ : state) {
+        if (pos + burst > stream.size()) {
+            ns += clock.ns();
+            state.PauseTiming();
+            undo();
+            state.ResumeTiming();
+            clock = loop_clock{};
+        }
+        for (std::size_t i = 0; i < burst; ++i) keys[i] = swx_key_of(stream[pos + i]);
+        swx_burst(s, keys.data(), now, hits, [&](std::size_t i, int hit) {
+            if (!hit)
+                added += rte_swx_table_learner_add(s.table, s.mailboxes[i].get(), now, 1,
+                                                   reinterpret_cast<std::uint8_t*>(&d), 0) == 0;
+        });
+        pos += burst;
+    }
+    ns += clock.ns();
+    undo();
+    // The SWX learner has no overflow: an add into a full 4-key bucket fails.
+    state.counters["add_failed"] = static_cast<double>(state.iterations() * burst - added);
+    set_counters(state, ns, static_cast<double>(s.footprint) / static_cast<double>(flows));
+}
+#endif
+
+constexpr std::int64_t sizes[] = {1024, 65536, 1048576};
+
+void register_all() {
+    for (std::int64_t flows : sizes) {
+        benchmark::RegisterBenchmark("flowpipe_learn_add", bm_flowpipe_add)->Arg(flows)->ArgName("flows");
+#if FLOWPIPE_HAVE_DPDK
+        benchmark::RegisterBenchmark("swx_learner_add", bm_swx_add)->Arg(flows)->ArgName("flows");
+#endif
+        benchmark::RegisterBenchmark("flowpipe_learn_refresh", bm_flowpipe_refresh)->Arg(flows)->ArgName("flows");
+#if FLOWPIPE_HAVE_DPDK
+        benchmark::RegisterBenchmark("swx_learner_rearm", bm_swx_rearm)->Arg(flows)->ArgName("flows");
+#endif
+        benchmark::RegisterBenchmark("flowpipe_br_tun_learn", bm_flowpipe_pipeline)->Arg(flows)->ArgName("flows");
+    }
+    benchmark::RegisterBenchmark("flowpipe_mac_flood", bm_flowpipe_mac_flood)->Iterations(2);
+}
+
+class recording_reporter : public benchmark::ConsoleReporter {
+  public:
+    std::map<std::string, double> rate;
+    void ReportRuns(const std::vector<Run>& runs) override {
+        ConsoleReporter::ReportRuns(runs);
+        for (const Run& r : runs) {
+            if (r.error_occurred || r.run_type != Run::RT_Iteration) continue;
+            const auto it = r.counters.find("items_per_second");
+            if (it != r.counters.end()) rate[r.benchmark_name()] = it->second.value;
+        }
+    }
+};
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n == 0 ? 0.0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int rounds = 1;
+    std::vector<char*> args;
+    for (int i = 0; i < argc; ++i) {
+        if (std::strncmp(argv[i], "--rounds=", 9) == 0)
+            rounds = std::max(1, std::atoi(argv[i] + 9));
+        else
+            args.push_back(argv[i]);
+    }
+    int bargc = static_cast<int>(args.size());
+#if FLOWPIPE_HAVE_DPDK
+    const char* eal_args[] = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0", "--log-level=1"};
+    std::vector<char*> eal_argv;
+    for (const char* a : eal_args) eal_argv.push_back(const_cast<char*>(a));
+    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+        std::fprintf(stderr, "rte_eal_init failed: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+#endif
+    benchmark::Initialize(&bargc, args.data());
+    if (benchmark::ReportUnrecognizedArguments(bargc, args.data())) return 1;
+    register_all();
+
+    std::vector<std::map<std::string, double>> per_round;
+    for (int r = 0; r < rounds; ++r) {
+        recording_reporter rep;
+        benchmark::RunSpecifiedBenchmarks(&rep);
+        per_round.push_back(rep.rate);
+    }
+
+    std::printf("\nflowpipe table-20 memory per learned flow (N held, sized for N + F + 1), by part:\n");
+    std::printf("  sizeof(flow) %zu bytes: value %zu + mask %zu + priority 4 + cookie 8 + timeouts 4 + created/modified/used 24"
+                " + n_packets/n_bytes 16 + actions variant %zu + id/next_same_key/generation 12 + live 1 + padding\n",
+                sizeof(table20::flow_type), sizeof(table20::key_type), sizeof(table20::key_type),
+                sizeof(table20::actions_type));
+    for (std::int64_t flows : sizes) {
+        const std::string row = "flowpipe_learn_refresh/flows:" + std::to_string(flows);
+        if (!per_round[0].count(row) && !per_round[0].count("flowpipe_learn_add/flows:" + std::to_string(flows))) continue;
+        const fp_memory m = flowpipe_memory(static_cast<std::size_t>(flows));
+        std::printf("  %7lld flows: flow slab %.1f + exact index %.1f + timer heap %.1f = %.1f bytes/flow\n",
+                    static_cast<long long>(flows), m.flow, m.index, m.timers, m.total);
+    }
+
+    std::printf("\nMedian over %d round(s): learns/s (M) and the per-round ratio flowpipe/SWX learner\n", rounds);
+    std::printf("%-10s %12s %12s %8s %12s %12s %8s\n", "flows", "fp add", "swx add", "ratio", "fp refresh", "swx rearm",
+                "ratio");
+    for (std::int64_t flows : sizes) {
+        const std::string n = std::to_string(flows);
+        std::vector<double> fa, sa, ra, fr, sr, rr;
+        for (const auto& m : per_round) {
+            auto get = [&](const std::string& name) {
+                const auto it = m.find(name + "/flows:" + n);
+                return it == m.end() ? 0.0 : it->second;
+            };
+            const double a = get("flowpipe_learn_add"), b = get("swx_learner_add"), c = get("flowpipe_learn_refresh"),
+                         d = get("swx_learner_rearm");
+            if (a > 0) fa.push_back(a / 1e6);
+            if (b > 0) sa.push_back(b / 1e6);
+            if (a > 0 && b > 0) ra.push_back(a / b);
+            if (c > 0) fr.push_back(c / 1e6);
+            if (d > 0) sr.push_back(d / 1e6);
+            if (c > 0 && d > 0) rr.push_back(c / d);
+        }
+        if (fa.empty() && fr.empty()) continue;
+        std::printf("%-10s %12.2f %12.2f %8.2f %12.2f %12.2f %8.2f\n", n.c_str(), median(fa), median(sa), median(ra),
+                    median(fr), median(sr), median(rr));
+    }
+    benchmark::Shutdown();
+#if FLOWPIPE_HAVE_DPDK
+    rte_eal_cleanup();
+#endif
+    return 0;
+}
