@@ -23,6 +23,7 @@
 #include <flowpipe/action/learn.hpp>
 #include <flowpipe/action/mod_dl.hpp>
 #include <flowpipe/action/move.hpp>
+#include <flowpipe/action/normal.hpp>
 #include <flowpipe/action/output.hpp>
 #include <flowpipe/action/resubmit.hpp>
 #include <flowpipe/action/set_field.hpp>
@@ -36,7 +37,7 @@ using any_action =
                  actions::load, actions::move, actions::mod_dl_src, actions::mod_dl_dst, actions::mod_vlan_vid,
                  actions::mod_vlan_pcp, actions::push_vlan, actions::strip_vlan, actions::set_tunnel,
                  actions::dec_ttl, actions::controller, actions::generic_learn, actions::fin_timeout,
-                 actions::arp_responder>;
+                 actions::arp_responder, actions::normal>;
 
 struct generic_actions {
     std::vector<any_action> list;

@@ -1,0 +1,268 @@
+// The normal action: Open vSwitch's L2 learning switch on real frames
+// (learning per VLAN, forwarding, flooding, access and trunk ports, aging,
+// the MAC limit with fair eviction, moves), and the MAC table on its own.
+#include <flowpipe/action/actions.hpp>
+#include <flowpipe/action/normal.hpp>
+#include <flowpipe/core/compose.hpp>
+#include <flowpipe/core/extract.hpp>
+#include <flowpipe/pipeline/generic_pipeline.hpp>
+#include <flowpipe/pipeline/pipeline.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+#include <vector>
+
+namespace fp = flowpipe;
+namespace f = fp::fields;
+using namespace fp::actions;
+
+namespace {
+
+constexpr std::uint32_t headroom = 64;
+
+struct frames {
+    std::deque<std::array<std::uint8_t, 2048>> bufs;
+    std::vector<fp::packet> pkts;
+    fp::packet& add(const fp::flow_key& k) {
+        auto& b = bufs.emplace_back();
+        b.fill(0);
+        const std::size_t len = fp::compose_frame(k, std::span<std::uint8_t>(b.data() + headroom, b.size() - headroom));
+        fp::packet p;
+        p.data = b.data() + headroom;
+        p.len = static_cast<std::uint32_t>(len);
+        p.headroom = headroom;
+        p.in_port = k.in_port;
+        pkts.push_back(p);
+        return pkts.back();
+    }
+};
+
+fp::flow_key eth(std::uint32_t in_port, std::uint64_t src, std::uint64_t dst, std::uint16_t vlan_tci = 0) {
+    fp::flow_key k{};
+    k.in_port = in_port;
+    k.eth_src = src;
+    k.eth_dst = dst;
+    k.eth_type = 0x0800;
+    k.vlan_tci = vlan_tci;
+    k.nw_src = 0x0a000001;
+    k.nw_dst = 0x0a000002;
+    k.nw_proto = 17;
+    k.nw_ttl = 64;
+    return k;
+}
+
+fp::flow_key key_of(const fp::packet& p) {
+    fp::flow_key k{};
+    fp::extract(p.data, p.len, k);
+    return k;
+}
+
+// br-int style: one table whose only flow is `actions=NORMAL`.
+using bridge = fp::pipeline<fp::table<0, fp::schema<fp::exact<f::in_port>>, fp::allowed<fp::action_list<normal>>>>;
+
+// Ports: 1, 2 access VLAN 10; 3 access VLAN 20; 4 trunk (all VLANs); 5 trunk (VLAN 20 only).
+struct fixture {
+    fp::l2_switch sw;
+    bridge p;
+    explicit fixture(fp::l2_switch::config c = {}) : sw(c) {
+        sw.add_access_port(1, 10);
+        sw.add_access_port(2, 10);
+        sw.add_access_port(3, 20);
+        sw.add_trunk_port(4);
+        sw.add_trunk_port(5, {20});
+        EXPECT_TRUE(p.table<0>().add(fp::match{}, 0, fp::action_list<normal>{{&sw}}, {}, 0));
+    }
+    fp::burst_output out;
+    // Sends one frame; returns the ports it left on, sorted.
+    std::vector<std::uint32_t> send(const fp::flow_key& k, std::int64_t now = 0) {
+        frames fr;
+        fr.add(k);
+        // A fresh output per run: burst_output::finish() keeps a stale group
+        // index across runs (reported; reusing it here reads past groups_).
+        out = fp::burst_output{};
+        p.run(fr.pkts, now, out);
+        std::vector<std::uint32_t> ports;
+        for (const auto& tx : out.outputs()) ports.push_back(tx.port);
+        std::sort(ports.begin(), ports.end());
+        return ports;
+    }
+};
+
+using ports = std::vector<std::uint32_t>;
+constexpr std::uint64_t A = 0x020000000001ULL, B = 0x020000000002ULL, C = 0x020000000003ULL;
+constexpr std::uint64_t bcast = 0xffffffffffffULL;
+
+} // namespace
+
+TEST(normal, unknown_unicast_floods_its_vlan_then_known_unicast_goes_to_one_port) {
+    fixture x;
+    EXPECT_EQ(x.send(eth(1, A, B)), (ports{2, 4})); // VLAN 10: port 2 and the all-VLAN trunk, never 1
+    // On the access port untagged, on the trunk tagged with VLAN 10.
+    EXPECT_EQ(key_of(x.out.on_port(2)[0]).vlan_tci, 0);
+    EXPECT_EQ(key_of(x.out.on_port(4)[0]).vlan_tci, 0x1000 | 10);
+    EXPECT_EQ(x.sw.lookup(A, 10, 0), 1u);
+    EXPECT_EQ(x.sw.lookup(A, 20, 0), fp::l2_switch::npos); // learned per VLAN
+    EXPECT_EQ(x.send(eth(2, B, A)), (ports{1}));
+    EXPECT_EQ(x.send(eth(1, A, B)), (ports{2}));
+    // From the trunk, tagged 10, to A: out of access port 1 untagged.
+    EXPECT_EQ(x.send(eth(4, C, A, 0x1000 | 10)), (ports{1}));
+    EXPECT_EQ(key_of(x.out.on_port(1)[0]).vlan_tci, 0);
+    EXPECT_EQ(x.sw.lookup(C, 10, 0), 4u);
+    // And back: A to C goes to the trunk, tagged.
+    EXPECT_EQ(x.send(eth(1, A, C)), (ports{4}));
+    EXPECT_EQ(key_of(x.out.on_port(4)[0]).vlan_tci, 0x1000 | 10);
+}
+
+TEST(normal, broadcast_and_multicast_flood_every_other_port_of_the_vlan) {
+    fixture x;
+    EXPECT_EQ(x.send(eth(3, A, bcast)), (ports{4, 5}));
+    EXPECT_EQ(key_of(x.out.on_port(5)[0]).vlan_tci, 0x1000 | 20);
+    EXPECT_EQ(x.send(eth(5, B, 0x01005e000001ULL, 0x1000 | 20)), (ports{3, 4}));
+    EXPECT_EQ(x.send(eth(4, C, bcast, 0x1000 | 10)), (ports{1, 2}));
+    // A broadcast source is never learned; a multicast destination never looked up.
+    EXPECT_EQ(x.send(eth(1, bcast, A)), (ports{2, 4}));
+    EXPECT_EQ(x.sw.size(), 3u);
+}
+
+TEST(normal, a_tagged_frame_keeps_its_priority_on_trunks) {
+    fixture x;
+    EXPECT_EQ(x.send(eth(4, A, bcast, 0xa000 | 0x1000 | 20)), (ports{3, 5}));
+    EXPECT_EQ(key_of(x.out.on_port(5)[0]).vlan_tci, 0xa000 | 0x1000 | 20);
+    EXPECT_EQ(key_of(x.out.on_port(3)[0]).vlan_tci, 0);
+}
+
+TEST(normal, vlan_admission_as_open_vswitch_does_it) {
+    fixture x;
+    EXPECT_EQ(x.send(eth(1, A, bcast, 0x1000 | 10)), ports{}); // tagged (VID 10) on an access port: dropped
+    EXPECT_EQ(x.send(eth(1, A, bcast, 0x1000 | 0)), (ports{2, 4})); // priority-tagged: VLAN 10
+    EXPECT_EQ(x.send(eth(5, A, bcast, 0x1000 | 10)), ports{}); // trunk 5 does not carry VLAN 10
+    EXPECT_EQ(x.send(eth(4, B, bcast)), ports{});               // untagged on a trunk: VLAN 0, nobody else there
+    EXPECT_EQ(x.send(eth(9, A, bcast)), ports{});               // not a port of the switch
+    EXPECT_EQ(x.send(eth(1, A, 0x0180c2000000ULL)), ports{});   // STP: reserved multicast
+    EXPECT_EQ(x.send(eth(1, A, 0x0180c2000002ULL)), ports{});   // LACP
+}
+
+TEST(normal, a_destination_learned_on_the_input_port_is_dropped) {
+    fixture x;
+    x.send(eth(1, A, bcast));
+    EXPECT_EQ(x.send(eth(1, B, A)), ports{});
+}
+
+TEST(normal, a_mac_that_moves_is_relearned_on_its_new_port) {
+    fixture x;
+    x.send(eth(1, A, bcast));
+    x.send(eth(2, B, bcast));
+    EXPECT_EQ(x.send(eth(2, B, A)), (ports{1}));
+    EXPECT_EQ(x.send(eth(4, A, bcast, 0x1000 | 10)), (ports{1, 2})); // A now behind the trunk
+    EXPECT_EQ(x.sw.lookup(A, 10, 0), 4u);
+    EXPECT_EQ(x.sw.stats().moved, 1u);
+    EXPECT_EQ(x.send(eth(2, B, A)), (ports{4}));
+    EXPECT_EQ(x.sw.macs_on(1), 0u);
+    EXPECT_EQ(x.sw.macs_on(4), 1u);
+}
+
+TEST(normal, macs_age_out_300_s_after_their_last_frame) {
+    fixture x;
+    constexpr std::int64_t s = 1000;
+    x.send(eth(1, A, bcast), 0);
+    EXPECT_EQ(x.send(eth(2, B, A), 200 * s), (ports{1}));
+    x.send(eth(1, A, bcast), 250 * s); // refreshed
+    EXPECT_EQ(x.send(eth(2, B, A), 549 * s), (ports{1}));
+    EXPECT_EQ(x.send(eth(2, B, A), 550 * s + 1), (ports{1, 4})); // aged: flooded again
+    EXPECT_EQ(x.sw.expire(550 * s + 1), 1u);                       // A; B was refreshed just now
+    EXPECT_EQ(x.sw.size(), 1u);
+    EXPECT_EQ(x.sw.stats().expired, 1u);
+}
+
+TEST(normal, a_full_table_evicts_the_oldest_mac_of_the_port_with_the_most) {
+    fp::l2_switch::config c;
+    c.max_entries = 4;
+    fixture x(c);
+    x.send(eth(2, 0x02000000aa01ULL, bcast), 1);
+    x.send(eth(1, 0x02000000bb01ULL, bcast), 2);
+    x.send(eth(1, 0x02000000bb02ULL, bcast), 3);
+    x.send(eth(1, 0x02000000bb03ULL, bcast), 4);
+    x.send(eth(1, 0x02000000bb01ULL, bcast), 5); // bb01 used again: bb02 is port 1's oldest
+    x.send(eth(2, 0x02000000aa02ULL, bcast), 6); // full: port 1 has the most
+    EXPECT_EQ(x.sw.size(), 4u);
+    EXPECT_EQ(x.sw.stats().evicted, 1u);
+    EXPECT_EQ(x.sw.lookup(0x02000000bb02ULL, 10, 6), fp::l2_switch::npos);
+    EXPECT_EQ(x.sw.lookup(0x02000000bb01ULL, 10, 6), 1u);
+    EXPECT_EQ(x.sw.lookup(0x02000000aa01ULL, 10, 6), 2u);
+    EXPECT_EQ(x.sw.lookup(0x02000000aa02ULL, 10, 6), 2u);
+}
+
+TEST(normal, flooding_random_macs_from_one_port_evicts_only_its_own) {
+    fp::l2_switch::config c;
+    c.max_entries = 64;
+    fixture x(c);
+    x.send(eth(2, B, bcast));
+    std::mt19937_64 rng(3);
+    frames fr;
+    for (int i = 0; i < 200; ++i) fr.add(eth(1, rng() & 0xfeffffffffffULL, bcast));
+    x.p.run(fr.pkts, 0, x.out);
+    EXPECT_EQ(x.sw.size(), 64u);
+    EXPECT_EQ(x.sw.lookup(B, 10, 0), 2u); // the victim port's MAC survives
+    EXPECT_EQ(x.sw.stats().evicted, 137u);
+}
+
+// The MAC table against a trivially correct model, on random operations
+// (exercises the backward-shift deletion of the index).
+TEST(normal, mac_table_agrees_with_a_naive_model) {
+    fp::l2_switch::config c;
+    c.max_entries = 300;
+    c.idle_time_s = 1;
+    fp::l2_switch sw(c);
+    for (std::uint32_t p = 1; p <= 4; ++p) sw.add_trunk_port(p);
+    struct model_entry {
+        std::uint32_t port;
+        std::int64_t expires;
+    };
+    std::map<std::pair<std::uint64_t, std::uint16_t>, model_entry> model;
+    std::mt19937_64 rng(7);
+    std::int64_t now = 0;
+    for (int step = 0; step < 20000; ++step) {
+        now += static_cast<std::int64_t>(rng() % 3);
+        const std::uint64_t mac = 0x020000000000ULL | (rng() % 400);
+        const std::uint16_t vlan = static_cast<std::uint16_t>(rng() % 2);
+        const std::uint32_t pi = static_cast<std::uint32_t>(rng() % 4);
+        if (rng() % 8 == 0) {
+            sw.expire(now);
+            std::erase_if(model, [&](const auto& kv) { return kv.second.expires < now; });
+        }
+        if (model.size() < c.max_entries || model.count({mac, vlan})) {
+            sw.learn(mac, vlan, pi, now);
+            model[{mac, vlan}] = {pi + 1, now + 1000};
+        }
+        for (int q = 0; q < 4; ++q) {
+            const std::uint64_t qm = 0x020000000000ULL | (rng() % 400);
+            const std::uint16_t qv = static_cast<std::uint16_t>(rng() % 2);
+            const auto it = model.find({qm, qv});
+            const std::uint32_t want = it == model.end() || it->second.expires < now ? fp::l2_switch::npos : it->second.port;
+            ASSERT_EQ(sw.lookup(qm, qv, now), want) << "step " << step;
+        }
+    }
+}
+
+TEST(normal, works_as_a_generic_action_too) {
+    fp::l2_switch sw;
+    sw.add_access_port(1, 0);
+    sw.add_access_port(2, 0);
+    sw.add_access_port(3, 0);
+    fp::generic_pipeline p;
+    ASSERT_TRUE(p.add(0, fp::match{}, 0, {normal{&sw}}, {}, 0));
+    frames fr;
+    fr.add(eth(1, A, B));
+    fr.add(eth(2, B, A)); // learned by the frame before, in the same burst
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    EXPECT_EQ(out.on_port(2).size(), 1u);
+    EXPECT_EQ(out.on_port(3).size(), 1u);
+    EXPECT_EQ(out.on_port(1).size(), 1u);
+}
