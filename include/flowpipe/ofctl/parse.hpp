@@ -183,7 +183,7 @@ struct token {
         std::string_view name;
         field_id id;
     };
-    static constexpr std::array<alias, 14> extra{{{"tcp_src", field_id::tp_src},
+    static constexpr std::array<alias, 16> extra{{{"tcp_src", field_id::tp_src},
                                                   {"tcp_dst", field_id::tp_dst},
                                                   {"udp_src", field_id::tp_src},
                                                   {"udp_dst", field_id::tp_dst},
@@ -191,6 +191,8 @@ struct token {
                                                   {"sctp_dst", field_id::tp_dst},
                                                   {"NXM_OF_UDP_SRC", field_id::tp_src},
                                                   {"NXM_OF_UDP_DST", field_id::tp_dst},
+                                                  {"OXM_OF_SCTP_SRC", field_id::tp_src},
+                                                  {"OXM_OF_SCTP_DST", field_id::tp_dst},
                                                   {"icmpv6_type", field_id::icmp_type},
                                                   {"icmpv6_code", field_id::icmp_code},
                                                   {"NXM_NX_ICMPV6_TYPE", field_id::icmp_type},
@@ -656,6 +658,7 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
     std::vector<token> toks;
     if (auto e = tokenize(s, base, toks)) return e;
     std::vector<std::size_t> cols;
+    std::vector<std::uint8_t> cols_l4;
     bool saw_drop = false;
     for (const token& t : toks) {
         const std::size_t before = out.list.size();
@@ -679,7 +682,15 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
             }
             if (t.key == "drop") saw_drop = true;
         }
-        for (std::size_t i = before; i < out.list.size(); ++i) cols.push_back(t.key_col);
+        for (std::size_t i = before; i < out.list.size(); ++i) {
+            cols.push_back(t.key_col);
+            // NXM_OF_TCP_* / NXM_OF_UDP_* / OXM_OF_SCTP_* name one protocol's ports.
+            std::uint8_t l4 = 0;
+            if (t.value.find("NXM_OF_TCP_") != std::string_view::npos) l4 = proto::ip_proto_tcp;
+            if (t.value.find("NXM_OF_UDP_") != std::string_view::npos) l4 = proto::ip_proto_udp;
+            if (t.value.find("OXM_OF_SCTP_") != std::string_view::npos) l4 = proto::ip_proto_sctp;
+            cols_l4.push_back(l4);
+        }
     }
     if (saw_drop && !out.list.empty()) return parse_error{"drop must be the only action", base};
     // Checks Open vSwitch makes when the flow is installed.
@@ -693,6 +704,12 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
                                        prerequisite_text(info(*f).prereq) + " in the match",
                                    cols[i]};
         }
+        if (cols_l4[i] != 0 && !flowpipe::detail::exact_is(m, field_id::nw_proto, cols_l4[i]))
+            return parse_error{std::string(cols_l4[i] == 6 ? "NXM_OF_TCP_*" : cols_l4[i] == 17 ? "NXM_OF_UDP_*"
+                                                                                                 : "OXM_OF_SCTP_*") +
+                                   " needs " + (cols_l4[i] == 6 ? "tcp" : cols_l4[i] == 17 ? "udp" : "sctp") +
+                                   " in the match",
+                               cols[i]};
         if (dst && !writable(*dst))
             return parse_error{std::string(info(*dst).name) + " cannot be written", cols[i]};
         if (const auto* g = std::get_if<actions::goto_table>(&a)) {

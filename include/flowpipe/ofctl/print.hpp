@@ -255,10 +255,19 @@ namespace detail {
 
 // A subfield as mf_format_subfield prints it: the NXM name (or OXM, or the
 // ovs-ofctl name), then [], [n] or [a..b].
+// The transport protocol of the flow being printed: Open vSwitch names
+// tp_src/tp_dst NXM_OF_TCP_*, NXM_OF_UDP_* or OXM_OF_SCTP_* by it, and
+// refuses a TCP name in a UDP flow.
+inline thread_local std::uint8_t print_l4 = 0;
+
 inline void append_subfield(std::string& out, bit_range r) {
     const field_info& fi = info(r.field);
     unsigned width = fi.width;
-    if (r.field == field_id::in_port && r.start + r.n_bits <= 16) {
+    if ((r.field == field_id::tp_src || r.field == field_id::tp_dst) && print_l4 != 0 && print_l4 != 6) {
+        const bool src = r.field == field_id::tp_src;
+        out += print_l4 == proto::ip_proto_udp ? (src ? "NXM_OF_UDP_SRC" : "NXM_OF_UDP_DST")
+                                               : (src ? "OXM_OF_SCTP_SRC" : "OXM_OF_SCTP_DST");
+    } else if (r.field == field_id::in_port && r.start + r.n_bits <= 16) {
         out += "NXM_OF_IN_PORT";
         width = 16;
     } else if (r.field == field_id::in_port) {
@@ -407,6 +416,17 @@ void append_learn(std::string& out, const Desc& d) {
     }
     out += ')';
 }
+
+// Sets print_l4 from a flow's match for the printing of its actions.
+struct l4_scope {
+    std::uint8_t saved;
+    explicit l4_scope(const match& m) : saved(print_l4) {
+        print_l4 = m.mask_of(field_id::nw_proto) ? static_cast<std::uint8_t>(m.value_of(field_id::nw_proto)) : 0;
+    }
+    ~l4_scope() { print_l4 = saved; }
+    l4_scope(const l4_scope&) = delete;
+    l4_scope& operator=(const l4_scope&) = delete;
+};
 
 template <class T>
 inline constexpr bool is_output_ports = false;
@@ -608,6 +628,7 @@ inline void append_flow(std::string& out, const flow_mod& fm) {
     if (out.size() != before) out += ' ';
     if (fm.command != flow_command::remove && fm.command != flow_command::remove_strict) {
         out += "actions=";
+        const detail::l4_scope l4(fm.m);
         append_actions(out, fm.actions);
     } else if (out.size() >= 2 && out.back() == ' ') {
         out.pop_back();
@@ -671,9 +692,11 @@ void append_flow_stats(std::string& out, const Flow& f, std::uint8_t table, std:
         out += ", ";
     }
     const std::size_t before = out.size();
-    append_match(out, f.get_match(), f.priority);
+    const match m = f.get_match();
+    append_match(out, m, f.priority);
     if (out.size() != before) out += ' ';
     out += "actions=";
+    const detail::l4_scope l4(m);
     append_actions(out, f.actions);
 }
 

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Open vSwitch as the oracle for flowpipe's flows, traces and outputs.
+
+Starts its own ovsdb-server and ovs-vswitchd in userspace under a temporary
+directory (--enable-dummy=override --disable-system, bridge br0 with
+datapath_type=dummy fail-mode=secure, one dummy port per OpenFlow port the
+flows and packets use, ofport_request=N), loads each case's flows with
+ovs-ofctl add-flows, traces every packet with ofproto/trace over one unixctl
+connection (JSON-RPC, no process per packet), maps datapath ports to OpenFlow
+ports with dpif/show, and hands the results to ovs_oracle_driver, which traces
+the same packets through flowpipe and compares them. Both daemons are stopped
+by pid at the end, on failure too.
+
+Exit status: 0 no differences, 1 differences or an error, 77 skipped (Open
+vSwitch not installed).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+def run(cmd, env, check=True):
+    r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
+    return r.stdout
+
+
+class Ovs:
+    def __init__(self, d):
+        self.d = d
+        self.env = dict(os.environ, OVS_RUNDIR=d, OVS_LOGDIR=d, OVS_DBDIR=d, OVS_SYSCONFDIR=d, OVS_PKGDATADIR=d)
+        self.db = "unix:%s/db.sock" % d
+        self.sock = None
+        self.next_id = 0
+        self.buf = b""
+
+    def start(self):
+        d = self.d
+        schema = "/usr/share/openvswitch/vswitch.ovsschema"
+        run(["ovsdb-tool", "create", d + "/conf.db", schema], self.env)
+        run(["ovsdb-server", "--remote=punix:" + d + "/db.sock", "--pidfile=" + d + "/ovsdb.pid", "--detach",
+             "--log-file=" + d + "/ovsdb.log", d + "/conf.db"], self.env)
+        run(["ovs-vsctl", "--db=" + self.db, "--no-wait", "init"], self.env)
+        run(["ovs-vswitchd", "--enable-dummy=override", self.db, "--pidfile=" + d + "/vswitchd.pid", "--detach",
+             "--log-file=" + d + "/vswitchd.log", "--disable-system"], self.env)
+        pid = open(d + "/vswitchd.pid").read().strip()
+        self.ctl = "%s/ovs-vswitchd.%s.ctl" % (d, pid)
+        run(["ovs-vsctl", "--db=" + self.db, "add-br", "br0", "--", "set", "bridge", "br0",
+             "datapath_type=dummy", "fail-mode=secure"], self.env)
+        self.ports = set()
+
+    def stop(self):
+        if self.sock:
+            self.sock.close()
+        for name in ("vswitchd.pid", "ovsdb.pid"):
+            try:
+                pid = int(open(os.path.join(self.d, name)).read().strip())
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(50):
+                    try:
+                        os.kill(pid, 0)
+                        time.sleep(0.05)
+                    except ProcessLookupError:
+                        break
+                else:
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+
+    def add_ports(self, numbers):
+        cmd = ["ovs-vsctl", "--db=" + self.db]
+        for n in sorted(set(numbers) - self.ports):
+            cmd += ["--", "add-port", "br0", "p%d" % n, "--", "set", "interface", "p%d" % n, "type=dummy",
+                    "ofport_request=%d" % n]
+            self.ports.add(n)
+        if len(cmd) > 2:
+            run(cmd, self.env)
+
+    def dp_to_of(self):
+        out = self.appctl("dpif/show")
+        m = {}
+        for line in out.splitlines():
+            g = re.match(r"\s+(\S+) (\d+)/(\d+):", line)
+            if g:
+                m[int(g.group(3))] = int(g.group(2))
+        return m
+
+    # ---- unixctl JSON-RPC: one connection, many requests ----
+    def appctl(self, method, *params):
+        if self.sock is None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(self.ctl)
+        self.next_id += 1
+        self.sock.sendall(json.dumps({"method": method, "params": list(params), "id": self.next_id}).encode())
+        dec = json.JSONDecoder()
+        while True:
+            try:
+                text = self.buf.decode()
+                obj, end = dec.raw_decode(text.lstrip())
+                self.buf = text.lstrip()[end:].encode()
+                break
+            except ValueError:
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    raise RuntimeError("ovs-vswitchd closed the control connection")
+                self.buf += chunk
+        if obj.get("error"):
+            raise RuntimeError("%s: %s" % (method, obj["error"]))
+        return obj["result"]
+
+
+def ports_used(flows, packets):
+    nums = set()
+    for text in flows + packets:
+        for m in re.finditer(r"(?:in_port=|output:|resubmit\()(\d+)", text):
+            nums.add(int(m.group(1)))
+        for m in re.finditer(r"actions=(.*)", text):
+            for tok in m.group(1).split(","):
+                if tok.isdigit():
+                    nums.add(int(tok))
+    return {n for n in nums if 0 < n < 0xff00}
+
+
+def top_level(actions):
+    out, depth, cur = [], 0, ""
+    for c in actions:
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        if c == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += c
+    if cur:
+        out.append(cur)
+    return out
+
+
+def run_case(ovs, driver, d, generate=False):
+    flows = [l for l in open(d + "/flows").read().splitlines() if l.strip()]
+    packets = [l for l in open(d + "/packets").read().splitlines() if l.strip()]
+    ovs.add_ports(ports_used(flows, packets))
+    run(["ovs-ofctl", "del-flows", "br0"], ovs.env)
+    run(["ovs-ofctl", "add-flows", "br0", d + "/flows"], ovs.env)
+    dp = ovs.dp_to_of()
+    t0 = time.time()
+    res = []
+    for p in packets:
+        args = ["br0", p] + (["-generate"] if generate else [])
+        out = ovs.appctl("ofproto/trace", *args)
+        flow = re.search(r"^Flow: (.*)$", out, re.M).group(1)
+        final = re.search(r"^Final flow: (.*)$", out, re.M).group(1)
+        if final == "unchanged":
+            final = flow
+        acts = re.search(r"^Datapath actions: (.*)$", out, re.M).group(1)
+        ports = [str(dp.get(int(t), "dp%s" % t)) for t in top_level(acts) if t.isdigit()]
+        res.append("Final flow: " + final)
+        res.append("Output: " + (",".join(ports) if ports else "drop"))
+    dt = time.time() - t0
+    with open(d + "/ovs", "w") as f:
+        f.write("\n".join(res) + "\n")
+    print("%s: %d packets traced by Open vSwitch in %.1fs" % (d, len(packets), dt), flush=True)
+    r = subprocess.run([driver, "compare", d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(r.stdout, end="", flush=True)
+    return r.returncode == 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--driver", required=True)
+    ap.add_argument("--seeds", default="1,2,3,4,5,6,7,8,9,10")
+    ap.add_argument("--flows", type=int, default=100)
+    ap.add_argument("--packets", type=int, default=2000)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    a = ap.parse_args()
+    if not shutil.which("ovs-vswitchd") or not shutil.which("ovsdb-server"):
+        print("SKIP: ovs-vswitchd is not installed (Debian: apt-get install openvswitch-switch)")
+        return SKIP
+    tmp = tempfile.mkdtemp(prefix="flowpipe-ovs-")
+    ovs = Ovs(tmp)
+    ok = True
+    try:
+        ovs.start()
+        cases = []
+        b = os.path.join(tmp, "brtun")
+        os.mkdir(b)
+        run([a.driver, "gen-brtun", b], ovs.env)
+        cases.append(b)
+        for s in a.seeds.split(","):
+            c = os.path.join(tmp, "random-%s" % s)
+            os.mkdir(c)
+            run([a.driver, "gen-random", s, str(a.flows), str(a.packets), c], ovs.env)
+            cases.append(c)
+        for c in cases:
+            ok = run_case(ovs, a.driver, c) and ok
+    except Exception as e:  # report, then clean up
+        print("ERROR: %s" % e)
+        ok = False
+    finally:
+        ovs.stop()
+        if a.keep or not ok:
+            print("files kept in %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
