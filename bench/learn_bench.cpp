@@ -8,6 +8,9 @@
 //                                  the pipeline runs per packet)
 //   flowpipe_learn_refresh/flows:N each packet re-learns a known MAC: hit ->
 //                                  timer refresh
+//   flowpipe_learn_{add,refresh}_burst  the same through learn's burst form
+//                                  (install_burst: probe the 32, prefetch,
+//                                  then install), what a staged engine would run
 //   swx_learner_add/flows:N        rte_swx_table_learner: lookup (32 mailboxes
 //                                  interleaved, as the SWX pipeline runs it)
 //                                  then add, on the same keys (16 bytes:
@@ -224,6 +227,76 @@ void bm_flowpipe_add(benchmark::State& state) {
         }
         for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[pos + i];
         for (std::size_t i = 0; i < burst; ++i) added += s.learn.install(t, keys[i], 1) == fp::learn_result::added;
+        pos += burst;
+    }
+    ns += clock.ns();
+    undo();
+    if (added != state.iterations() * burst) state.SkipWithError("a learn of a new MAC did not add");
+    set_counters(state, ns, flowpipe_memory(flows).total);
+}
+
+// The same two, through learn's burst form (probe all 32, then install).
+void bm_flowpipe_refresh_burst(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    fp_setup& s = flowpipe_table(flows);
+    auto& t = s.p->table<20>();
+    const auto& stream = get_workload(flows).present;
+    std::array<fp::flow_key, burst> keys;
+    keys.fill(packet_key(0));
+    std::array<const fp::flow_key*, burst> ptrs;
+    for (std::size_t i = 0; i < burst; ++i) ptrs[i] = &keys[i];
+    fp::learn_result res[burst];
+    std::size_t pos = 0, refreshed = 0;
+    std::int64_t now = 1;
+    const loop_clock clock;
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[(pos + i) % stream.size()];
+        s.learn.install_burst(t, ptrs.data(), burst, now, res);
+        for (std::size_t i = 0; i < burst; ++i) refreshed += res[i] == fp::learn_result::refreshed;
+        pos = (pos + burst) % stream.size();
+        ++now;
+    }
+    const double ns = clock.ns();
+    if (refreshed != state.iterations() * burst) state.SkipWithError("a re-learn was not a refresh");
+    set_counters(state, ns, flowpipe_memory(flows).total);
+}
+
+void bm_flowpipe_add_burst(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    fp_setup& s = flowpipe_table(flows);
+    auto& t = s.p->table<20>();
+    const auto& fresh = get_workload(flows).fresh;
+    const std::vector<std::uint64_t> stream(fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
+    std::array<fp::flow_key, burst> keys;
+    keys.fill(packet_key(0));
+    std::array<const fp::flow_key*, burst> ptrs;
+    for (std::size_t i = 0; i < burst; ++i) ptrs[i] = &keys[i];
+    fp::learn_result res[burst];
+    std::size_t pos = 0, added = 0;
+    double ns = 0;
+    auto undo = [&] {
+        fp::flow_key k = packet_key(0);
+        for (std::size_t i = 0; i < pos; ++i) {
+            k.eth_src = stream[i];
+            typename table20::key_type v, m;
+            fp::neutron::learn_ucast::build_match<table20::schema_type>(k, v, m);
+            const auto* f = t.find_strict(v, m, fp::neutron::learn_ucast::priority);
+            t.remove(f->get_match(), true, fp::neutron::learn_ucast::priority);
+        }
+        pos = 0;
+    };
+    loop_clock clock;
+    for (auto _ : state) {
+        if (pos + burst > stream.size()) {
+            ns += clock.ns();
+            state.PauseTiming();
+            undo();
+            state.ResumeTiming();
+            clock = loop_clock{};
+        }
+        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[pos + i];
+        s.learn.install_burst(t, ptrs.data(), burst, 1, res);
+        for (std::size_t i = 0; i < burst; ++i) added += res[i] == fp::learn_result::added;
         pos += burst;
     }
     ns += clock.ns();
@@ -478,10 +551,12 @@ constexpr std::int64_t sizes[] = {1024, 65536, 1048576};
 void register_all() {
     for (std::int64_t flows : sizes) {
         benchmark::RegisterBenchmark("flowpipe_learn_add", bm_flowpipe_add)->Arg(flows)->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_add_burst", bm_flowpipe_add_burst)->Arg(flows)->ArgName("flows");
 #if FLOWPIPE_HAVE_DPDK
         benchmark::RegisterBenchmark("swx_learner_add", bm_swx_add)->Arg(flows)->ArgName("flows");
 #endif
         benchmark::RegisterBenchmark("flowpipe_learn_refresh", bm_flowpipe_refresh)->Arg(flows)->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_refresh_burst", bm_flowpipe_refresh_burst)->Arg(flows)->ArgName("flows");
 #if FLOWPIPE_HAVE_DPDK
         benchmark::RegisterBenchmark("swx_learner_rearm", bm_swx_rearm)->Arg(flows)->ArgName("flows");
 #endif
@@ -555,11 +630,11 @@ int main(int argc, char** argv) {
     }
 
     std::printf("\nMedian over %d round(s): learns/s (M) and the per-round ratio flowpipe/SWX learner\n", rounds);
-    std::printf("%-10s %12s %12s %8s %12s %12s %8s\n", "flows", "fp add", "swx add", "ratio", "fp refresh", "swx rearm",
-                "ratio");
+    std::printf("%-10s %9s %9s %9s %7s %7s %9s %9s %9s %7s %7s\n", "flows", "fp add", "fp add/b", "swx add", "ratio",
+                "ratio/b", "fp refr", "fp refr/b", "swx rearm", "ratio", "ratio/b");
     for (std::int64_t flows : sizes) {
         const std::string n = std::to_string(flows);
-        std::vector<double> fa, sa, ra, fr, sr, rr;
+        std::vector<double> fa, sa, ra, fr, sr, rr, fab, rab, frb, rrb;
         for (const auto& m : per_round) {
             auto get = [&](const std::string& name) {
                 const auto it = m.find(name + "/flows:" + n);
@@ -573,10 +648,16 @@ int main(int argc, char** argv) {
             if (c > 0) fr.push_back(c / 1e6);
             if (d > 0) sr.push_back(d / 1e6);
             if (c > 0 && d > 0) rr.push_back(c / d);
+            const double ab = get("flowpipe_learn_add_burst"), cb = get("flowpipe_learn_refresh_burst");
+            if (ab > 0) fab.push_back(ab / 1e6);
+            if (ab > 0 && b > 0) rab.push_back(ab / b);
+            if (cb > 0) frb.push_back(cb / 1e6);
+            if (cb > 0 && d > 0) rrb.push_back(cb / d);
         }
         if (fa.empty() && fr.empty()) continue;
-        std::printf("%-10s %12.2f %12.2f %8.2f %12.2f %12.2f %8.2f\n", n.c_str(), median(fa), median(sa), median(ra),
-                    median(fr), median(sr), median(rr));
+        std::printf("%-10s %9.2f %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %9.2f %7.2f %7.2f\n", n.c_str(), median(fa),
+                    median(fab), median(sa), median(ra), median(rab), median(fr), median(frb), median(sr), median(rr),
+                    median(rrb));
     }
     benchmark::Shutdown();
 #if FLOWPIPE_HAVE_DPDK

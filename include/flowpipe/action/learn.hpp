@@ -590,6 +590,64 @@ struct learn {
         }
     }
 
+    // install() for n packets at once, with the same results as n calls in
+    // order: the target table is probed for every learned match first (the
+    // index interleaves those memory accesses, and the matched flows are
+    // prefetched), then each packet is installed. A flow found by the probe
+    // is used only while the table's set of flows is unchanged since the
+    // probe; otherwise (an earlier packet of the burst added or evicted a
+    // flow) the packet looks its flow up again, from lines now in cache.
+    // Note: the probe counts as lookups in the target table's stats.
+    template <class Table>
+    void install_burst(Table& t, const flow_key* const* keys, std::size_t n, std::int64_t now,
+                       learn_result* results) const {
+        static_assert(schema_fits<Table>,
+                      "learn: the target table's schema cannot hold the match this learn builds");
+        static_assert(actions_fit<Table>,
+                      "learn: the target table does not allow the action list of the flows this learn builds");
+        if constexpr (schema_fits<Table> && actions_fit<Table>) {
+            using schema_t = typename Table::schema_type;
+            constexpr std::size_t group = 32;
+            flow_key match_keys[group];
+            const flow_key* ptrs[group];
+            typename Table::flow_type* found[group];
+            typename Table::key_type value[group], mask;
+            const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+            for (std::size_t base = 0; base < n; base += group) {
+                const std::size_t m = n - base < group ? n - base : group;
+                for (std::size_t i = 0; i < m; ++i) {
+                    build_match<schema_t>(*keys[base + i], value[i], mask);
+                    match_keys[i] = flow_key{};
+                    [&]<class... M>(detail::type_list<M...>) {
+                        (set(match_keys[i], M::dst::range, M::value(*keys[base + i])), ...);
+                    }(match_specs{});
+                    ptrs[i] = &match_keys[i];
+                }
+                t.lookup_burst(ptrs, m, found);
+                for (std::size_t i = 0; i < m; ++i)
+                    if (found[i] != nullptr) __builtin_prefetch(found[i], 1, 3);
+                const std::uint64_t probed = t.changes();
+                for (std::size_t i = 0; i < m; ++i) {
+                    auto find = [&]() -> typename Table::flow_type* {
+                        if (t.changes() == probed) {
+                            auto* f = found[i];
+                            if (f != nullptr && f->priority == priority && f->mask == mask && f->value == value[i])
+                                return f;
+                            // An exact table that found nothing has no flow with this key at all.
+                            if (f == nullptr && Table::exact_mode) return nullptr;
+                        }
+                        return t.find_strict(value[i], mask, priority);
+                    };
+                    results[base + i] = detail::install_learned(
+                        t, p, build_actions(*keys[base + i]), now, state, find, [&](flow_actions&& a) {
+                            return t.add_packed(value[i], mask, priority, std::move(a),
+                                                flow_options{cookie, idle_timeout, hard_timeout}, now);
+                        });
+                }
+            }
+        }
+    }
+
     template <class Ctx>
     void operator()(Ctx& ctx) const noexcept {
         static_assert(requires { ctx.tables().template table<target_table>(); },
