@@ -14,6 +14,7 @@
 
 #include <array>
 #include <deque>
+#include <random>
 #include <vector>
 
 namespace fp = flowpipe;
@@ -466,4 +467,44 @@ TEST(learn, generic_learn_into_a_typed_table_that_takes_run_time_lists_only) {
     } ctx{p, from_tunnel(tun_a, vm_remote, vm_local)};
     g(ctx);
     EXPECT_EQ(g.stats().failed, 1u);
+}
+
+// install_burst gives what installing packet by packet gives, including
+// bursts that learn a MAC twice, move it, and fill the table.
+TEST(learn, install_burst_agrees_with_packet_by_packet_installs) {
+    fp::pipeline_config cfg;
+    cfg.tables.emplace_back(std::uint8_t{20}, fp::table_config{200, fp::overflow_policy::refuse});
+    br_tun a(cfg), b(cfg);
+    fp::neutron::learn_ucast la_, lb_;
+    std::mt19937_64 rng(11);
+    std::vector<fp::learn_result> ra, rb;
+    for (int round = 0; round < 40; ++round) {
+        std::vector<fp::flow_key> keys;
+        const std::size_t n = 1 + rng() % 40;
+        for (std::size_t i = 0; i < n; ++i) {
+            fp::flow_key k = from_tunnel(rng() % 2 ? tun_a : tun_b, 0x020000000000ULL | (rng() % 300), vm_local);
+            k.vlan_tci = static_cast<std::uint16_t>(0x1000 | (1 + rng() % 2));
+            keys.push_back(k);
+        }
+        std::vector<const fp::flow_key*> ptrs;
+        for (const auto& k : keys) ptrs.push_back(&k);
+        std::vector<fp::learn_result> res(n);
+        la_.install_burst(a.table<20>(), ptrs.data(), n, round * s, res.data());
+        for (std::size_t i = 0; i < n; ++i) {
+            ra.push_back(res[i]);
+            rb.push_back(lb_.install(b.table<20>(), keys[i], round * s));
+        }
+    }
+    EXPECT_EQ(ra, rb);
+    EXPECT_EQ(a.table<20>().size(), b.table<20>().size());
+    EXPECT_EQ(la_.stats().failed, lb_.stats().failed);
+    EXPECT_GT(la_.stats().failed, 0u); // the table did fill up
+    EXPECT_GT(la_.stats().modified, 0u);
+    EXPECT_GT(la_.stats().refreshed, 0u);
+    a.table<20>().for_each([&](const auto& fa) {
+        const auto* fb = b.table<20>().find_strict(fa.get_match(), fa.priority);
+        ASSERT_NE(fb, nullptr);
+        EXPECT_EQ(fa.actions, fb->actions);
+        EXPECT_EQ(fa.modified_ms, fb->modified_ms);
+    });
 }
