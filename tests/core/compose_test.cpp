@@ -165,7 +165,9 @@ struct keygen {
         case kind::arp:
         case kind::rarp:
             key.eth_type = k == kind::arp ? pr::eth_type_arp : pr::eth_type_rarp;
-            key.arp_op = (rng() & 3) ? static_cast<std::uint16_t>(1 + (rng() & 3)) : u16();
+            key.arp_op = (rng() & 3)
+                             ? static_cast<std::uint16_t>(1 + (rng() & 3))
+                             : static_cast<std::uint16_t>(u16() & 0xff); // Open vSwitch keeps 8 bits of the opcode
             key.arp_sha = mac();
             key.arp_tha = mac();
             key.arp_spa = u32();

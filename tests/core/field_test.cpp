@@ -53,3 +53,14 @@ TEST(field, typed_and_generic_access_agree) {
     fp::set(k, fp::field_id::eth_src, ~fp::uint128{0});
     EXPECT_EQ(k.eth_src, 0xffffffffffffULL); // truncated to 48 bits
 }
+
+TEST(field, arp_op_keeps_eight_bits_as_open_vswitch_does) {
+    fp::flow_key k{};
+    fp::set(k, fp::field_id::arp_op, 0x1234);
+    EXPECT_EQ(k.arp_op, 0x34);
+    fp::set(k, fp::bit_range::whole(fp::field_id::arp_op), 0x0102);
+    EXPECT_EQ(k.arp_op, 0x02);
+    fp::fields::arp_op::set(k, 0x0203);
+    EXPECT_EQ(k.arp_op, 0x03);
+    EXPECT_EQ(fp::fields::arp_op::width, 16u); // NXM_OF_ARP_OP[] is still a 16-bit field
+}

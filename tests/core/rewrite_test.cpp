@@ -226,7 +226,7 @@ struct gen {
         if (coin(4)) k.tun_id = u64();
         if (coin(4)) k.regs[rng() % 8] = u32();
         if (k.eth_type == pr::eth_type_arp || k.eth_type == pr::eth_type_rarp) {
-            if (coin(3)) k.arp_op = u16();
+            if (coin(3)) k.arp_op = static_cast<std::uint16_t>(u16() & 0xff); // 8 bits, as Open vSwitch keeps it
             if (coin(3)) k.arp_sha = mac();
             if (coin(3)) k.arp_spa = u32();
             if (coin(3)) k.arp_tha = mac();

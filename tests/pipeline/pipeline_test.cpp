@@ -257,6 +257,23 @@ TEST(pipeline, dec_ttl_stops_an_expiring_packet) {
     EXPECT_EQ(out.counters().dropped, 1u);
 }
 
+TEST(pipeline, dec_ttl_ends_only_the_current_action_list) {
+    // Open vSwitch: an expiring TTL returns from the flow's action list; the
+    // list that resubmitted to it goes on, and earlier outputs stay.
+    fp::generic_pipeline p;
+    ASSERT_TRUE(p.add(0, fp::match{}, 0, {resubmit{fp::ports::in_port, 1}, output{3}}, {}, 0));
+    ASSERT_TRUE(p.add(1, fp::match{}, 0, {output{2}, dec_ttl{}, output{4}}, {}, 0));
+    frames f;
+    auto k = eth(1, 0xa, 0xb);
+    k.nw_ttl = 1;
+    f.add(k);
+    fp::burst_output out;
+    p.run(f.pkts, 0, out);
+    EXPECT_EQ(out.on_port(2).size(), 1u);
+    EXPECT_EQ(out.on_port(3).size(), 1u);
+    EXPECT_EQ(out.on_port(4).size(), 0u);
+}
+
 TEST(pipeline, controller_hook_sees_the_edited_key) {
     struct hooks {
         std::vector<fp::flow_key> seen;

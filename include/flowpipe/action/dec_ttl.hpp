@@ -1,7 +1,8 @@
-// dec_ttl: decrement the IPv4 TTL / IPv6 hop limit. A packet whose TTL is 0
-// or 1 is not forwarded: processing stops (Open vSwitch would send it to a
-// controller that asked for invalid-TTL packets; with none, it drops). On a
-// non-IP packet dec_ttl does nothing.
+// dec_ttl: decrement the IPv4 TTL / IPv6 hop limit. When the TTL is 0 or 1
+// the rest of the *current* action list is skipped (Open vSwitch's
+// compose_dec_ttl returns from do_xlate_actions): outputs already made stay,
+// and a list that resubmitted here goes on after its resubmit. On a non-IP
+// packet dec_ttl does nothing.
 #pragma once
 
 #include <flowpipe/proto/ethernet.hpp>

@@ -40,8 +40,12 @@ inline void extract_headers(const std::uint8_t* frame, const proto::frame_layout
     const std::uint8_t* p = frame + l.l3;
     switch (l.l3_type) {
     case l3_kind::none: return;
-    case l3_kind::arp:
-        key.arp_op = load_be16(p + arp_op_offset);
+    case l3_kind::arp: {
+        // Open vSwitch keeps the low 8 bits of the opcode (in nw_proto) and
+        // reads an opcode above 0xff as 0.
+        const std::uint16_t op = load_be16(p + arp_op_offset);
+        key.arp_op = op <= 0xff ? op : 0;
+    }
         key.arp_sha = load_be48(p + arp_sha_offset);
         key.arp_spa = load_be32(p + arp_spa_offset);
         key.arp_tha = load_be48(p + arp_tha_offset);

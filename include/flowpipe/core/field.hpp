@@ -100,6 +100,7 @@ struct field_info {
     prerequisite prereq;
     field_format format;
     field_id base;          // the storage field (itself unless a view)
+    std::uint8_t stored_bits = 128; // bits a write keeps (arp_op: 8, as Open vSwitch keeps it in nw_proto)
 
     [[nodiscard]] constexpr bool is_view() const noexcept { return base != id; }
     [[nodiscard]] constexpr uint128 all_ones() const noexcept {
@@ -139,6 +140,11 @@ constexpr field_info view(field_id id, std::string_view name, std::string_view a
                       field_id::vlan_tci};
 }
 
+constexpr field_info with_stored_bits(field_info f, std::uint8_t bits) {
+    f.stored_bits = bits;
+    return f;
+}
+
 using fid = field_id;
 using pre = prerequisite;
 using fmt = field_format;
@@ -173,8 +179,9 @@ inline constexpr std::array<field_info, field_count> field_table{{
     view(fid::dl_vlan, "dl_vlan", "", "", "", 12, 0, true, false),
     view(fid::vlan_vid, "vlan_vid", "", "", "OXM_OF_VLAN_VID", 13, 0, false, true),
     view(fid::vlan_pcp, "dl_vlan_pcp", "vlan_pcp", "", "OXM_OF_VLAN_PCP", 3, 13, true, false),
-    plain(fid::arp_op, "arp_op", "", "NXM_OF_ARP_OP", "OXM_OF_ARP_OP", FLOWPIPE_FIELD_STORAGE(arp_op), 16, false,
-          pre::arp, fmt::decimal),
+    with_stored_bits(plain(fid::arp_op, "arp_op", "", "NXM_OF_ARP_OP", "OXM_OF_ARP_OP", FLOWPIPE_FIELD_STORAGE(arp_op),
+                           16, false, pre::arp, fmt::decimal),
+                     8),
     plain(fid::arp_spa, "arp_spa", "", "NXM_OF_ARP_SPA", "OXM_OF_ARP_SPA", FLOWPIPE_FIELD_STORAGE(arp_spa), 32,
           true, pre::arp, fmt::ipv4),
     plain(fid::arp_tpa, "arp_tpa", "", "NXM_OF_ARP_TPA", "OXM_OF_ARP_TPA", FLOWPIPE_FIELD_STORAGE(arp_tpa), 32,
@@ -256,6 +263,7 @@ inline void store_storage(flow_key& k, const field_info& f, uint128 v) noexcept 
 // that implies the 802.1Q present bit sets it (`set_field:5->dl_vlan` tags).
 inline void set(flow_key& k, field_id id, uint128 v) noexcept {
     const field_info& f = info(id);
+    if (f.stored_bits < 128) v &= (uint128{1} << f.stored_bits) - 1;
     const uint128 m = f.all_ones() << f.shift;
     uint128 s = load_storage(k, f);
     s = (s & ~m) | ((v << f.shift) & m);
@@ -299,6 +307,7 @@ inline void set(flow_key& k, bit_range r, uint128 v) noexcept {
     const uint128 m = r.mask() << r.start;
     uint128 s = load_storage(k, f);
     s = (s & ~m) | ((v << r.start) & m);
+    if (f.stored_bits < 128) s &= (uint128{1} << f.stored_bits) - 1;
     store_storage(k, f, s);
 }
 
@@ -345,7 +354,7 @@ struct field {
         }
     }
     static void set(flow_key& k, value_type v) noexcept {
-        if constexpr (info.is_view() || info.width != info.size * 8) {
+        if constexpr (info.is_view() || info.width != info.size * 8 || info.stored_bits < info.width) {
             flowpipe::set(k, F, v);
         } else {
             std::memcpy(reinterpret_cast<std::uint8_t*>(&k) + info.offset, &v, sizeof v);

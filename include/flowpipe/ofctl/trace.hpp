@@ -206,6 +206,7 @@ class tracing_context {
         } else {
             one_list(s);
         }
+        stopped_ = false; // as the engine: a stop ends this flow's list only
         tail_ = saved_tail;
     }
 
@@ -225,7 +226,7 @@ class tracing_context {
         const int resubmits = resubmits_;
         a(*this);
         if (resubmits == resubmits_) describe_changes(before); // nested tables described theirs
-        if (stopped_ && !failed_) line(" >> processing stops here");
+        if (stopped_ && !failed_) line(" >> the rest of this flow's actions are skipped");
     }
 
     void describe_changes(const flow_key& before) {

@@ -91,6 +91,7 @@ class burst_output {
         sorted_.clear();
         dropped_.clear();
         groups_.clear();
+        last_ = 0;
         clones_used_ = 0;
     }
 
@@ -132,6 +133,7 @@ class burst_output {
     // Groups the run's transmissions by port, keeping output order per port.
     void finish() {
         groups_.clear();
+        last_ = 0;
         for (const tx& t : tx_) {
             group* g = find_group(t.port);
             if (g == nullptr) {
