@@ -472,3 +472,54 @@ TEST(br_tun, typed_tables_refuse_flows_they_cannot_hold_and_take_run_time_delete
     EXPECT_EQ(p.remove(255, vlan, false).count, 3u);
     EXPECT_EQ(p.table<20>().size(), 1u);
 }
+
+// ---- the staged pre-lookup of big exact tables ----
+
+namespace {
+struct remove_on_controller {
+    fp::flow_table<fp::schema<fp::exact<fp::fields::eth_dst>>, fp::allowed<fp::action_list<output>>>* table = nullptr;
+    std::uint64_t mac = 0;
+    void controller(const fp::packet&, const fp::flow_key&, std::uint16_t) {
+        fp::match m;
+        m.set(fp::field_id::eth_dst, mac);
+        table->remove(m, true, 1);
+    }
+};
+} // namespace
+
+TEST(pipeline, big_exact_tables_looked_up_ahead_give_the_same_answers) {
+    using big = fp::pipeline<
+        fp::table<0, fp::schema<fp::exact<fp::fields::in_port>>,
+                  fp::allowed<fp::action_list<resubmit_to<20>>, fp::action_list<mod_dl_dst, resubmit_to<20>>,
+                              fp::action_list<controller, resubmit_to<20>>>>,
+        fp::table<20, fp::schema<fp::exact<fp::fields::eth_dst>>, fp::allowed<fp::action_list<output>>>>;
+    big p(fp::pipeline_config{.default_table = {.max_flows = 65536}});
+    constexpr std::uint64_t n_macs = 40000; // above the pre-lookup threshold
+    auto& t20 = p.table<20>();
+    for (std::uint64_t i = 0; i < n_macs; ++i)
+        ASSERT_TRUE(t20.add(fp::match{}.set(fp::field_id::eth_dst, 0x020000000000ULL + i), 1,
+                            fp::action_list<output>{{static_cast<std::uint32_t>(100 + i % 50)}}, {}, 0));
+    ASSERT_TRUE(t20.worth_prelookup());
+    auto& t0 = p.table<0>();
+    ASSERT_TRUE(t0.add(in_port_is(1), 1, fp::action_list<resubmit_to<20>>{}, {}, 0));
+    // Port 2 rewrites the destination before table 20: the looked-ahead key is stale.
+    ASSERT_TRUE(t0.add(in_port_is(2), 1, fp::action_list<mod_dl_dst, resubmit_to<20>>{{0x020000000000ULL + 7}, {}}, {}, 0));
+    // Port 3 removes the flow of MAC 0x...05 mid-burst (as a learn or an expiry would).
+    ASSERT_TRUE(t0.add(in_port_is(3), 1, fp::action_list<controller, resubmit_to<20>>{}, {}, 0));
+    remove_on_controller hooks{&t20, 0x020000000000ULL + 5};
+
+    frames f;
+    f.add(eth(1, 0xa, 0x020000000000ULL + 5)); // hit: port 105
+    f.add(eth(2, 0xa, 0x020000000000ULL + 999999)); // unknown, rewritten to MAC 7: port 107
+    f.add(eth(1, 0xa, 0x030000000000ULL)); // miss
+    f.add(eth(3, 0xa, 0x020000000000ULL + 9)); // removes MAC 5's flow, then hits 109
+    f.add(eth(1, 0xa, 0x020000000000ULL + 5)); // looked up ahead as a hit, but the flow is gone now
+    f.add(eth(1, 0xa, 0x020000000000ULL + 8)); // still a hit: port 108
+    fp::burst_output out;
+    p.run(f.pkts, 0, out, hooks);
+    std::vector<std::uint32_t> ports;
+    for (const auto& t : out.outputs()) ports.push_back(t.port);
+    EXPECT_EQ(ports, (std::vector<std::uint32_t>{105, 107, 109, 108}));
+    EXPECT_EQ(t20.stats().lookups, 6u);
+    EXPECT_EQ(t20.stats().matched, 4u);
+}

@@ -63,9 +63,10 @@ inline constexpr std::uint32_t live_key = 0xffffffffu;
 template <class Tables, class Hooks>
 class packet_context {
   public:
-    packet_context(Tables& tables, Hooks& hooks, std::int64_t now_ms, const packet& pkt, flow_key& key,
-                   std::span<output_record> outputs, std::span<flow_key> snapshots, std::size_t& snapshots_used) noexcept
-        : tables_(tables), hooks_(hooks), now_(now_ms), pkt_(pkt), key_(key), outputs_(outputs),
+    packet_context(Tables& tables, Hooks& hooks, std::int64_t now_ms, const packet& pkt, std::size_t index,
+                   flow_key& key, std::span<output_record> outputs, std::span<flow_key> snapshots,
+                   std::size_t& snapshots_used) noexcept
+        : tables_(tables), hooks_(hooks), now_(now_ms), pkt_(pkt), index_(index), key_(key), outputs_(outputs),
           snapshots_(snapshots), snapshots_used_(snapshots_used) {}
 
     // ---- the action_context concept ----
@@ -85,7 +86,10 @@ class packet_context {
         ++controller_calls_;
         hooks_.controller(pkt_, key_, max_len);
     }
+    // Ends the action list running now (dec_ttl on an expiring TTL). As in
+    // Open vSwitch, the lists that resubmitted to it go on after the resubmit.
     void stop() noexcept { stopped_ = true; }
+    void end_of_list() noexcept { stopped_ = false; }
     [[nodiscard]] bool stopped() const noexcept { return stopped_ || failed_; }
     [[nodiscard]] std::uint8_t table_id() const noexcept { return table_; }
 
@@ -97,6 +101,8 @@ class packet_context {
     [[nodiscard]] flow_key& lookup_key() noexcept { return key_; }
     [[nodiscard]] std::int64_t now() const noexcept { return now_; }
     [[nodiscard]] const packet& pkt() const noexcept { return pkt_; }
+    // The packet's position in the burst (for results staged per burst).
+    [[nodiscard]] std::size_t index() const noexcept { return index_; }
     [[nodiscard]] bool failed() const noexcept { return failed_; }
     [[nodiscard]] std::size_t output_count() const noexcept { return n_outputs_; }
     [[nodiscard]] std::size_t overflowed_outputs() const noexcept { return overflow_; }
@@ -157,6 +163,7 @@ class packet_context {
     Hooks& hooks_;
     std::int64_t now_;
     const packet& pkt_;
+    std::size_t index_;
     flow_key& key_;
     std::span<output_record> outputs_;
     std::span<flow_key> snapshots_;
@@ -177,11 +184,12 @@ class packet_context {
 // in_port that resubmit(P,T) changed for the lookup only.
 template <class Table, class Ctx>
 inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t restore_in_port) noexcept {
-    auto* f = table.lookup(key);
+    auto* f = table.lookup_at(key, ctx.index());
     key.in_port = restore_in_port;
     if (f == nullptr) return;
     Table::hit(*f, ctx.pkt().len, ctx.now());
     Table::allowed_type::run(f->actions, ctx);
+    ctx.end_of_list();
 }
 
 // Per-run scratch space, allocated once per pipeline.
@@ -193,7 +201,8 @@ struct engine_scratch {
     std::array<flow_key, 256> snapshots;     // per packet
 };
 
-// Runs pkts through `tables`, which provide run_table(table_id, ctx, restore_in_port):
+// Runs pkts through `tables`, which provide prelookup(span<const flow_key>) and
+// run_table(table_id, ctx, restore_in_port):
 // look the table up with ctx's key, set key.in_port = restore_in_port, then
 // run the matched flow's actions (see lookup_and_run).
 template <class Tables, class Hooks>
@@ -217,6 +226,9 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
             s.original[i] = k;
         }
         c.received += n;
+        // Big exact tables look the whole burst up now, interleaving the cache
+        // misses of all packets, instead of once per packet as each gets there.
+        tables.prelookup(std::span<const flow_key>(s.keys.data(), n));
         // (2) run, (3) rewrite and emit, packet by packet
         for (std::size_t i = 0; i < n; ++i) {
             // Outputs are emitted right after each packet runs, so every
@@ -231,7 +243,7 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
             }
             if (layout.status != proto::parse_status::ok) ++c.malformed;
             const std::span<output_record> outs(s.outputs);
-            packet_context<Tables, Hooks> ctx(tables, hooks, now_ms, p, s.keys[i], outs,
+            packet_context<Tables, Hooks> ctx(tables, hooks, now_ms, p, i, s.keys[i], outs,
                                               std::span<flow_key>(s.snapshots), snapshots_used);
             ctx.start();
             c.output_overflow += ctx.overflowed_outputs();

@@ -81,6 +81,9 @@ class generic_pipeline {
         run_burst(*this, *scratch_, pkts, now_ms, out, hooks);
     }
 
+    // Generic tables use tuple space search: nothing to look up ahead.
+    void prelookup(std::span<const flow_key>) noexcept {}
+
     template <class Ctx>
     void run_table(std::uint8_t id, Ctx& ctx, std::uint32_t restore_in_port) noexcept {
         flow_key& key = ctx.lookup_key();

@@ -193,6 +193,12 @@ class pipeline {
     }
 
     // ---- used by the engine ----
+    void prelookup(std::span<const flow_key> keys) noexcept {
+        for_each_table([&](auto& t) {
+            if (t.worth_prelookup()) t.prelookup(keys);
+        });
+    }
+
     template <class Ctx>
     void run_table(std::uint8_t id, Ctx& ctx, std::uint32_t restore_in_port) noexcept {
         flow_key& key = ctx.lookup_key();

@@ -46,12 +46,14 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 #include <flowpipe/action/action_list.hpp>
 #include <flowpipe/core/flow_key.hpp>
+#include <flowpipe/core/packet.hpp>
 #include <flowpipe/match/hash.hpp>
 #include <flowpipe/match/match.hpp>
 #include <flowpipe/match/schema.hpp>
@@ -170,6 +172,50 @@ class flow_table {
             }
         }
         stats_.lookups += n;
+    }
+
+    // ---- staged lookups for a burst (big exact tables) ----
+    //
+    // A table too big for the caches costs a DRAM miss or two per lookup. The
+    // engine therefore looks every packet of a burst up in such tables before
+    // running the burst (prelookup: the index's interleaved find_burst, then a
+    // prefetch of each flow found), and a packet that reaches the table later
+    // takes the stored result (lookup_at) if its packed key is still the same
+    // and no flow was installed or removed since. Speculative: a packet that
+    // never gets here, or whose key changed on the way, wasted one probe.
+    static constexpr std::size_t prelookup_threshold = 16384;
+    [[nodiscard]] bool worth_prelookup() const noexcept { return exact_mode && n_flows_ >= prelookup_threshold; }
+
+    void prelookup(std::span<const flow_key> keys) noexcept {
+        if constexpr (exact_mode) {
+            const std::size_t n = std::min(keys.size(), max_burst);
+            key_type packed[max_burst];
+            std::uint32_t ids[max_burst];
+            for (std::size_t i = 0; i < n; ++i) packed[i] = Schema::pack(keys[i]);
+            index_.find_burst(packed, n, ids);
+            for (std::size_t i = 0; i < n; ++i) {
+                pre_[i] = pre_entry{packed[i], ids[i]};
+                if (ids[i] != npos) __builtin_prefetch(&at(ids[i]));
+            }
+            pre_n_ = n;
+            pre_changes_ = changes_;
+        }
+    }
+
+    // lookup(k) for the packet at position `i` of the burst being run.
+    [[nodiscard]] flow_type* lookup_at(const flow_key& k, std::size_t i) noexcept {
+        if constexpr (exact_mode) {
+            if (i < pre_n_ && pre_changes_ == changes_) {
+                const key_type packed = Schema::pack(k);
+                if (packed == pre_[i].key) {
+                    ++stats_.lookups;
+                    flow_type* f = better_of(pre_[i].id == npos ? nullptr : &at(pre_[i].id), catch_all());
+                    stats_.matched += f != nullptr;
+                    return f;
+                }
+            }
+        }
+        return lookup(k);
     }
 
     // Credits a packet of `bytes` to a flow that matched it at `now_ms`.
@@ -547,6 +593,14 @@ class flow_table {
     std::uint32_t next_id_ = 0;
     std::size_t n_flows_ = 0;
     std::uint64_t changes_ = 0;
+    // Burst pre-lookup results (exact tables only; see prelookup).
+    struct pre_entry {
+        key_type key;
+        std::uint32_t id;
+    };
+    std::unique_ptr<pre_entry[]> pre_ = exact_mode ? std::make_unique<pre_entry[]>(max_burst) : nullptr;
+    std::size_t pre_n_ = 0;
+    std::uint64_t pre_changes_ = 0;
     std::vector<std::uint32_t> catch_alls_; // exact mode: flows matching nothing, by priority
     // Wildcard modes: (value, mask, priority) -> flow, for strict flow mods
     // (control path only; the data path never reads it).
