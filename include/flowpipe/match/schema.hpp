@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include <flowpipe/core/field.hpp>
 #include <flowpipe/core/flow_key.hpp>
@@ -108,6 +109,17 @@ struct schema {
     }
     static constexpr std::array<std::size_t, field_count> offset = offsets();
 
+    // ORs the low Bytes bytes of v into the key at byte offset At (little endian,
+    // as put() lays them out).
+    template <std::size_t At, std::size_t Bytes>
+    static void deposit(key_type& out, uint128 v) noexcept {
+        constexpr std::size_t w = At / 8, sh = (At % 8) * 8;
+        if constexpr (Bytes < 16) v &= (uint128{1} << (Bytes * 8)) - 1;
+        out.w[w] |= static_cast<std::uint64_t>(v << sh);
+        if constexpr (sh + Bytes * 8 > 64) out.w[w + 1] |= static_cast<std::uint64_t>((v << sh) >> 64);
+        if constexpr (sh != 0 && sh + Bytes * 8 > 128) out.w[w + 2] |= static_cast<std::uint64_t>(v >> (128 - sh));
+    }
+
     template <class Spec>
     static void put(std::uint8_t* bytes, std::size_t at, uint128 v) noexcept {
         std::memcpy(bytes + at, &v, Spec::packed_bytes);
@@ -120,12 +132,14 @@ struct schema {
     }
 
   public:
-    // Packs the schema's bits of a packet's key (bits the schema does not cover are zero).
+    // Packs the schema's bits of a packet's key (bits the schema does not
+    // cover are zero). Words are built with shifts in registers: writing bytes
+    // and reading them back as words would stall on store forwarding.
     [[nodiscard]] static key_type pack(const flow_key& k) noexcept {
         key_type out{};
-        auto* bytes = reinterpret_cast<std::uint8_t*>(out.w.data());
-        std::size_t i = 0;
-        ((put<Specs>(bytes, offset[i++], load_storage(k, Specs::storage) & Specs::storage_mask)), ...);
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (deposit<offset[I], Specs::packed_bytes>(out, load_storage(k, Specs::storage) & Specs::storage_mask), ...);
+        }(std::index_sequence_for<Specs...>{});
         return out;
     }
 
