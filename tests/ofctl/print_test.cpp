@@ -192,6 +192,56 @@ struct gen {
         return bit_range{f, static_cast<std::uint8_t>(a), static_cast<std::uint8_t>(b - a + 1)};
     }
 
+    // A learn whose sources the flow's match allows (`rw`) and whose learned
+    // matches and loads need no prerequisite.
+    actions::generic_learn random_learn(const std::vector<field_id>& rw) {
+        using kind = actions::learn_spec::kind;
+        const std::vector<field_id> dsts = {field_id::tun_id,  field_id::reg0,    field_id::reg5,
+                                            field_id::metadata, field_id::eth_src, field_id::eth_dst,
+                                            field_id::vlan_tci, field_id::in_port};
+        actions::learn_description d;
+        d.table = static_cast<std::uint8_t>(below(255));
+        if (coin()) d.priority = static_cast<std::uint16_t>(bits(16));
+        if (coin()) d.idle_timeout = static_cast<std::uint16_t>(bits(16));
+        if (coin()) d.hard_timeout = static_cast<std::uint16_t>(bits(16));
+        if (coin(20)) d.fin_idle_timeout = static_cast<std::uint16_t>(bits(16));
+        if (coin(20)) d.fin_hard_timeout = static_cast<std::uint16_t>(bits(16));
+        if (coin(30)) d.cookie = static_cast<std::uint64_t>(bits(64));
+        d.delete_learned = coin(20);
+        if (coin(20)) d.limit = static_cast<std::uint32_t>(bits(32));
+        if (coin(20)) d.result_dst = bit_range{field_id::reg1, static_cast<std::uint8_t>(below(32)), 1};
+        const unsigned n = below(6);
+        for (unsigned i = 0; i < n; ++i) {
+            actions::learn_spec s;
+            const field_id df = dsts[below(static_cast<unsigned>(dsts.size()))];
+            s.dst = df == field_id::in_port && coin() ? bit_range{df, 0, 16} : range_in(df);
+            switch (below(5)) {
+            case 0: s.what = kind::match_field; s.src = s.dst; break;
+            case 1: s.what = kind::match_const; s.value = bits(s.dst.n_bits); break;
+            case 2: s.what = kind::load_const; s.value = bits(s.dst.n_bits); break;
+            case 3:
+            case 4: {
+                s.what = i % 2 ? kind::match_field : kind::load_field;
+                field_id sf = rw[below(static_cast<unsigned>(rw.size()))];
+                while (info(sf).width < s.dst.n_bits) sf = rw[below(static_cast<unsigned>(rw.size()))];
+                const unsigned s0 = below(info(sf).width - s.dst.n_bits + 1u);
+                s.src = bit_range{sf, static_cast<std::uint8_t>(s0), s.dst.n_bits};
+                if (s.what == kind::match_field && s.src.field == s.dst.field && s.src.start == s.dst.start)
+                    s.src = s.dst;
+                break;
+            }
+            }
+            d.specs.push_back(s);
+        }
+        if (coin()) {
+            actions::learn_spec o;
+            o.what = kind::output;
+            o.src = coin() ? bit_range{field_id::in_port, 0, 16} : range_in(rw[below(static_cast<unsigned>(rw.size()))]);
+            d.specs.push_back(o);
+        }
+        return actions::generic_learn{std::move(d)};
+    }
+
     generic_actions random_actions(const match& m, std::uint8_t table) {
         std::vector<field_id> rw;
         for (std::size_t i = 0; i < field_count; ++i) {
@@ -202,7 +252,7 @@ struct gen {
         generic_actions a;
         const unsigned n = below(6);
         for (unsigned i = 0; i < n; ++i) {
-            switch (below(17)) {
+            switch (below(19)) {
             case 0: a.list.emplace_back(actions::output{static_cast<std::uint32_t>(below(0xfff0))}); break;
             case 1: a.list.emplace_back(actions::in_port{}); break;
             case 2: a.list.emplace_back(actions::resubmit{coin() ? ports::in_port : below(100),
@@ -231,6 +281,8 @@ struct gen {
             case 13: a.list.emplace_back(actions::controller{static_cast<std::uint16_t>(bits(16))}); break;
             case 14: a.list.emplace_back(actions::output{ports::local}); break;
             case 15: a.list.emplace_back(actions::resubmit{static_cast<std::uint32_t>(below(100)), current_table}); break;
+            case 16: a.list.emplace_back(random_learn(rw)); break;
+            case 17: a.list.emplace_back(actions::normal{}); break;
             default: break;
             }
         }

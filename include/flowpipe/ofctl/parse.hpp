@@ -381,6 +381,7 @@ struct action_args {
     bool has_value = false;
     std::size_t name_col = 0;
     std::size_t value_col = 0;
+    const match* flow_match = nullptr; // the match of the flow the action is in (learn checks its sources against it)
 };
 
 using action_parse_fn = std::optional<parse_error> (*)(const action_args&, generic_actions&);
@@ -412,7 +413,9 @@ namespace detail {
 }
 
 [[nodiscard]] inline std::optional<parse_error> output_port(std::uint32_t port, generic_actions& out) {
-    if (port == ports::in_port)
+    if (port == ports::normal)
+        out.list.emplace_back(actions::normal{}); // no l2_switch yet: see bind_normal
+    else if (port == ports::in_port)
         out.list.emplace_back(actions::in_port{});
     else if (port == ports::controller)
         out.list.emplace_back(actions::controller{});
@@ -601,11 +604,200 @@ inline std::optional<parse_error> act_controller(const action_args& a, generic_a
     return std::nullopt;
 }
 
+// learn(...), as ovs-ofctl's learn_parse reads it, checked as learn_check
+// checks it when the flow is installed: a source field's prerequisites
+// against the flow's own match, a learned match field's or load
+// destination's against the constants matched before it in the same learn
+// (`learn(eth_type=0x800,NXM_OF_IP_SRC[])`), equal widths, constants that
+// fit. Stricter than Open vSwitch in one way: numbers are checked (OVS reads
+// table=, priority=, timeouts and limit= with atoi and takes "priority=x" as 0).
+[[nodiscard]] inline std::optional<parse_error> learn_subfield(std::string_view text, std::size_t col,
+                                                               bit_range& out) {
+    if (text.empty()) return parse_error{"learn: missing field", col};
+    auto r = parse_subfield(text, col);
+    if (!r) {
+        parse_error e = r.error();
+        e.message = "learn: " + e.message;
+        return e;
+    }
+    out = *r;
+    return std::nullopt;
+}
+
+// `NXM_OF_IN_PORT[]` (16 bits) is the whole in_port for a learned constant.
+[[nodiscard]] inline bool learn_whole(bit_range r) noexcept {
+    return r.start == 0 && (r.n_bits == info(r.field).width || (r.field == field_id::in_port && r.n_bits == 16));
+}
+
+inline std::optional<parse_error> act_learn(const action_args& a, generic_actions& out) {
+    std::vector<token> toks;
+    if (auto e = tokenize(a.value, a.value_col, toks)) return e;
+    actions::learn_description d;
+    match learned; // constants of the learned match so far (learn_check's dst_match)
+    const match none;
+    const match& flow = a.flow_match ? *a.flow_match : none;
+    auto check_src = [&](bit_range src, std::size_t col) -> std::optional<parse_error> {
+        if (!prerequisite_met(flow, src.field))
+            return parse_error{"learn: " + std::string(info(src.field).name) + " needs " +
+                                   prerequisite_text(info(src.field).prereq) + " in the flow's match",
+                               col};
+        return std::nullopt;
+    };
+    auto check_dst = [&](bit_range dst, std::size_t col) -> std::optional<parse_error> {
+        if (!prerequisite_met(learned, dst.field))
+            return parse_error{"learn: " + std::string(info(dst.field).name) + " in a learned flow needs " +
+                                   prerequisite_text(info(dst.field).prereq) + " matched before it in the learn",
+                               col};
+        return std::nullopt;
+    };
+    for (const token& t : toks) {
+        std::uint64_t n = 0;
+        auto number = [&](std::uint64_t max) -> std::optional<parse_error> {
+            if (auto e = parse_small(t, max, n)) {
+                e->message = "learn: " + e->message;
+                return e;
+            }
+            return std::nullopt;
+        };
+        auto flag = [&]() -> std::optional<parse_error> {
+            if (t.has_value) return parse_error{"learn: " + std::string(t.key) + " takes no value", t.value_col};
+            return std::nullopt;
+        };
+        if (t.key == "table") {
+            if (auto e = number(255)) return e;
+            if (n == 255) return parse_error{"learn: table 255 is not a table flows can be learned into", t.value_col};
+            d.table = static_cast<std::uint8_t>(n);
+        } else if (t.key == "priority") {
+            if (auto e = number(0xffff)) return e;
+            d.priority = static_cast<std::uint16_t>(n);
+        } else if (t.key == "idle_timeout" || t.key == "hard_timeout" || t.key == "fin_idle_timeout" ||
+                   t.key == "fin_hard_timeout") {
+            if (auto e = number(0xffff)) return e;
+            const auto v = static_cast<std::uint16_t>(n);
+            (t.key == "idle_timeout"       ? d.idle_timeout
+             : t.key == "hard_timeout"     ? d.hard_timeout
+             : t.key == "fin_idle_timeout" ? d.fin_idle_timeout
+                                           : d.fin_hard_timeout) = v;
+        } else if (t.key == "cookie") {
+            if (auto e = number(~std::uint64_t{0})) return e;
+            d.cookie = n;
+        } else if (t.key == "limit") {
+            if (auto e = number(0xffffffffu)) return e;
+            d.limit = static_cast<std::uint32_t>(n);
+        } else if (t.key == "send_flow_rem") {
+            // Accepted; flowpipe sends no flow-removed messages, so it changes nothing.
+            if (auto e = flag()) return e;
+        } else if (t.key == "delete_learned") {
+            if (auto e = flag()) return e;
+            d.delete_learned = true;
+        } else if (t.key == "result_dst") {
+            bit_range r{};
+            if (auto e = learn_subfield(t.value, t.value_col, r)) return e;
+            if (!writable(r.field)) return parse_error{"learn: " + std::string(t.value) + " is read-only", t.value_col};
+            if (r.n_bits != 1) return parse_error{"learn: result_dst must be a single bit", t.value_col};
+            d.result_dst = r;
+        } else if (t.key == "load") {
+            const std::size_t arrow = t.value.find("->");
+            if (arrow == std::string_view::npos)
+                return parse_error{"learn: load: missing `->' in " + quoted(t.value), t.has_value ? t.value_col : t.key_col};
+            if (arrow == 0) return parse_error{"learn: load: missing source before `->'", t.value_col};
+            const std::string_view src = t.value.substr(0, arrow);
+            actions::learn_spec s;
+            if (auto e = learn_subfield(t.value.substr(arrow + 2), t.value_col + arrow + 2, s.dst)) return e;
+            if (!writable(s.dst.field))
+                return parse_error{"learn: " + std::string(info(s.dst.field).name) + " cannot be written",
+                                   t.value_col + arrow + 2};
+            if (auto e = check_dst(s.dst, t.value_col + arrow + 2)) return e;
+            if (src[0] >= '0' && src[0] <= '9') {
+                const auto v = parse_uint(src);
+                if (!v) return parse_error{"learn: load: bad value " + quoted(src), t.value_col};
+                if ((*v & ~s.dst.mask()) != 0)
+                    return parse_error{"learn: load: value " + quoted(src) + " does not fit in " +
+                                           std::to_string(s.dst.n_bits) + " bits",
+                                       t.value_col};
+                s.what = actions::learn_spec::kind::load_const;
+                s.value = *v;
+            } else {
+                if (auto e = learn_subfield(src, t.value_col, s.src)) return e;
+                if (s.src.n_bits != s.dst.n_bits)
+                    return parse_error{"learn: load: source is " + std::to_string(s.src.n_bits) +
+                                           " bits wide but destination is " + std::to_string(s.dst.n_bits),
+                                       t.value_col};
+                if (auto e = check_src(s.src, t.value_col)) return e;
+                s.what = actions::learn_spec::kind::load_field;
+            }
+            d.specs.push_back(s);
+        } else if (t.key == "output") {
+            actions::learn_spec s;
+            s.what = actions::learn_spec::kind::output;
+            if (auto e = learn_subfield(t.value, t.has_value ? t.value_col : t.key_col, s.src)) return e;
+            if (auto e = check_src(s.src, t.value_col)) return e;
+            d.specs.push_back(s);
+        } else {
+            // A match spec: FIELD[...], FIELD[...]=FIELD[...] or FIELD[...]=VALUE.
+            actions::learn_spec s;
+            const std::size_t bracket = t.key.find('[');
+            if (!find_field_any(t.key.substr(0, bracket)))
+                return parse_error{"learn: unknown field or keyword " + quoted(t.key.substr(0, bracket)), t.key_col};
+            if (auto e = learn_subfield(t.key, t.key_col, s.dst)) return e;
+            if (auto e = check_dst(s.dst, t.key_col)) return e;
+            if (!t.has_value || t.value.empty()) {
+                s.what = actions::learn_spec::kind::match_field;
+                s.src = s.dst;
+                if (auto e = check_src(s.src, t.key_col)) return e;
+            } else if (const std::size_t b2 = t.value.find('[');
+                       find_field_any(t.value.substr(0, b2)).has_value()) {
+                s.what = actions::learn_spec::kind::match_field;
+                if (auto e = learn_subfield(t.value, t.value_col, s.src)) return e;
+                if (s.src.n_bits != s.dst.n_bits)
+                    return parse_error{"learn: " + std::string(t.key) + " is " + std::to_string(s.dst.n_bits) +
+                                           " bits wide but " + std::string(t.value) + " is " +
+                                           std::to_string(s.src.n_bits),
+                                       t.value_col};
+                if (auto e = check_src(s.src, t.value_col)) return e;
+            } else {
+                s.what = actions::learn_spec::kind::match_const;
+                if (learn_whole(s.dst)) {
+                    uint128 v = 0, m = 0;
+                    if (auto e = parse_field_value(s.dst.field, t.value, t.value_col, false, v, m)) {
+                        e->message = "learn: " + e->message;
+                        return e;
+                    }
+                    s.value = v;
+                } else {
+                    const auto v = parse_uint(t.value);
+                    if (!v)
+                        return parse_error{"learn: " + std::string(t.key) + "=" + std::string(t.value) +
+                                               ": the value is neither a field nor a number",
+                                           t.value_col};
+                    s.value = *v;
+                }
+                if ((s.value & ~s.dst.mask()) != 0)
+                    return parse_error{"learn: value " + quoted(t.value) + " does not fit in " +
+                                           std::to_string(s.dst.n_bits) + " bits",
+                                       t.value_col};
+                learned.set(s.dst.field, (learned.value_of(s.dst.field) & ~(s.dst.mask() << s.dst.start)) |
+                                             (s.value << s.dst.start),
+                            learned.mask_of(s.dst.field) | (s.dst.mask() << s.dst.start));
+            }
+            d.specs.push_back(s);
+        }
+    }
+    out.list.emplace_back(actions::generic_learn{std::move(d)});
+    return std::nullopt;
+}
+
+inline std::optional<parse_error> act_normal(const action_args& a, generic_actions& out) {
+    if (auto e = no_value(a)) return e;
+    out.list.emplace_back(actions::normal{});
+    return std::nullopt;
+}
+
 } // namespace detail
 
 // Every action ovs-ofctl syntax names, by name. Bare port numbers
 // (`actions=2`) are handled before this table is consulted.
-inline constexpr std::array<action_syntax, 30> action_syntaxes{{
+inline constexpr std::array<action_syntax, 33> action_syntaxes{{
     {"output", detail::act_output},
     {"in_port", detail::act_in_port},
     {"IN_PORT", detail::act_in_port},
@@ -636,6 +828,9 @@ inline constexpr std::array<action_syntax, 30> action_syntaxes{{
     {"CONTROLLER", detail::act_controller},
     {"set_vlan_vid", detail::act_mod_vlan_vid},
     {"set_vlan_pcp", detail::act_mod_vlan_pcp},
+    {"learn", detail::act_learn},
+    {"normal", detail::act_normal},
+    {"NORMAL", detail::act_normal},
 }};
 
 namespace detail {
@@ -662,7 +857,7 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
     bool saw_drop = false;
     for (const token& t : toks) {
         const std::size_t before = out.list.size();
-        const action_args args{t.key, t.value, t.has_value, t.key_col, t.value_col};
+        const action_args args{t.key, t.value, t.has_value, t.key_col, t.value_col, &m};
         if (!t.has_value && t.key[0] >= '0' && t.key[0] <= '9') {
             const auto p = parse_port(t.key);
             if (!p) return parse_error{"bad port " + quoted(t.key), t.key_col};
@@ -911,6 +1106,27 @@ flow_mod_status apply(Pipeline& p, const flow_mod& fm, std::int64_t now_ms) {
     case flow_command::remove_strict: return p.remove(fm.table, fm.m, fm.strict(), fm.priority, fm.cookies());
     }
     return {flow_mod_errc::bad_action, 0, {}, "unknown flow mod command"};
+}
+
+// NORMAL (`actions=NORMAL`, `output:NORMAL`, `normal`) parses to
+// actions::normal with no switch: the L2 learning switch it runs on (ports,
+// access/trunk VLANs, the MAC table) belongs to the embedder
+// (action/normal.hpp), one per bridge. bind_normal points the normal actions
+// of parsed flow mods at it before they are installed and returns how many it
+// bound; an unbound normal drops the packet.
+inline std::size_t bind_normal(flow_mod& fm, l2_switch* sw) noexcept {
+    std::size_t n = 0;
+    for (any_action& a : fm.actions.list)
+        if (auto* x = std::get_if<actions::normal>(&a)) {
+            x->sw = sw;
+            ++n;
+        }
+    return n;
+}
+inline std::size_t bind_normal(std::vector<flow_mod>& fms, l2_switch* sw) noexcept {
+    std::size_t n = 0;
+    for (flow_mod& fm : fms) n += bind_normal(fm, sw);
+    return n;
 }
 
 // ---- packets ------------------------------------------------------------------

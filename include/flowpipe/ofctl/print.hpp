@@ -546,6 +546,8 @@ void append_action(std::string& out, const A& a) {
         out += "->NXM_NX_ARP_SHA[],load:";
         append_hex(out, a.ip);
         out += "->NXM_OF_ARP_SPA[],IN_PORT";
+    } else if constexpr (std::is_same_v<A, actions::normal>) {
+        out += "NORMAL";
     } else if constexpr (requires(std::string& s) { a.ofctl_format(s); }) {
         a.ofctl_format(out);
     } else {
