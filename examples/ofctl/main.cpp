@@ -12,7 +12,17 @@
 //       "Final flow:" and "Output:" lines (what tests/ovs compares).
 //
 // A bad flows file is rejected with its line, column and reason; exit 1.
+//
+// NORMAL: flowpipe's generic pipeline has no ports, VLANs or MAC table of
+// its own; NORMAL runs on an l2_switch the embedder owns (action/normal.hpp).
+// When the flows use it, this tool makes one whose ports are every port
+// number the flows (in_port=, output:) and the traced packet name, each a
+// trunk of every VLAN (an Open vSwitch port with no tag), says so on
+// stderr, and binds it (ofctl::bind_normal).
+#include <algorithm>
 #include <cstdio>
+#include <memory>
+#include <variant>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -21,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include <flowpipe/action/normal.hpp>
 #include <flowpipe/io/pcap.hpp>
 #include <flowpipe/ofctl/parse.hpp>
 #include <flowpipe/ofctl/print.hpp>
@@ -48,8 +59,38 @@ bool read_file(const std::string& path, std::string& out) {
     return true;
 }
 
+// The switch NORMAL runs on, when the flows use it.
+std::unique_ptr<fp::l2_switch> normal_switch;
+
+void bind_normal(std::vector<of::flow_mod>& flows, std::vector<std::uint32_t> ports) {
+    bool uses = false;
+    for (const auto& f : flows)
+        for (const auto& a : f.actions.list) uses |= std::holds_alternative<fp::actions::normal>(a);
+    if (!uses) return;
+    for (const auto& f : flows) {
+        if (f.m.mask_of(fp::field_id::in_port) != 0) ports.push_back(static_cast<std::uint32_t>(f.m.value.in_port));
+        for (const auto& a : f.actions.list)
+            if (const auto* o = std::get_if<fp::actions::output>(&a)) ports.push_back(o->port);
+    }
+    std::sort(ports.begin(), ports.end());
+    ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+    normal_switch = std::make_unique<fp::l2_switch>();
+    std::string list;
+    for (std::uint32_t port : ports) {
+        if (port == 0 || port >= 0xff00) continue;
+        normal_switch->add_trunk_port(port);
+        list += (list.empty() ? "" : ",") + std::to_string(port);
+    }
+    std::cerr << "flowpipe-ofctl: NORMAL needs an L2 switch, which a generic pipeline does not have: this tool "
+                 "made one with ports "
+              << (list.empty() ? "(none)" : list) << ", each a trunk of every VLAN\n";
+    of::bind_normal(flows, normal_switch.get());
+}
+
 // Loads a flows file into p; prints the error and returns false on a bad one.
-bool load_flows(const std::string& path, fp::generic_pipeline& p, std::int64_t now_ms) {
+// `ports`: port numbers NORMAL's switch must have besides those the flows name.
+bool load_flows(const std::string& path, fp::generic_pipeline& p, std::int64_t now_ms,
+                std::vector<std::uint32_t> ports = {}) {
     std::string text;
     if (!read_file(path, text)) {
         std::cerr << path << ": cannot read\n";
@@ -61,6 +102,7 @@ bool load_flows(const std::string& path, fp::generic_pipeline& p, std::int64_t n
                   << flows.error().message << "\n";
         return false;
     }
+    bind_normal(*flows, std::move(ports));
     // Line numbers of the flows, for install errors.
     std::vector<std::size_t> lines;
     {
@@ -91,13 +133,13 @@ int cmd_trace(int argc, char** argv) {
         else
             return usage();
     }
-    fp::generic_pipeline p;
-    if (!load_flows(argv[2], p, 0)) return 1;
     auto key = of::parse_packet(argv[3]);
     if (!key) {
         std::cerr << "bad packet: " << of::to_string(key.error()) << "\n";
         return 1;
     }
+    fp::generic_pipeline p;
+    if (!load_flows(argv[2], p, 0, {key->in_port})) return 1;
     const auto r = of::trace(p, *key, {generate, 0, 60});
     std::cout << r.text;
     if (generate) std::cout << "\n" << of::dump_flows(p, 0);

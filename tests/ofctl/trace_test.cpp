@@ -101,4 +101,65 @@ TEST(OfctlTrace, DecTtlStops) {
     EXPECT_EQ(run(p, "in_port=3,ip,nw_ttl=1").output_ports(), "1");
 }
 
+TEST(OfctlTrace, LearnOnlyWithGenerate) {
+    generic_pipeline p;
+    load(p, std::string(br_tun) +
+                "table=10,priority=2 actions=learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],"
+                "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],"
+                "output:NXM_OF_IN_PORT[]),output:1\n");
+    const std::string from_tunnel = "in_port=2,tun_id=0x6,dl_src=fa:16:3e:7e:ab:cc,dl_dst=fa:16:3e:b3:e7:7a";
+    const std::string to_learned = "in_port=1,dl_vlan=2,dl_src=fa:16:3e:b3:e7:7a,dl_dst=fa:16:3e:7e:ab:cc";
+    auto count20 = [&] {
+        std::size_t n = 0;
+        p.table(20).for_each([&](const auto&) { ++n; });
+        return n;
+    };
+    auto r = run(p, from_tunnel);
+    EXPECT_NE(r.text.find("learn changes tables only with --generate"), std::string::npos) << r.text;
+    EXPECT_EQ(count20(), 2u);
+    EXPECT_EQ(run(p, to_learned).output_ports(), "2,3"); // unknown: flooded
+    auto k = parse_packet(from_tunnel);
+    r = trace(p, *k, {.generate = true, .now_ms = 1000});
+    EXPECT_EQ(r.output_ports(), "1");
+    EXPECT_NE(r.text.find(" -> table=20 vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:7e:ab:cc priority=1 hard=300 "
+                          "actions=load:0->NXM_OF_VLAN_TCI[],load:0x6->NXM_NX_TUN_ID[],output:2\n"),
+              std::string::npos)
+        << r.text;
+    EXPECT_NE(r.text.find(" -> learned: a new flow\n"), std::string::npos) << r.text;
+    EXPECT_EQ(count20(), 3u);
+    r = trace(p, *k, {.generate = true, .now_ms = 2000});
+    EXPECT_NE(r.text.find(" -> learned: the same flow was there, its timers restart\n"), std::string::npos) << r.text;
+    EXPECT_EQ(count20(), 3u);
+    // Now known: unicast to the tunnel it was learned from, untagged, with its tun_id.
+    r = run(p, to_learned);
+    EXPECT_EQ(r.output_ports(), "2");
+    EXPECT_EQ(r.final_key.vlan_tci, 0);
+    EXPECT_EQ(r.final_key.tun_id, 6u);
+    const std::string dump = dump_flows(p, 2000);
+    EXPECT_NE(dump.find("table=20, n_packets=0, n_bytes=0, hard_timeout=300, "), std::string::npos) << dump;
+    EXPECT_NE(dump.find("priority=1,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:7e:ab:cc actions=load:0->NXM_OF_VLAN_TCI[],"
+                        "load:0x6->NXM_NX_TUN_ID[],output:2\n"),
+              std::string::npos)
+        << dump;
+}
+
+TEST(OfctlTrace, NormalNeedsASwitch) {
+    auto fs = parse_flows("priority=0 actions=NORMAL\n");
+    ASSERT_TRUE(fs);
+    generic_pipeline unbound;
+    ASSERT_TRUE(apply(unbound, (*fs)[0], 0));
+    auto r = run(unbound, "in_port=1,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff");
+    EXPECT_EQ(r.output_ports(), "drop");
+    EXPECT_NE(r.text.find("no l2_switch is bound to NORMAL"), std::string::npos) << r.text;
+    l2_switch sw;
+    sw.add_trunk_port(1);
+    sw.add_trunk_port(2);
+    sw.add_trunk_port(3);
+    bind_normal(*fs, &sw);
+    generic_pipeline p;
+    ASSERT_TRUE(apply(p, (*fs)[0], 0));
+    r = run(p, "in_port=1,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff");
+    EXPECT_EQ(r.output_ports(), "2,3");
+}
+
 } // namespace

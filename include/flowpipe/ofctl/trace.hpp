@@ -221,12 +221,59 @@ class tracing_context {
                 line(" -> not run: learn changes tables only with --generate");
                 return;
             }
+            describe_learn(a);
+        }
+        if constexpr (std::is_same_v<A, actions::normal>) {
+            if (a.sw == nullptr) {
+                line(" -> no l2_switch is bound to NORMAL (ofctl::bind_normal): the packet is not switched");
+                return;
+            }
         }
         const flow_key before = key_;
         const int resubmits = resubmits_;
-        a(*this);
+        if constexpr (requires { a.d->specs; a.stats(); }) {
+            const learn_stats st = a.stats();
+            a(*this);
+            const learn_stats& now = a.stats();
+            line(now.added != st.added             ? " -> learned: a new flow"
+                 : now.refreshed != st.refreshed     ? " -> learned: the same flow was there, its timers restart"
+                 : now.modified != st.modified       ? " -> learned: the flow's actions (or cookie) were replaced"
+                 : now.refused_limit != st.refused_limit ? " -> not learned: limit reached"
+                                                     : " -> not learned: the target table refused the flow");
+        } else {
+            a(*this);
+        }
         if (resubmits == resubmits_) describe_changes(before); // nested tables described theirs
         if (stopped_ && !failed_) line(" >> the rest of this flow's actions are skipped");
+    }
+
+    // The flow a learn installs, as ofproto/trace -generate shows it
+    // ("table=20 vlan_tci=0x0002/0x0fff,dl_dst=... priority=1 hard=300
+    // actions=..."), and what became of it (added, refreshed, ...).
+    template <class L>
+    void describe_learn(const L& a) {
+        std::string s = " -> table=";
+        append_dec(s, a.d->table);
+        s += ' ';
+        append_match(s, a.build_match(key_), default_priority);
+        while (!s.empty() && s.back() == ' ') s.pop_back();
+        s += " priority=";
+        append_dec(s, a.d->priority);
+        if (a.d->cookie) {
+            s += " cookie=";
+            append_hex(s, a.d->cookie);
+        }
+        if (a.d->idle_timeout) {
+            s += " idle=";
+            append_dec(s, a.d->idle_timeout);
+        }
+        if (a.d->hard_timeout) {
+            s += " hard=";
+            append_dec(s, a.d->hard_timeout);
+        }
+        s += " actions=";
+        append_actions(s, a.template build_actions<generic_actions>(key_));
+        line(s);
     }
 
     void describe_changes(const flow_key& before) {
