@@ -149,16 +149,29 @@ def top_level(actions):
     return out
 
 
-def run_case(ovs, driver, d, generate=False):
-    flows = [l for l in open(d + "/flows").read().splitlines() if l.strip()]
-    packets = [l for l in open(d + "/packets").read().splitlines() if l.strip()]
-    ovs.add_ports(ports_used(flows, packets))
+def lines(path):
+    if not os.path.exists(path):
+        return []
+    return [l for l in open(path).read().splitlines() if l.strip()]
+
+
+def run_case(ovs, driver, d):
+    flows = lines(d + "/flows")
+    packets = lines(d + "/packets")
+    # Learning cases: every packet traced with -generate (learn side effects
+    # happen), table 20 dumped after DIR/packets, then DIR/packets2 traced.
+    generate = bool(lines(d + "/generate"))
+    packets2 = lines(d + "/packets2")
+    ovs.add_ports(ports_used(flows, packets + packets2))
     run(["ovs-ofctl", "del-flows", "br0"], ovs.env)
     run(["ovs-ofctl", "add-flows", "br0", d + "/flows"], ovs.env)
     dp = ovs.dp_to_of()
     t0 = time.time()
     res = []
-    for p in packets:
+    for i, p in enumerate(packets + packets2):
+        if generate and i == len(packets):
+            with open(d + "/ovs-table20", "w") as f:
+                f.write(run(["ovs-ofctl", "dump-flows", "br0", "table=20"], ovs.env))
         args = ["br0", p] + (["-generate"] if generate else [])
         out = ovs.appctl("ofproto/trace", *args)
         flow = re.search(r"^Flow: (.*)$", out, re.M).group(1)
@@ -172,7 +185,8 @@ def run_case(ovs, driver, d, generate=False):
     dt = time.time() - t0
     with open(d + "/ovs", "w") as f:
         f.write("\n".join(res) + "\n")
-    print("%s: %d packets traced by Open vSwitch in %.1fs" % (d, len(packets), dt), flush=True)
+    print("%s: %d packets traced by Open vSwitch in %.1fs%s" % (d, len(packets) + len(packets2), dt,
+                                                              " (with -generate)" if generate else ""), flush=True)
     r = subprocess.run([driver, "compare", d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     print(r.stdout, end="", flush=True)
     return r.returncode == 0
@@ -199,7 +213,12 @@ def main():
         os.mkdir(b)
         run([a.driver, "gen-brtun", b], ovs.env)
         cases.append(b)
-        for s in a.seeds.split(","):
+        for variant in ("nodvr", "dvr"):
+            c = os.path.join(tmp, "brtun-learn-" + variant)
+            os.mkdir(c)
+            run([a.driver, "gen-brtun-learn", c, variant], ovs.env)
+            cases.append(c)
+        for s in [x for x in a.seeds.split(",") if x]:
             c = os.path.join(tmp, "random-%s" % s)
             os.mkdir(c)
             run([a.driver, "gen-random", s, str(a.flows), str(a.packets), c], ovs.env)

@@ -3,6 +3,12 @@
 //
 //   ovs_oracle_driver gen-brtun DIR
 //       the reference br-tun flows (no learn) and a few hundred packets
+//   ovs_oracle_driver gen-brtun-learn DIR nodvr|dvr
+//       the full reference br-tun flows with the table-10 learn and the ARP
+//       responder (with dvr: tables 1 and 9, the gateway ARP drop in 22);
+//       DIR/packets from tunnels, traced with -generate, then DIR/packets2
+//       from patch-int; `compare` also compares table 20 between the two
+//       (Open vSwitch's dump-flows in DIR/ovs-table20)
 //   ovs_oracle_driver gen-random SEED N_FLOWS N_PACKETS DIR
 //       random flow tables (masks, priorities, resubmits forward and back,
 //       load/move/set_field, VLAN push/pop/mod, outputs) and random packets
@@ -14,7 +20,9 @@
 // Flows are written with flowpipe's own printer, so Open vSwitch parsing them
 // also checks that we print what it accepts. Packets are written as
 // ofproto/trace takes them.
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -134,6 +142,116 @@ int gen_brtun(const std::string& dir) {
         pk.push_back(s);
     }
     write(dir + "/packets", pk);
+    return 0;
+}
+
+// ---- br-tun with learning ------------------------------------------------------
+//
+// The full reference flow set: table 10 learns into table 20, table 21 is
+// the ARP responder; with `dvr`, tables 1 and 9 and the gateway ARP drop in
+// table 22 (neutron-br-tun.md). Phase 1 (DIR/packets) comes from the
+// tunnels and is traced with learning (-generate): sources move between
+// tunnels, some arrive with a wrong tun_id, with DVR some come from another
+// host's DVR MAC (never learned). Then table 20 is compared. Phase 2
+// (DIR/packets2) comes from patch-int to the learned MACs (and some that
+// were not learned, or only in the other VLAN), to l2pop MACs, as broadcast
+// and as ARP requests.
+int gen_brtun_learn(const std::string& dir, bool dvr) {
+    // patch-int = 1; tunnels 2, 3, 4. Segment 6 on VLAN 2, segment 7 on VLAN 3.
+    const std::string gw_mac = "fa:16:3e:87:40:f3", dvr_local = "fa:16:3f:b2:34:82", dvr_remote = "fa:16:3f:aa:bb:01";
+    std::vector<std::string> flows = {
+        dvr ? "table=0,priority=1,in_port=1 actions=resubmit(,1)" : "table=0,priority=1,in_port=1 actions=resubmit(,2)",
+        "table=0,priority=1,in_port=2 actions=resubmit(,4)",
+        "table=0,priority=1,in_port=3 actions=resubmit(,4)",
+        "table=0,priority=1,in_port=4 actions=resubmit(,4)",
+        "table=0,priority=0 actions=drop",
+        "table=2,priority=1,arp,dl_dst=ff:ff:ff:ff:ff:ff actions=resubmit(,21)",
+        "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,20)",
+        "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,22)",
+        std::string("table=4,priority=1,tun_id=0x6 actions=mod_vlan_vid:2,resubmit(,") + (dvr ? "9)" : "10)"),
+        std::string("table=4,priority=1,tun_id=0x7 actions=mod_vlan_vid:3,resubmit(,") + (dvr ? "9)" : "10)"),
+        "table=4,priority=0 actions=drop",
+        "table=10,priority=1 actions=learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],"
+        "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],"
+        "output:NXM_OF_IN_PORT[]),output:1",
+        "table=20,priority=2,dl_vlan=2,dl_dst=fa:16:3e:73:49:41 actions=strip_vlan,set_tunnel:0x6,output:2",
+        "table=20,priority=2,dl_vlan=3,dl_dst=fa:16:3e:11:22:33 actions=strip_vlan,set_tunnel:0x7,output:4",
+        "table=20,priority=0 actions=resubmit(,22)",
+        "table=21,priority=1,arp,dl_vlan=2,arp_tpa=81.1.180.9 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+        "mod_dl_src:fa:16:3e:73:49:41,load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],load:0xfa163e734941->NXM_NX_ARP_SHA[],"
+        "load:0x5101b409->NXM_OF_ARP_SPA[],in_port",
+        "table=21,priority=1,arp,dl_vlan=3,arp_tpa=10.0.0.5 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+        "mod_dl_src:fa:16:3e:11:22:33,load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],load:0xfa163e112233->NXM_NX_ARP_SHA[],"
+        "load:0xa000005->NXM_OF_ARP_SPA[],in_port",
+        "table=21,priority=0 actions=resubmit(,22)",
+        "table=22,priority=1,dl_vlan=2 actions=strip_vlan,set_tunnel:0x6,output:2,output:3",
+        "table=22,priority=1,dl_vlan=3 actions=strip_vlan,set_tunnel:0x7,output:3,output:4",
+        "table=22,priority=0 actions=drop",
+    };
+    if (dvr) {
+        flows.push_back("table=1,priority=2,dl_vlan=2,dl_dst=" + gw_mac + " actions=drop");
+        flows.push_back("table=1,priority=1,dl_vlan=2,dl_src=" + gw_mac + " actions=mod_dl_src:" + dvr_local +
+                        ",resubmit(,2)");
+        flows.push_back("table=1,priority=0 actions=resubmit(,2)");
+        flows.push_back("table=9,priority=1,dl_src=" + dvr_remote + " actions=output:1");
+        flows.push_back("table=9,priority=0 actions=resubmit(,10)");
+        flows.push_back("table=22,priority=3,arp,dl_vlan=2,arp_tpa=81.1.180.1 actions=drop");
+    }
+    std::vector<std::string> printed;
+    for (const auto& f : flows) {
+        auto r = of::parse_flow(f);
+        if (!r) {
+            std::cerr << f << ": " << of::to_string(r.error()) << "\n";
+            return 1;
+        }
+        printed.push_back(of::format_flow(*r));
+    }
+    write(dir + "/flows", printed);
+    write(dir + "/generate", {"-generate"});
+
+    std::mt19937_64 rng(dvr ? 10 : 9);
+    std::vector<std::uint64_t> remote; // MACs behind the tunnels
+    for (unsigned i = 0; i < 24; ++i) remote.push_back(0xfa163eaa0000 | (i * 0x0101u + 1));
+    const std::uint64_t local_vms[] = {0xfa163eb3e77a, 0xfa163e000a01};
+    const char* ips[] = {"81.1.180.9", "81.1.180.1", "81.1.180.77", "10.0.0.5", "10.0.0.6"};
+    std::vector<std::string> pk, pk2;
+    for (int i = 0; i < 300; ++i) {
+        const unsigned tun_port = 2 + static_cast<unsigned>(rng() % 3);
+        const unsigned tun = rng() % 10 == 0 ? 8 : 6 + static_cast<unsigned>(rng() % 2);
+        // Early packets learn, later ones mostly refresh; a MAC moves to another tunnel now and then.
+        const std::uint64_t src = dvr && rng() % 10 == 0 ? 0xfa163faabb01 : remote[rng() % (i < 100 ? 12 : 24)];
+        std::string s = "in_port=" + std::to_string(tun_port) + ",tun_id=" + std::to_string(tun) + ",dl_src=" + mac(src);
+        switch (rng() % 4) {
+        case 0: s += ",dl_dst=" + mac(local_vms[rng() % 2]) + ",ip,nw_src=81.1.180.50,nw_dst=81.1.180.8,nw_ttl=64"; break;
+        case 1: s += ",dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,arp_sha=" + mac(src) + ",arp_spa=81.1.180.50,arp_tpa=81.1.180.8"; break;
+        case 2: s += ",dl_dst=01:00:5e:00:00:" + std::to_string(10 + rng() % 80); break;
+        default: s += ",dl_dst=" + mac(local_vms[rng() % 2]); break;
+        }
+        pk.push_back(s);
+    }
+    for (int i = 0; i < 200; ++i) {
+        const unsigned vlan = 2 + static_cast<unsigned>(rng() % 2);
+        std::uint64_t src = local_vms[rng() % 2];
+        if (dvr && rng() % 6 == 0) src = 0xfa163e8740f3; // the router interface: rewritten to the DVR MAC
+        std::string s = "in_port=1,dl_vlan=" + std::to_string(vlan) + ",dl_src=" + mac(src);
+        const unsigned kind = static_cast<unsigned>(rng() % 10);
+        if (kind < 6) {
+            s += ",dl_dst=" + mac(remote[rng() % 24]); // learned (in this VLAN or the other), or never learned
+        } else if (kind == 6) {
+            s += ",dl_dst=" + mac(rng() % 2 ? 0xfa163e734941 : 0xfa163e112233); // l2pop
+        } else if (kind == 7) {
+            s += ",dl_dst=" + mac(dvr && rng() % 2 ? 0xfa163e8740f3 : 0xfa163e7777aa); // router if / unknown
+        } else {
+            s += ",dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,arp_sha=" + mac(src) + ",arp_spa=81.1.180.8,arp_tpa=" +
+                 ips[rng() % 5];
+        }
+        if (kind < 8 && rng() % 2) s += ",ip,nw_src=81.1.180.8,nw_dst=81.1.180.50,nw_ttl=64";
+        pk2.push_back(s);
+    }
+    write(dir + "/packets", pk);
+    write(dir + "/packets2", pk2);
     return 0;
 }
 
@@ -311,6 +429,59 @@ std::vector<std::string> lines_of(const std::string& path) {
     return v;
 }
 
+// A table-20 flow reduced to what is compared: match, priority, actions,
+// timeouts (counters, ages and durations are not).
+std::string comparable(const of::flow_mod& f) {
+    of::flow_mod n;
+    n.table = f.table;
+    n.priority = f.priority;
+    n.m = f.m;
+    n.actions = f.actions;
+    n.idle_timeout = f.idle_timeout;
+    n.hard_timeout = f.hard_timeout;
+    return of::format_flow(n);
+}
+
+// dump-flows lines (Open vSwitch's or ours), parsed with flowpipe's parser.
+bool table_flows(const std::vector<std::string>& lines, std::vector<std::string>& out) {
+    for (const auto& l : lines) {
+        if (l.find("actions=") == std::string::npos) continue;
+        auto f = of::parse_flow(l);
+        if (!f) {
+            std::cerr << "cannot parse dump-flows line: " << l << ": " << of::to_string(f.error()) << "\n";
+            return false;
+        }
+        if (f->table == 20) out.push_back(comparable(*f));
+    }
+    std::sort(out.begin(), out.end());
+    return true;
+}
+
+// Table 20 after the learning phase: Open vSwitch's dump-flows (DIR/ovs-table20)
+// against ours. Returns the number of differences, -1 on an error.
+long compare_table20(generic_pipeline& p, const std::string& dir, std::size_t& learned) {
+    std::vector<std::string> ours_lines, theirs, ours;
+    {
+        std::istringstream ss(of::dump_flows(p, 0));
+        for (std::string l; std::getline(ss, l);) ours_lines.push_back(l);
+    }
+    if (!table_flows(lines_of(dir + "/ovs-table20"), theirs) || !table_flows(ours_lines, ours)) return -1;
+    learned = 0;
+    for (const auto& t : theirs) learned += t.find("hard_timeout=300") != std::string::npos;
+    long diffs = 0;
+    std::vector<std::string> only_theirs, only_ours;
+    std::set_difference(theirs.begin(), theirs.end(), ours.begin(), ours.end(), std::back_inserter(only_theirs));
+    std::set_difference(ours.begin(), ours.end(), theirs.begin(), theirs.end(), std::back_inserter(only_ours));
+    for (const auto& f : only_theirs) std::cout << "TABLE 20 DIFF only in Open vSwitch: " << f << "\n";
+    for (const auto& f : only_ours) std::cout << "TABLE 20 DIFF only in flowpipe:     " << f << "\n";
+    diffs = static_cast<long>(only_theirs.size() + only_ours.size());
+    if (theirs.empty()) {
+        std::cout << "TABLE 20: Open vSwitch's dump is empty\n";
+        ++diffs;
+    }
+    return diffs;
+}
+
 int compare(const std::string& dir) {
     generic_pipeline p;
     std::string text;
@@ -330,20 +501,30 @@ int compare(const std::string& dir) {
             std::cerr << "flow refused: " << of::format_flow(f) << ": " << st.what() << "\n";
             return 1;
         }
-    const auto packets = lines_of(dir + "/packets");
+    auto packets = lines_of(dir + "/packets");
+    const std::size_t phase1 = packets.size();
+    for (auto& l : lines_of(dir + "/packets2")) packets.push_back(std::move(l));
+    const bool generate = !lines_of(dir + "/generate").empty();
     const auto ovs = lines_of(dir + "/ovs");
+    std::size_t table_diffs = 0, learned_compared = 0, table_flows = 0;
     if (ovs.size() != 2 * packets.size()) {
         std::cerr << "ovs results: " << ovs.size() << " lines for " << packets.size() << " packets\n";
         return 1;
     }
     std::size_t diffs = 0, intended = 0, dropped = 0, engine_diffs = 0, engine_checked = 0;
     for (std::size_t i = 0; i < packets.size(); ++i) {
+        if (generate && i == phase1) {
+            const auto t = compare_table20(p, dir, learned_compared);
+            if (t < 0) return 1;
+            table_diffs = static_cast<std::size_t>(t);
+            table_flows = lines_of(dir + "/ovs-table20").size();
+        }
         auto k = of::parse_packet(packets[i]);
         if (!k) {
             std::cerr << "packet " << i + 1 << ": " << of::to_string(k.error()) << "\n";
             return 1;
         }
-        const auto r = of::trace(p, *k);
+        const auto r = of::trace(p, *k, {.generate = generate, .now_ms = 0});
         // The data path itself, on the real frame: it must do what the trace
         // says. A frame carries in_port and tunnel metadata but no registers,
         // so packets that start with registers set are traced only.
@@ -396,7 +577,12 @@ int compare(const std::string& dir) {
               << " dropped, " << intended << " intended differences (stacked VLAN tags), " << diffs
               << " differences; data path run on " << engine_checked << " of them: " << engine_diffs
               << " disagreements with the trace\n";
-    return diffs == 0 && engine_diffs == 0 ? 0 : 1;
+    if (generate)
+        std::cout << dir << ": learning: " << phase1 << " packets traced with -generate, then table 20 compared ("
+                  << table_flows << " flows in Open vSwitch's table 20, " << learned_compared << " of them learned): "
+                  << table_diffs << " differences; then " << packets.size() - phase1
+                  << " packets from patch-int\n";
+    return diffs == 0 && engine_diffs == 0 && table_diffs == 0 ? 0 : 1;
 }
 
 } // namespace
@@ -404,10 +590,11 @@ int compare(const std::string& dir) {
 int main(int argc, char** argv) {
     const std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "gen-brtun" && argc == 3) return gen_brtun(argv[2]);
+    if (cmd == "gen-brtun-learn" && argc == 4) return gen_brtun_learn(argv[2], std::string(argv[3]) == "dvr");
     if (cmd == "gen-random" && argc == 6)
         return gen_random(static_cast<unsigned>(std::stoul(argv[2])), static_cast<unsigned>(std::stoul(argv[3])),
                           static_cast<unsigned>(std::stoul(argv[4])), argv[5]);
     if (cmd == "compare" && argc == 3) return compare(argv[2]);
-    std::cerr << "usage: ovs_oracle_driver gen-brtun DIR | gen-random SEED N_FLOWS N_PACKETS DIR | compare DIR\n";
+    std::cerr << "usage: ovs_oracle_driver gen-brtun DIR | gen-brtun-learn DIR nodvr|dvr | gen-random SEED N_FLOWS N_PACKETS DIR | compare DIR\n";
     return 2;
 }
