@@ -320,7 +320,8 @@ TEST(OfctlParseLearn, EveryOption) {
     EXPECT_EQ(d.specs[5].value, 3u);
     EXPECT_EQ(d.specs[6].src, (bit_range{field_id::reg4, 0, 16}));
     // Defaults: table 1, priority 32768; `learn()` learns a catch-all.
-    const auto& e = desc(ok("actions=learn()"));
+    const auto empty_learn = ok("actions=learn()"); // kept alive: desc() refers into it
+    const auto& e = desc(empty_learn);
     EXPECT_EQ(e.table, 1);
     EXPECT_EQ(e.priority, 32768);
     EXPECT_TRUE(e.specs.empty());
