@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/frames.hpp"
+
 #include <array>
 #include <deque>
 #include <vector>
@@ -17,29 +19,12 @@
 namespace fp = flowpipe;
 namespace f = fp::fields;
 using namespace fp::actions;
+using fp::test::frames;
+using fp::test::headroom;
 using fid = fp::field_id;
 
 namespace {
 
-constexpr std::uint32_t headroom = 64;
-
-struct frames {
-    std::deque<std::array<std::uint8_t, 2048>> bufs;
-    std::vector<fp::packet> pkts;
-
-    fp::packet& add(const fp::flow_key& k) {
-        auto& b = bufs.emplace_back();
-        b.fill(0);
-        const std::size_t len = fp::compose_frame(k, std::span<std::uint8_t>(b.data() + headroom, b.size() - headroom));
-        fp::packet p;
-        p.data = b.data() + headroom;
-        p.len = static_cast<std::uint32_t>(len);
-        p.headroom = headroom;
-        p.in_port = k.in_port;
-        pkts.push_back(p);
-        return pkts.back();
-    }
-};
 
 constexpr std::uint32_t patch_int = 1, tun_a = 2, tun_b = 3;
 constexpr std::uint16_t lvid = 2;
