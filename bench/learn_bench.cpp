@@ -156,8 +156,8 @@ fp_setup& flowpipe_table(std::size_t flows) {
 }
 
 // Bytes table 20 spends per learned flow it holds (N), by part: its slab
-// (sized by the flows it has held), its exact index and its timer heap
-// (reserved at 2 entries of 16 bytes per flow of max_flows).
+// (sized by the flows it has held), its exact index and its timer wheel
+// (64 KiB of slot heads; the per-flow links are inside the flow).
 struct fp_memory {
     double flow, index, timers, total;
 };
@@ -169,7 +169,7 @@ fp_memory flowpipe_memory(std::size_t flows) {
     fp_memory m{};
     m.flow = slab / n;
     m.index = static_cast<double>(t.index().memory_bytes()) / n;
-    m.timers = (2.0 * static_cast<double>(t.config().max_flows) + 16.0) * 16.0 / n;
+    m.timers = static_cast<double>(t.timers().memory_bytes()) / n;
     m.total = m.flow + m.index + m.timers;
     return m;
 }
@@ -617,15 +617,15 @@ int main(int argc, char** argv) {
     }
 
     std::printf("\nflowpipe table-20 memory per learned flow (N held, sized for N + F + 1), by part:\n");
-    std::printf("  sizeof(flow) %zu bytes: value %zu + mask %zu + priority 4 + cookie 8 + timeouts 4 + created/modified/used 24"
-                " + n_packets/n_bytes 16 + actions variant %zu + id/next_same_key/generation 12 + live 1 + padding\n",
+    std::printf("  sizeof(flow) %zu bytes: value %zu (+ mask %zu only in masked schemas) + priority 4 + cookie 8 + timeouts 4 + created/modified/used 24"
+                " + n_packets/n_bytes 16 + actions variant %zu + id/next_same_key/timer links 16 + live/catch-all 2 + padding\n",
                 sizeof(table20::flow_type), sizeof(table20::key_type), sizeof(table20::key_type),
                 sizeof(table20::actions_type));
     for (std::int64_t flows : sizes) {
         const std::string row = "flowpipe_learn_refresh/flows:" + std::to_string(flows);
         if (!per_round[0].count(row) && !per_round[0].count("flowpipe_learn_add/flows:" + std::to_string(flows))) continue;
         const fp_memory m = flowpipe_memory(static_cast<std::size_t>(flows));
-        std::printf("  %7lld flows: flow slab %.1f + exact index %.1f + timer heap %.1f = %.1f bytes/flow\n",
+        std::printf("  %7lld flows: flow slab %.1f + exact index %.1f + timer wheel %.1f = %.1f bytes/flow\n",
                     static_cast<long long>(flows), m.flow, m.index, m.timers, m.total);
     }
 

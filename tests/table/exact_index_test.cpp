@@ -278,6 +278,55 @@ void compare_arch(std::mt19937_64& rng) {
     }
 }
 
+// probe + insert_at (one hash) against insert/find on a twin index: the same
+// answers, the same placement (so the same fill limit), through random
+// inserts and erases on a small table that overflows buckets and fills up.
+TYPED_TEST(ExactIndexTest, ProbeInsertAtMatchesInsert) {
+    constexpr std::size_t W = TypeParam::value;
+    using index = exact_index<W>;
+    index a(60), b(60);
+    std::mt19937_64 rng(99);
+    std::vector<std::uint64_t> live;
+    for (int step = 0; step < 20000; ++step) {
+        const std::uint64_t seed = rng() % 200;
+        const auto k = key_of<W>(seed);
+        if (rng() % 3 != 0) {
+            const auto want = a.insert(k, static_cast<std::uint32_t>(seed));
+            const auto p = b.probe(k);
+            ASSERT_EQ(p.found, b.find(k) != index::npos);
+            if (p.found) {
+                ASSERT_EQ(p.id, b.find(k));
+            }
+            const auto p2 = b.probe(k, index::hash(k)); // the hash-given form agrees
+            ASSERT_EQ(p2.found, p.found);
+            ASSERT_EQ(p2.bucket, p.bucket);
+            ASSERT_EQ(p2.slot, p.slot);
+            const auto got = b.insert_at(p, k, static_cast<std::uint32_t>(seed));
+            ASSERT_EQ(got, want) << "step " << step;
+            if (got == index::insert_result::inserted) live.push_back(seed);
+        } else if (!live.empty()) {
+            const std::size_t i = rng() % live.size();
+            ASSERT_TRUE(a.erase(key_of<W>(live[i])));
+            ASSERT_TRUE(b.erase(key_of<W>(live[i])));
+            live[i] = live.back();
+            live.pop_back();
+        }
+        ASSERT_EQ(a.size(), b.size());
+        for (int q = 0; q < 3; ++q) {
+            const auto qk = key_of<W>(rng() % 200);
+            ASSERT_EQ(a.find(qk), b.find(qk));
+        }
+    }
+    // replace_at rewrites the id of a found probe.
+    if (!live.empty()) {
+        const auto k = key_of<W>(live[0]);
+        const auto p = b.probe(k);
+        ASSERT_TRUE(p.found);
+        b.replace_at(p, 4242);
+        EXPECT_EQ(b.find(k), 4242u);
+    }
+}
+
 TEST(TagMatch, SimdEqualsScalarTwin) {
     std::mt19937_64 rng(42);
     using flowpipe::detail::scalar_arch;

@@ -562,10 +562,28 @@ struct learn {
                 if (m[i] != 0) store_storage(mk, info(static_cast<field_id>(i)), m[i]);
             return Schema::pack(mk);
         }();
-        flow_key vk{};
+        // A scratch key whose only bits ever written are the learned match's
+        // (the same bits every time): no 176-byte key to zero per learn.
+        thread_local flow_key vk{};
         [&]<class... M>(detail::type_list<M...>) { (set(vk, M::dst::range, M::value(k)), ...); }(match_specs{});
         value = Schema::pack(vk) & packed_mask;
         mask = packed_mask;
+    }
+
+    // Whether the learned match sets every bit of an all-exact target
+    // schema (then an exact table takes the one-hash path).
+    template <class Table>
+    static bool full_exact_match() noexcept {
+        if constexpr (Table::exact_mode) {
+            static const bool full = [] {
+                typename Table::key_type v, m;
+                build_match<typename Table::schema_type>(flow_key{}, v, m);
+                return m == Table::schema_type::full_mask();
+            }();
+            return full;
+        } else {
+            return false;
+        }
     }
 
     // Installs the flow this learn builds from `k` into `t` at `now`.
@@ -579,6 +597,12 @@ struct learn {
             typename Table::key_type value, mask;
             build_match<typename Table::schema_type>(k, value, mask);
             const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+            if constexpr (Table::exact_mode) {
+                if (full_exact_match<Table>()) {
+                    auto probe = t.probe_learn(value);
+                    return install_probed(t, probe, value, k, now);
+                }
+            }
             return detail::install_learned(
                 t, p, build_actions(k), now, state, [&] { return t.find_strict(value, mask, priority); },
                 [&](flow_actions&& a) {
@@ -588,6 +612,19 @@ struct learn {
         } else {
             return learn_result::failed;
         }
+    }
+
+    // install() through a probe of the learned key (exact target tables).
+    template <class Table>
+    learn_result install_probed(Table& t, typename Table::learn_probe& probe, const typename Table::key_type& value,
+                                const flow_key& k, std::int64_t now) const {
+        const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+        return detail::install_learned(
+            t, p, build_actions(k), now, state, [&] { return t.find_probed(probe, value, priority); },
+            [&](flow_actions&& a) {
+                return t.add_probed(probe, value, priority, std::move(a),
+                                    flow_options{cookie, idle_timeout, hard_timeout}, now);
+            });
     }
 
     // install() for n packets at once, with the same results as n calls in
@@ -606,6 +643,12 @@ struct learn {
         static_assert(actions_fit<Table>,
                       "learn: the target table does not allow the action list of the flows this learn builds");
         if constexpr (schema_fits<Table> && actions_fit<Table>) {
+            if constexpr (Table::exact_mode) {
+                if (full_exact_match<Table>()) {
+                    install_burst_exact(t, keys, n, now, results);
+                    return;
+                }
+            }
             using schema_t = typename Table::schema_type;
             constexpr std::size_t group = 32;
             flow_key match_keys[group];
@@ -631,7 +674,7 @@ struct learn {
                     auto find = [&]() -> typename Table::flow_type* {
                         if (t.changes() == probed) {
                             auto* f = found[i];
-                            if (f != nullptr && f->priority == priority && f->mask == mask && f->value == value[i])
+                            if (f != nullptr && f->priority == priority && f->get_mask() == mask && f->value == value[i])
                                 return f;
                             // An exact table that found nothing has no flow with this key at all.
                             if (f == nullptr && Table::exact_mode) return nullptr;
@@ -645,6 +688,41 @@ struct learn {
                         });
                 }
             }
+        }
+    }
+
+    // install_burst into an exact table, in passes that overlap the cache
+    // misses of the 32 packets: hash the learned keys and prefetch their tag
+    // groups; prefetch the key line each would hit (or the free slot it
+    // would fill); probe, and prefetch the flows found and the slab slots
+    // the new ones will take; then install each in order (a probe taken
+    // before an earlier packet of the burst changed the table is redone from
+    // its hash, on lines now in cache).
+    template <class Table>
+    void install_burst_exact(Table& t, const flow_key* const* keys, std::size_t n, std::int64_t now,
+                             learn_result* results) const {
+        constexpr std::size_t group = 32;
+        typename Table::key_type value[group], mask;
+        std::uint64_t hash[group];
+        typename Table::learn_probe probe[group];
+        for (std::size_t base = 0; base < n; base += group) {
+            const std::size_t m = n - base < group ? n - base : group;
+            for (std::size_t i = 0; i < m; ++i) {
+                build_match<typename Table::schema_type>(*keys[base + i], value[i], mask);
+                hash[i] = Table::learn_hash(value[i]);
+                t.prefetch_learn(hash[i]);
+            }
+            for (std::size_t i = 0; i < m; ++i) t.prefetch_learn_slot(hash[i], value[i]);
+            std::size_t misses = 0;
+            for (std::size_t i = 0; i < m; ++i) {
+                probe[i] = t.probe_learn(value[i], hash[i]);
+                if (probe[i].r.found)
+                    t.prefetch_flow(probe[i].r.id);
+                else
+                    t.prefetch_new_flow(misses++);
+            }
+            for (std::size_t i = 0; i < m; ++i)
+                results[base + i] = install_probed(t, probe[i], value[i], *keys[base + i], now);
         }
     }
 

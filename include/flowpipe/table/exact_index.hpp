@@ -221,6 +221,104 @@ class exact_index {
         }
     }
 
+    // ---- insert-or-find with one hash (additive; learn's path) ----
+    //
+    // probe(k) hashes k once and finds either the slot holding k or, when k
+    // is absent, the slot insert(k) would use (the first free slot on k's
+    // probe sequence). insert_at(p, k, id) then stores k there without
+    // hashing or probing again. Valid only while the index is not modified
+    // between the two calls (any insert or erase invalidates a probe; take a
+    // new one with probe(k, p.hash), which skips the hash).
+    struct probe_result {
+        std::uint64_t hash = 0;
+        std::size_t bucket = 0;   // found: the key's bucket; else the free slot's bucket
+        std::uint32_t slot = 0;
+        std::uint32_t id = npos;  // the key's id when found, else npos
+        std::uint32_t skipped = 0; // buckets passed before `bucket`
+        bool found = false;
+        bool has_free = false;    // not found and a free slot exists
+    };
+
+    [[nodiscard]] static std::uint64_t hash(const key_type& k) noexcept { return hash_of(k); }
+
+    [[nodiscard]] probe_result probe(const key_type& k) const noexcept { return probe(k, hash_of(k)); }
+    [[nodiscard]] probe_result probe(const key_type& k, std::uint64_t h) const noexcept {
+        probe_result r;
+        r.hash = h;
+        const std::uint16_t t = tag_of(h);
+        std::size_t i = 0;
+        for (; i <= mask_; ++i) {
+            const std::size_t bi = (h + i) & mask_;
+            const group& g = groups_[bi];
+            for (std::uint32_t hits = match(g, t); hits != 0; hits &= hits - 1) {
+                const unsigned s = static_cast<unsigned>(std::countr_zero(hits));
+                if (key_equal(key_at(bi, s), k)) {
+                    r.found = true;
+                    r.bucket = bi;
+                    r.slot = s;
+                    r.skipped = static_cast<std::uint32_t>(i);
+                    r.id = id_at(bi, s);
+                    return r;
+                }
+            }
+            if (!r.has_free) {
+                if (const std::uint32_t free = match(g, 0); free != 0) {
+                    r.has_free = true;
+                    r.bucket = bi;
+                    r.slot = static_cast<unsigned>(std::countr_zero(free));
+                    r.skipped = static_cast<std::uint32_t>(i);
+                }
+            }
+            if (g.lane[overflow_lane] == 0) break;
+        }
+        // Absent: keep looking for the first free slot past the probe's end.
+        for (++i; !r.has_free && i <= mask_; ++i) {
+            const std::size_t bi = (h + i) & mask_;
+            if (const std::uint32_t free = match(groups_[bi], 0); free != 0) {
+                r.has_free = true;
+                r.bucket = bi;
+                r.slot = static_cast<unsigned>(std::countr_zero(free));
+                r.skipped = static_cast<std::uint32_t>(i);
+            }
+        }
+        return r;
+    }
+
+    // Stores k (absent, as probe `p` of k said) with `id` where insert would.
+    insert_result insert_at(const probe_result& p, const key_type& k, std::uint32_t id) {
+        assert(id != npos && "exact_index::insert_at: npos is not a valid id");
+        if (p.found) return insert_result::exists;
+        if (size_ >= capacity_ || !p.has_free) return insert_result::full;
+        key_at(p.bucket, p.slot) = k;
+        id_at(p.bucket, p.slot) = id;
+        for (std::size_t j = 0; j < p.skipped; ++j) {
+            std::uint16_t& o = groups_[(p.hash + j) & mask_].lane[overflow_lane];
+            if (o != overflow_sticky) ++o;
+        }
+        groups_[p.bucket].lane[p.slot] = tag_of(p.hash);
+        ++size_;
+        return insert_result::inserted;
+    }
+
+    // The id of a found probe's slot may be replaced in place.
+    void replace_at(const probe_result& p, std::uint32_t id) noexcept {
+        assert(p.found);
+        id_at(p.bucket, p.slot) = id;
+    }
+
+    // Prefetches what probe(k, h) reads first: the home bucket's tag group.
+    void prefetch(std::uint64_t h) const noexcept { detail::prefetch_read(&groups_[h & mask_]); }
+    // ...and then the line of the first tag candidate, or of the first free
+    // slot of the home bucket (where an insert would write).
+    void prefetch_slot(std::uint64_t h, const key_type& k) const noexcept {
+        (void)k;
+        const std::size_t bi = h & mask_;
+        const group& g = groups_[bi];
+        std::uint32_t c = match(g, tag_of(h));
+        if (c == 0) c = match(g, 0);
+        if (c != 0) __builtin_prefetch(blocks_ + bi * layout::block_bytes + key_offsets[std::countr_zero(c)], 1, 3);
+    }
+
     bool replace(const key_type& k, std::uint32_t id) {
         assert(id != npos && "exact_index::replace: npos is not a valid id");
         const std::uint64_t h = hash_of(k);

@@ -29,11 +29,14 @@
 //  - a flow expires when now > modified + hard_timeout or now > last used +
 //    idle_timeout (milliseconds; Open vSwitch's rule_expire).
 //
-// Timers.  Every flow with a timeout has one entry in a min-heap keyed by a
-// *lower bound* of its expiry. expire(now) pops only entries whose bound has
-// passed; a flow that was used or modified since gets re-pushed with its new
-// bound. The cost is proportional to what comes due, never to the table.
-// The same heap gives eviction its victim: the flow that expires first.
+// Timers.  Every flow with a timeout is on one list of a timer wheel
+// (timer_wheel.hpp: 1 ms slots, links inside the flow, 8 bytes a flow), in
+// the slot of a *lower bound* of its expiry. expire(now) walks the slots
+// that came due; a flow that was used or modified since is moved to the slot
+// of its new bound (so a re-learn writes only the flow's `modified`). The
+// cost is proportional to what comes due (plus one look per 16.4 s at flows
+// with longer timeouts), never to the table. Eviction takes the flow that
+// expires first (timer_wheel::earliest).
 //
 // Threads.  One thread owns a table: it runs flow mods, lookups and expiry.
 // (Lock-free readers with quiescent-state reclamation are planned; the
@@ -61,6 +64,7 @@
 #include <flowpipe/table/flow_mod.hpp>
 #include <flowpipe/table/masked_index.hpp>
 #include <flowpipe/table/scan_index.hpp>
+#include <flowpipe/table/timer_wheel.hpp>
 
 namespace flowpipe {
 
@@ -72,25 +76,61 @@ struct tuple_space {};
 struct scan {};
 } // namespace lookup
 
-template <class Schema, class Allowed>
-struct flow {
+namespace detail {
+// A flow's mask. In an all-exact schema a mask is either every schema bit or
+// none (a catch-all), so such flows keep one flag instead of a packed key.
+template <class Schema, bool AllExact = Schema::all_exact>
+struct flow_mask {
     using key_type = typename Schema::key_type;
-    key_type value{};
     key_type mask{};
-    std::int32_t priority = 0;
-    std::uint64_t cookie = 0;
+    [[nodiscard]] const key_type& get_mask() const noexcept { return mask; }
+    void set_mask(const key_type& m) noexcept { mask = m; }
+    [[nodiscard]] bool catch_all() const noexcept { return mask.is_zero(); }
+};
+template <class Schema>
+struct flow_mask<Schema, true> {
+    using key_type = typename Schema::key_type;
+    [[nodiscard]] static const key_type& full() noexcept {
+        static const key_type m = Schema::full_mask();
+        return m;
+    }
+    [[nodiscard]] static const key_type& none() noexcept {
+        static const key_type m{};
+        return m;
+    }
+    [[nodiscard]] const key_type& get_mask() const noexcept { return is_catch_all ? none() : full(); }
+    void set_mask(const key_type& m) noexcept { is_catch_all = m.is_zero(); }
+    [[nodiscard]] bool catch_all() const noexcept { return is_catch_all; }
+    bool is_catch_all = false;
+};
+} // namespace detail
+
+// One flow. Laid out for size (a learned br-tun table-20 flow is 120 bytes;
+// it was 128 plus 32 bytes of timer heap): the packed match value (the mask
+// only when the schema has masked fields), the timestamps and counters Open
+// vSwitch reports, the action list, and 32-bit links (same-key chain, timer
+// wheel).
+template <class Schema, class Allowed>
+struct flow : detail::flow_mask<Schema> {
+    using key_type = typename Schema::key_type;
+    // (In an all-exact schema the mask part is a 1-byte flag; these small
+    // fields fill the rest of the first 8 bytes.)
+    bool live = false;
     std::uint16_t idle_timeout = 0;
     std::uint16_t hard_timeout = 0;
+    std::int32_t priority = 0;
+    std::uint32_t id = 0;
+    key_type value{};
+    std::uint64_t cookie = 0;
     std::int64_t created_ms = 0;
     std::int64_t modified_ms = 0;
     std::int64_t used_ms = 0;
     std::uint64_t n_packets = 0;
     std::uint64_t n_bytes = 0;
     typename Allowed::storage actions{};
-    std::uint32_t id = 0;
     std::uint32_t next_same_key = 0xffffffffu;
-    std::uint32_t generation = 0;
-    bool live = false;
+    std::uint32_t timer_prev = 0xffffffffu; // timer_wheel links
+    std::uint32_t timer_next = 0xffffffffu;
 
     [[nodiscard]] bool has_timeout() const noexcept { return idle_timeout != 0 || hard_timeout != 0; }
     // The first `now` at which the flow counts as expired, or max when never.
@@ -100,7 +140,7 @@ struct flow {
         if (idle_timeout) t = std::min(t, used_ms + std::int64_t{idle_timeout} * 1000 + 1);
         return t;
     }
-    [[nodiscard]] match get_match() const noexcept { return Schema::unpack(value, mask); }
+    [[nodiscard]] match get_match() const noexcept { return Schema::unpack(value, this->get_mask()); }
 };
 
 struct table_stats {
@@ -133,9 +173,7 @@ class flow_table {
                                                              scan_index<words>, masked_index<words>>>;
 
     explicit flow_table(table_config cfg = {}, std::uint8_t table_id = 0)
-        : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)) {
-        heap_.reserve(2 * cfg_.max_flows + 16);
-    }
+        : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)) {}
 
     flow_table(const flow_table&) = delete;
     flow_table& operator=(const flow_table&) = delete;
@@ -254,7 +292,7 @@ class flow_table {
         }
         flow_type& f = allocate();
         f.value = value;
-        f.mask = mask;
+        f.set_mask(mask);
         f.priority = priority;
         f.cookie = o.cookie;
         f.idle_timeout = o.idle_timeout;
@@ -262,6 +300,7 @@ class flow_table {
         f.created_ms = f.modified_ms = f.used_ms = now_ms;
         f.n_packets = f.n_bytes = 0;
         f.actions = actions_type(std::forward<Actions>(acts));
+        f.next_same_key = npos;
         if (!link(f)) {
             release(f);
             return {flow_mod_errc::table_full};
@@ -306,28 +345,24 @@ class flow_table {
 
     // Removes every flow whose timeout has passed at `now_ms`; returns how many.
     std::size_t expire(std::int64_t now_ms) {
-        std::size_t n = 0;
-        while (!heap_.empty() && heap_.front().due <= now_ms) {
-            const timer t = pop_timer();
-            flow_type& f = at(t.id);
-            if (!f.live || f.generation != t.generation) continue; // stale
-            const std::int64_t due = f.expires_at();
-            if (due <= now_ms) {
+        timer_links l{this};
+        return wheel_.expire(
+            l, now_ms, [&](std::uint32_t id) { return at(id).expires_at(); },
+            [&](std::uint32_t id) {
+                flow_type& f = at(id);
                 const bool hard = f.hard_timeout && now_ms > f.modified_ms + std::int64_t{f.hard_timeout} * 1000;
                 remove_flow(f, hard ? removal_reason::hard_timeout : removal_reason::idle_timeout);
                 ++stats_.expired;
-                ++n;
-            } else {
-                push_timer(f, due);
-            }
-        }
-        return n;
+            });
     }
 
-    // The earliest time at which expire() may have something to do.
+    // A time at or before which expire() has nothing to do (a lower bound of
+    // the earliest expiry; max when no flow has a timeout).
     [[nodiscard]] std::int64_t next_expiry() const noexcept {
-        return heap_.empty() ? std::numeric_limits<std::int64_t>::max() : heap_.front().due;
+        timer_links l{const_cast<flow_table*>(this)};
+        return wheel_.next_bound(l);
     }
+    [[nodiscard]] const timer_wheel& timers() const noexcept { return wheel_; }
 
     // The flow with exactly this match and priority (ovs-ofctl --strict), or nullptr.
     [[nodiscard]] flow_type* find_strict(const match& m, std::int32_t priority) noexcept {
@@ -341,6 +376,103 @@ class flow_table {
     [[nodiscard]] flow_type* find_strict(const key_type& value, const key_type& mask, std::int32_t priority) noexcept {
         const std::uint32_t id = find_exact(value, mask, priority);
         return id == npos ? nullptr : &at(id);
+    }
+
+    // ---- learn's path in exact tables: one hash per learn ----
+    //
+    // probe_learn(value) hashes the learned key once and finds either its
+    // flows (the head of its same-key chain) or where the index would put it;
+    // find_probed and add_probed then use that probe instead of hashing and
+    // probing again (add used to hash the key four times: strict find,
+    // add's own find, link's find, insert). A probe taken before the table's
+    // set of flows changed is redone from its stored hash (lines in cache).
+    struct learn_probe {
+        std::conditional_t<exact_mode, typename exact_index<words>::probe_result, char> r{};
+        std::uint64_t changes = 0;
+    };
+    [[nodiscard]] static std::uint64_t learn_hash(const key_type& value) noexcept {
+        if constexpr (exact_mode) return exact_index<words>::hash(value);
+        else return 0;
+    }
+    [[nodiscard]] learn_probe probe_learn(const key_type& value) const noexcept {
+        return probe_learn(value, learn_hash(value));
+    }
+    [[nodiscard]] learn_probe probe_learn(const key_type& value, std::uint64_t h) const noexcept {
+        learn_probe p;
+        if constexpr (exact_mode) p.r = index_.probe(value, h);
+        p.changes = changes_;
+        return p;
+    }
+    // Prefetches the index lines a probe of hash h reads first.
+    void prefetch_learn(std::uint64_t h) const noexcept {
+        if constexpr (exact_mode) index_.prefetch(h);
+    }
+    void prefetch_learn_slot(std::uint64_t h, const key_type& value) const noexcept {
+        if constexpr (exact_mode) index_.prefetch_slot(h, value);
+    }
+    // Prefetches (for writing) a flow's lines.
+    void prefetch_flow(std::uint32_t id) const noexcept {
+        const auto* p = &chunks_[id >> chunk_bits][id & (chunk_size - 1)];
+        __builtin_prefetch(p, 1, 3);
+        if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
+    }
+    // Prefetches (for writing) the slab slot the k-th next new flow will take.
+    void prefetch_new_flow(std::size_t k) const noexcept {
+        std::size_t id;
+        if (k < free_.size()) id = free_[free_.size() - 1 - k];
+        else id = next_id_ + (k - free_.size());
+        if ((id >> chunk_bits) < chunks_.size()) {
+            const auto* p = &chunks_[id >> chunk_bits][id & (chunk_size - 1)];
+            __builtin_prefetch(p, 1, 3);
+            if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
+        }
+    }
+
+    // The flow with (value, every schema bit, priority), from a probe of value.
+    [[nodiscard]] flow_type* find_probed(learn_probe& p, const key_type& value, std::int32_t priority) noexcept {
+        if constexpr (exact_mode) {
+            if (p.changes != changes_) p = probe_learn(value, p.r.hash);
+            for (std::uint32_t id = p.r.found ? p.r.id : npos; id != npos; id = at(id).next_same_key)
+                if (at(id).priority == priority) return &at(id);
+            return nullptr;
+        } else {
+            return find_strict(value, Schema::full_mask(), priority);
+        }
+    }
+
+    // add_packed(value, every schema bit, ...) through a probe of value.
+    template <class Actions>
+    flow_mod_status add_probed(learn_probe& p, const key_type& value, std::int32_t priority, Actions&& acts,
+                               const flow_options& o, std::int64_t now_ms) {
+        static_assert(std::is_constructible_v<actions_type, Actions&&>,
+                      "this table does not allow that action list: add it to the table's allowed<...>");
+        if constexpr (exact_mode) {
+            if (p.changes != changes_) p = probe_learn(value, p.r.hash);
+            // Other flows with this key, or a full table: the general path.
+            if (p.r.found || n_flows_ >= cfg_.max_flows)
+                return add_packed(value, Schema::full_mask(), priority, std::forward<Actions>(acts), o, now_ms);
+            if (!p.r.has_free || index_.size() >= index_.capacity()) return {flow_mod_errc::table_full};
+            flow_type& f = allocate();
+            f.value = value;
+            f.set_mask(flow_type::full());
+            f.priority = priority;
+            f.cookie = o.cookie;
+            f.idle_timeout = o.idle_timeout;
+            f.hard_timeout = o.hard_timeout;
+            f.created_ms = f.modified_ms = f.used_ms = now_ms;
+            f.n_packets = f.n_bytes = 0;
+            f.actions = actions_type(std::forward<Actions>(acts));
+            f.next_same_key = npos;
+            if (index_.insert_at(p.r, value, f.id) != index_type::insert_result::inserted) {
+                release(f);
+                return {flow_mod_errc::table_full};
+            }
+            schedule(f);
+            p.changes = changes_ - 1; // stale now: the index changed
+            return {flow_mod_errc::ok, 1};
+        } else {
+            return add_packed(value, Schema::full_mask(), priority, std::forward<Actions>(acts), o, now_ms);
+        }
     }
 
     // Counts every flow added to or removed from the table: equal values mean
@@ -369,11 +501,10 @@ class flow_table {
     static constexpr std::size_t chunk_bits = 10;
     static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
 
-    struct timer {
-        std::int64_t due;
-        std::uint32_t id;
-        std::uint32_t generation;
-        friend bool operator>(const timer& a, const timer& b) noexcept { return a.due > b.due; }
+    struct timer_links {
+        flow_table* t;
+        std::uint32_t& prev(std::uint32_t id) const noexcept { return t->at(id).timer_prev; }
+        std::uint32_t& next(std::uint32_t id) const noexcept { return t->at(id).timer_next; }
     };
 
     [[nodiscard]] flow_type& at(std::uint32_t id) noexcept { return chunks_[id >> chunk_bits][id & (chunk_size - 1)]; }
@@ -415,7 +546,7 @@ class flow_table {
             auto [lo, hi] = by_rule_.equal_range(rule_hash(value, mask, priority));
             for (auto it = lo; it != hi; ++it) {
                 const flow_type& f = at(it->second);
-                if (f.priority == priority && f.mask == mask && f.value == value) return it->second;
+                if (f.priority == priority && f.get_mask() == mask && f.value == value) return it->second;
             }
             return npos;
         }
@@ -446,11 +577,10 @@ class flow_table {
             if (next_id_ == chunks_.size() * chunk_size) chunks_.push_back(std::make_unique<flow_type[]>(chunk_size));
             id = next_id_++;
         }
+        // Every field is set by the add that called this (the timer links
+        // are unlinked: a released or new flow is on no timer list).
         flow_type& f = at(id);
-        const std::uint32_t gen = f.generation + 1;
-        f = flow_type{};
         f.id = id;
-        f.generation = gen;
         f.live = true;
         ++n_flows_;
         ++changes_;
@@ -460,7 +590,6 @@ class flow_table {
     void release(flow_type& f) {
         f.live = false;
         f.actions = actions_type{};
-        ++f.generation;
         free_.push_back(f.id);
         --n_flows_;
         ++changes_;
@@ -469,7 +598,7 @@ class flow_table {
     // Puts a flow into the lookup structure; false when the index is full.
     bool link(flow_type& f) {
         if constexpr (exact_mode) {
-            if (f.mask.is_zero()) {
+            if (f.catch_all()) {
                 auto pos = std::find_if(catch_alls_.begin(), catch_alls_.end(),
                                         [&](std::uint32_t id) { return at(id).priority < f.priority; });
                 catch_alls_.insert(pos, f.id);
@@ -491,15 +620,15 @@ class flow_table {
             at(prev).next_same_key = f.id;
             return true;
         } else {
-            if (!index_.insert(f.value, f.mask, f.priority, f.id)) return false;
-            by_rule_.emplace(rule_hash(f.value, f.mask, f.priority), f.id);
+            if (!index_.insert(f.value, f.get_mask(), f.priority, f.id)) return false;
+            by_rule_.emplace(rule_hash(f.value, f.get_mask(), f.priority), f.id);
             return true;
         }
     }
 
     void unlink(flow_type& f) {
         if constexpr (exact_mode) {
-            if (f.mask.is_zero()) {
+            if (f.catch_all()) {
                 catch_alls_.erase(std::find(catch_alls_.begin(), catch_alls_.end(), f.id));
                 return;
             }
@@ -518,8 +647,8 @@ class flow_table {
                 }
             }
         } else {
-            index_.erase(f.value, f.mask, f.id);
-            auto [lo, hi] = by_rule_.equal_range(rule_hash(f.value, f.mask, f.priority));
+            index_.erase(f.value, f.get_mask(), f.id);
+            auto [lo, hi] = by_rule_.equal_range(rule_hash(f.value, f.get_mask(), f.priority));
             for (auto it = lo; it != hi; ++it) {
                 if (it->second == f.id) {
                     by_rule_.erase(it);
@@ -536,53 +665,30 @@ class flow_table {
 
     void remove_flow(flow_type& f, removal_reason why) {
         unlink(f);
+        if (f.timer_prev != timer_wheel::unlinked) {
+            timer_links l{this};
+            wheel_.unlink(l, f.id);
+        }
         if (why == removal_reason::evicted) ++stats_.evicted;
         release(f);
     }
 
     void schedule(flow_type& f) {
-        if (f.has_timeout()) push_timer(f, f.expires_at());
-    }
-
-    void push_timer(const flow_type& f, std::int64_t due) {
-        if (heap_.size() >= heap_.capacity()) compact_timers();
-        heap_.push_back(timer{due, f.id, f.generation});
-        std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
-    }
-
-    timer pop_timer() {
-        std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
-        const timer t = heap_.back();
-        heap_.pop_back();
-        return t;
-    }
-
-    // Drops stale timer entries (of flows deleted or replaced before they came due).
-    void compact_timers() {
-        std::erase_if(heap_, [&](const timer& t) {
-            const flow_type& f = at(t.id);
-            return !f.live || f.generation != t.generation;
-        });
-        std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+        if (f.has_timeout()) {
+            timer_links l{this};
+            wheel_.link(l, f.id, f.expires_at());
+        }
     }
 
     // Evicts the flow that would expire first, if the policy allows; true
     // when there is room now.
     bool make_room() {
         if (cfg_.on_full != overflow_policy::evict) return false;
-        while (!heap_.empty()) {
-            const timer t = pop_timer();
-            flow_type& f = at(t.id);
-            if (!f.live || f.generation != t.generation) continue;
-            const std::int64_t due = f.expires_at();
-            if (due != t.due) { // used or modified since: its bound moved
-                push_timer(f, due);
-                continue;
-            }
-            remove_flow(f, removal_reason::evicted);
-            return true;
-        }
-        return false;
+        timer_links l{this};
+        const std::uint32_t victim = wheel_.earliest(l, [&](std::uint32_t id) { return at(id).expires_at(); });
+        if (victim == timer_wheel::npos) return false;
+        remove_flow(at(victim), removal_reason::evicted);
+        return true;
     }
 
     table_config cfg_;
@@ -605,7 +711,7 @@ class flow_table {
     // Wildcard modes: (value, mask, priority) -> flow, for strict flow mods
     // (control path only; the data path never reads it).
     std::unordered_multimap<std::uint64_t, std::uint32_t> by_rule_;
-    std::vector<timer> heap_;
+    timer_wheel wheel_;
     table_stats stats_;
 };
 
