@@ -540,7 +540,7 @@ struct learn {
     static constexpr bool actions_fit = std::is_constructible_v<typename Table::actions_type, flow_actions>;
 
     // The learned flow's actions for a packet.
-    [[nodiscard]] static flow_actions build_actions(const flow_key& k) noexcept {
+    [[nodiscard]] [[gnu::flatten]] static flow_actions build_actions(const flow_key& k) noexcept {
         flow_actions acts;
         [&]<class... S>(detail::type_list<S...>) {
             constexpr std::size_t first = std::tuple_size_v<decltype(acts.actions)> - sizeof...(S);
@@ -553,8 +553,11 @@ struct learn {
     }
 
     // The learned match for a packet, packed for Schema: (value, mask).
+    // (flatten: the generic bit-range get/set and Schema::pack it calls are
+    // a few instructions each for a fixed learn; calls would cost more.)
     template <class Schema>
-    static void build_match(const flow_key& k, typename Schema::key_type& value, typename Schema::key_type& mask) noexcept {
+    [[gnu::flatten]] static void build_match(const flow_key& k, typename Schema::key_type& value,
+                                             typename Schema::key_type& mask) noexcept {
         static const typename Schema::key_type packed_mask = [] {
             flow_key mk{};
             const auto m = learned_masks();

@@ -414,6 +414,7 @@ class flow_table {
     void prefetch_flow(std::uint32_t id) const noexcept {
         const auto* p = &chunks_[id >> chunk_bits][id & (chunk_size - 1)];
         __builtin_prefetch(p, 1, 3);
+        if constexpr (sizeof(flow_type) > 1) __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1, 1, 3);
         if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
     }
     // Prefetches (for writing) the slab slot the k-th next new flow will take.
@@ -424,7 +425,8 @@ class flow_table {
         if ((id >> chunk_bits) < chunks_.size()) {
             const auto* p = &chunks_[id >> chunk_bits][id & (chunk_size - 1)];
             __builtin_prefetch(p, 1, 3);
-            if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
+            if constexpr (sizeof(flow_type) > 1) __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1, 1, 3);
+        if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
         }
     }
 
