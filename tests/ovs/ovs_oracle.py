@@ -159,7 +159,8 @@ def run_case(ovs, driver, d):
     flows = lines(d + "/flows")
     packets = lines(d + "/packets")
     # Learning cases: every packet traced with -generate (learn side effects
-    # happen), table 20 dumped after DIR/packets, then DIR/packets2 traced.
+    # happen), the target table (DIR/table, default 20) dumped after
+    # DIR/packets, then DIR/packets2 traced.
     generate = bool(lines(d + "/generate"))
     packets2 = lines(d + "/packets2")
     ovs.add_ports(ports_used(flows, packets + packets2))
@@ -171,7 +172,8 @@ def run_case(ovs, driver, d):
     for i, p in enumerate(packets + packets2):
         if generate and i == len(packets):
             with open(d + "/ovs-table20", "w") as f:
-                f.write(run(["ovs-ofctl", "dump-flows", "br0", "table=20"], ovs.env))
+                table = (lines(d + "/table") or ["20"])[0]
+                f.write(run(["ovs-ofctl", "dump-flows", "br0", "table=" + table], ovs.env))
         args = ["br0", p] + (["-generate"] if generate else [])
         out = ovs.appctl("ofproto/trace", *args)
         flow = re.search(r"^Flow: (.*)$", out, re.M).group(1)
@@ -218,6 +220,10 @@ def main():
             os.mkdir(c)
             run([a.driver, "gen-brtun-learn", c, variant], ovs.env)
             cases.append(c)
+        c = os.path.join(tmp, "learn-options")
+        os.mkdir(c)
+        run([a.driver, "gen-learn-options", c], ovs.env)
+        cases.append(c)
         for s in [x for x in a.seeds.split(",") if x]:
             c = os.path.join(tmp, "random-%s" % s)
             os.mkdir(c)

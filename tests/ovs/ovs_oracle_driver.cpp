@@ -9,6 +9,9 @@
 //       DIR/packets from tunnels, traced with -generate, then DIR/packets2
 //       from patch-int; `compare` also compares table 20 between the two
 //       (Open vSwitch's dump-flows in DIR/ovs-table20)
+//   ovs_oracle_driver gen-learn-options DIR
+//       one learn with every option (limit, result_dst, cookie, timeouts,
+//       constants, prerequisites), its target table (DIR/table) compared
 //   ovs_oracle_driver gen-random SEED N_FLOWS N_PACKETS DIR
 //       random flow tables (masks, priorities, resubmits forward and back,
 //       load/move/set_field, VLAN push/pop/mod, outputs) and random packets
@@ -255,6 +258,56 @@ int gen_brtun_learn(const std::string& dir, bool dvr) {
     return 0;
 }
 
+// ---- learn's options ---------------------------------------------------------------
+//
+// One learn with every option Open vSwitch traces the same way: idle_timeout,
+// priority, cookie, limit=5 with result_dst (the result decides the output),
+// constant and field match specs with a prerequisite (eth_type before
+// NXM_OF_IP_DST), field and constant loads, output:NXM_OF_IN_PORT[]. Packets
+// from port 1 learn into table 5 (8 distinct keys against a limit of 5);
+// packets from port 2 then hit what was learned. Table 5 is compared.
+int gen_learn_options(const std::string& dir) {
+    const std::vector<std::string> flows = {
+        "table=0,priority=1,ip,in_port=1 actions=learn(table=5,idle_timeout=60,priority=7,cookie=0x42,limit=5,"
+        "result_dst=NXM_NX_REG1[0],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],NXM_NX_REG0[0..7]=0x5a,eth_type=0x800,"
+        "NXM_OF_IP_DST[]=NXM_OF_IP_SRC[],load:NXM_OF_IP_DST[]->NXM_NX_REG2[],load:0x3->NXM_NX_REG3[1..2],"
+        "output:NXM_OF_IN_PORT[]),resubmit(,1)",
+        "table=0,priority=1,in_port=2 actions=load:0x5a->NXM_NX_REG0[],resubmit(,5)",
+        "table=0,priority=0 actions=drop",
+        "table=1,priority=1,reg1=0x1 actions=output:3",
+        "table=1,priority=0 actions=output:4",
+        "table=5,priority=0 actions=output:4",
+    };
+    std::vector<std::string> printed;
+    for (const auto& f : flows) {
+        auto r = of::parse_flow(f);
+        if (!r) {
+            std::cerr << f << ": " << of::to_string(r.error()) << "\n";
+            return 1;
+        }
+        printed.push_back(of::format_flow(*r));
+    }
+    write(dir + "/flows", printed);
+    write(dir + "/generate", {"-generate"});
+    write(dir + "/table", {"5"});
+    std::mt19937_64 rng(5);
+    std::vector<std::string> pk, pk2;
+    auto host = [&](unsigned i) { return mac(0x020000000000 | i); };
+    for (int i = 0; i < 60; ++i) {
+        const unsigned h = static_cast<unsigned>(rng() % (i < 20 ? 4 : 8));
+        pk.push_back("in_port=1,dl_src=" + host(h) + ",dl_dst=" + host(9) + ",ip,nw_src=10.0.0." + std::to_string(h) +
+                     ",nw_dst=10.0.1.1,nw_ttl=64");
+    }
+    for (int i = 0; i < 60; ++i) {
+        const unsigned h = static_cast<unsigned>(rng() % 10);
+        pk2.push_back("in_port=2,dl_src=" + host(9) + ",dl_dst=" + host(h) + ",ip,nw_src=10.0.1.1,nw_dst=10.0.0." +
+                      std::to_string(rng() % 3 ? h : h + 1) + ",nw_ttl=64");
+    }
+    write(dir + "/packets", pk);
+    write(dir + "/packets2", pk2);
+    return 0;
+}
+
 // ---- random tables --------------------------------------------------------
 
 struct rgen {
@@ -443,7 +496,7 @@ std::string comparable(const of::flow_mod& f) {
 }
 
 // dump-flows lines (Open vSwitch's or ours), parsed with flowpipe's parser.
-bool table_flows(const std::vector<std::string>& lines, std::vector<std::string>& out) {
+bool table_flows(const std::vector<std::string>& lines, unsigned table, std::vector<std::string>& out) {
     for (const auto& l : lines) {
         if (l.find("actions=") == std::string::npos) continue;
         auto f = of::parse_flow(l);
@@ -451,7 +504,7 @@ bool table_flows(const std::vector<std::string>& lines, std::vector<std::string>
             std::cerr << "cannot parse dump-flows line: " << l << ": " << of::to_string(f.error()) << "\n";
             return false;
         }
-        if (f->table == 20) out.push_back(comparable(*f));
+        if (f->table == table) out.push_back(comparable(*f));
     }
     std::sort(out.begin(), out.end());
     return true;
@@ -465,9 +518,12 @@ long compare_table20(generic_pipeline& p, const std::string& dir, std::size_t& l
         std::istringstream ss(of::dump_flows(p, 0));
         for (std::string l; std::getline(ss, l);) ours_lines.push_back(l);
     }
-    if (!table_flows(lines_of(dir + "/ovs-table20"), theirs) || !table_flows(ours_lines, ours)) return -1;
+    const auto tl = lines_of(dir + "/table");
+    const unsigned table = tl.empty() ? 20u : static_cast<unsigned>(std::stoul(tl[0]));
+    if (!table_flows(lines_of(dir + "/ovs-table20"), table, theirs) || !table_flows(ours_lines, table, ours)) return -1;
     learned = 0;
-    for (const auto& t : theirs) learned += t.find("hard_timeout=300") != std::string::npos;
+    for (const auto& t : theirs)
+        learned += t.find("hard_timeout=300") != std::string::npos || t.find("idle_timeout=60") != std::string::npos;
     long diffs = 0;
     std::vector<std::string> only_theirs, only_ours;
     std::set_difference(theirs.begin(), theirs.end(), ours.begin(), ours.end(), std::back_inserter(only_theirs));
@@ -517,7 +573,8 @@ int compare(const std::string& dir) {
             const auto t = compare_table20(p, dir, learned_compared);
             if (t < 0) return 1;
             table_diffs = static_cast<std::size_t>(t);
-            table_flows = lines_of(dir + "/ovs-table20").size();
+            table_flows = 0;
+            for (const auto& l : lines_of(dir + "/ovs-table20")) table_flows += l.find("actions=") != std::string::npos;
         }
         auto k = of::parse_packet(packets[i]);
         if (!k) {
@@ -578,8 +635,8 @@ int compare(const std::string& dir) {
               << " differences; data path run on " << engine_checked << " of them: " << engine_diffs
               << " disagreements with the trace\n";
     if (generate)
-        std::cout << dir << ": learning: " << phase1 << " packets traced with -generate, then table 20 compared ("
-                  << table_flows << " flows in Open vSwitch's table 20, " << learned_compared << " of them learned): "
+        std::cout << dir << ": learning: " << phase1 << " packets traced with -generate, then the target table compared ("
+                  << table_flows << " flows in Open vSwitch's dump, " << learned_compared << " of them learned): "
                   << table_diffs << " differences; then " << packets.size() - phase1
                   << " packets from patch-int\n";
     return diffs == 0 && engine_diffs == 0 && table_diffs == 0 ? 0 : 1;
@@ -590,11 +647,12 @@ int compare(const std::string& dir) {
 int main(int argc, char** argv) {
     const std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "gen-brtun" && argc == 3) return gen_brtun(argv[2]);
+    if (cmd == "gen-learn-options" && argc == 3) return gen_learn_options(argv[2]);
     if (cmd == "gen-brtun-learn" && argc == 4) return gen_brtun_learn(argv[2], std::string(argv[3]) == "dvr");
     if (cmd == "gen-random" && argc == 6)
         return gen_random(static_cast<unsigned>(std::stoul(argv[2])), static_cast<unsigned>(std::stoul(argv[3])),
                           static_cast<unsigned>(std::stoul(argv[4])), argv[5]);
     if (cmd == "compare" && argc == 3) return compare(argv[2]);
-    std::cerr << "usage: ovs_oracle_driver gen-brtun DIR | gen-brtun-learn DIR nodvr|dvr | gen-random SEED N_FLOWS N_PACKETS DIR | compare DIR\n";
+    std::cerr << "usage: ovs_oracle_driver gen-brtun DIR | gen-brtun-learn DIR nodvr|dvr | gen-learn-options DIR | gen-random SEED N_FLOWS N_PACKETS DIR | compare DIR\n";
     return 2;
 }
