@@ -28,8 +28,8 @@
 //   - learn is a strict modify of (match, priority) in the target table;
 //   - an identical flow (same match, priority, timeouts, cookie and actions)
 //     only has its timers restarted: `modified` becomes now, which is O(1)
-//     here because the table's timer heap holds a lower bound of each
-//     flow's expiry and re-pushes a flow whose bound moved when it comes due
+//     here because the table's timer wheel holds a lower bound of each
+//     flow's expiry and moves a flow whose bound moved when its slot comes due
 //     (a hard_timeout=300 learned MAC lives until 300 s after the last packet
 //     that re-learned it);
 //   - same match and priority, other actions (a MAC that moved): actions are
@@ -184,7 +184,7 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
         }();
         if (same_attrs && same_actions) {
             // ofproto_flow_mod_learn_refresh: only `modified` moves. The
-            // timer heap entry stays a valid lower bound; expire() re-pushes.
+            // timer wheel slot stays a valid lower bound; expire() moves it.
             f->modified_ms = now;
             ++st.stats.refreshed;
             return learn_result::refreshed;
