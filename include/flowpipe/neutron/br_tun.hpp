@@ -6,11 +6,13 @@
 // (unicast / broadcast ARP / flood), 3, 4 and 6 (tunnel id -> local VLAN),
 // 10 (from tunnels to patch-int, learning into 20), 20 (known unicast to its
 // tunnel), 21 (ARP responder) and 22 (flood to the network's tunnels).
-// DVR's tables 1 and 9 and the agent API come with the Neutron preset issue.
+// `br_tun_core` is that plain part alone (kept for the pipeline tests);
+// `br_tun` below is the whole bridge with DVR's tables 1 and 9, as the agent
+// (neutron/agent.hpp) programs it.
 //
-// Table 20 matches `vlan_tci[0..11]` and `dl_dst` exactly, as the flows that
-// table 10's learn action installs do (`vlan_tci=0x0002/0x0fff`); an l2pop
-// flow therefore states its VLAN the same way.
+// br_tun_core's table 20 matches `vlan_tci[0..11]` and `dl_dst` exactly, as
+// the flows that table 10's learn action installs do
+// (`vlan_tci=0x0002/0x0fff`); an l2pop flow there states its VLAN the same way.
 #pragma once
 
 #include <cstdint>
@@ -93,5 +95,46 @@ using br_tun_core = pipeline<
     table<arp_responder, schema<exact<f::eth_type>, exact<f::vlan_tci::bits<0, 11>>, exact<f::arp_tpa>>,
           allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
     table<flood_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>>, allowed<flood_actions, action_list<drop>>>>;
+
+// ---- the whole bridge: br_tun ------------------------------------------------
+//
+// Schemas. Neutron writes `dl_vlan=<lvid>` (vlan_tci=0x1XXX/0x1fff: the tag is
+// present and its VID is lvid) in tables 1, 20, 21 and 22, so those tables
+// match `vlan_tci[0..12]` (present bit + VID) exactly. Table 20 is the
+// exception: it holds both the l2pop flows (`dl_vlan=2`, 0x1002/0x1fff) and
+// the flows table 10 learns (`vlan_tci=0x0002/0x0fff`, NXM_OF_VLAN_TCI[0..11]),
+// two different masks over the same bits, so it matches `vlan_tci` masked (two
+// subtables) and prints each flow exactly as Open vSwitch's dump-flows would.
+// Rewriting the l2pop flows as 0x0002/0x0fff would keep one exact hash but
+// print and delete differently from Neutron's flows (the agent's strict
+// deletes by `dl_vlan=` would no longer name them).
+using dl_vlan_tag = f::vlan_tci::bits<0, 12>; // what dl_vlan=<lvid> matches: present bit + VID
+
+using tun_to_lv_dvr_actions = action_list<mod_vlan_vid, resubmit_to<dvr_not_learn>>;
+using dvr_rewrite_actions = action_list<mod_dl_src, resubmit_to<patch_lv_to_tun>>;
+
+template <std::uint8_t Table>
+using tun_to_lv_table_dvr =
+    table<Table, schema<exact<f::tun_id>>, allowed<tun_to_lv_actions, tun_to_lv_dvr_actions, action_list<drop>>>;
+
+using br_tun = pipeline<
+    table<local_switching, schema<exact<f::in_port>>,
+          allowed<action_list<resubmit_to<patch_lv_to_tun>>, action_list<resubmit_to<dvr_process>>,
+                  action_list<resubmit_to<gre_tun_to_lv>>, action_list<resubmit_to<vxlan_tun_to_lv>>,
+                  action_list<resubmit_to<geneve_tun_to_lv>>, action_list<drop>>>,
+    table<dvr_process, schema<exact<dl_vlan_tag>, masked<f::eth_dst>, masked<f::eth_src>>,
+          allowed<action_list<drop>, dvr_rewrite_actions, action_list<resubmit_to<patch_lv_to_tun>>>>,
+    table<patch_lv_to_tun, schema<exact<f::eth_type>, masked<f::eth_dst>>,
+          allowed<action_list<resubmit_to<ucast_to_tun>>, action_list<resubmit_to<arp_responder>>,
+                  action_list<resubmit_to<flood_to_tun>>>>,
+    tun_to_lv_table_dvr<gre_tun_to_lv>, tun_to_lv_table_dvr<vxlan_tun_to_lv>, tun_to_lv_table_dvr<geneve_tun_to_lv>,
+    table<dvr_not_learn, schema<exact<f::eth_src>>, allowed<action_list<output>, action_list<resubmit_to<learn_from_tun>>>>,
+    table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>, learn_from_tun_actions>>,
+    table<ucast_to_tun, schema<masked<f::vlan_tci>, exact<f::eth_dst>>,
+          allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>>,
+    table<arp_responder, schema<exact<f::eth_type>, exact<dl_vlan_tag>, exact<f::arp_tpa>>,
+          allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
+    table<flood_to_tun, schema<exact<f::eth_type>, exact<dl_vlan_tag>, masked<f::arp_tpa>>,
+          allowed<flood_actions, action_list<drop>>>>;
 
 } // namespace flowpipe::neutron
