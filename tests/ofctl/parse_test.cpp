@@ -7,6 +7,7 @@
 #include <flowpipe/core/extract.hpp>
 #include <flowpipe/ofctl/print.hpp>
 #include <flowpipe/pipeline/generic_pipeline.hpp>
+#include <flowpipe/pipeline/pipeline.hpp>
 
 namespace {
 
@@ -404,3 +405,37 @@ TEST(OfctlParseLearn, NormalAndBinding) {
 } // namespace learn_tests
 
 } // namespace
+
+// A typed table refuses a text flow it cannot hold, naming the field and its column.
+TEST(OfctlInstall, TypedTableRefusalsSayWhatAndWhere) {
+    namespace f = flowpipe::fields;
+    using typed = flowpipe::pipeline<flowpipe::table<
+        20, flowpipe::schema<flowpipe::exact<f::vlan_tci::bits<0, 11>>, flowpipe::exact<f::eth_dst>>,
+        flowpipe::allowed<flowpipe::generic_actions>>>;
+    typed p;
+    auto ok = flowpipe::ofctl::install(p, "table=20,priority=1,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:7e:ab:cc "
+                                          "actions=load:0->NXM_OF_VLAN_TCI[],output:2", 0);
+    ASSERT_TRUE(ok);
+    EXPECT_TRUE(*ok);
+    EXPECT_EQ(p.table<20>().size(), 1u);
+
+    const std::string not_in_table = "table=20,priority=1,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:7e:ab:cc,"
+                                     "ip,nw_src=10.0.0.1 actions=output:2";
+    auto e = flowpipe::ofctl::install(p, not_in_table, 0);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().column, not_in_table.find("ip,") + 1); // the shorthand that sets dl_type
+    EXPECT_NE(e.error().message.find("dl_type"), std::string::npos) << e.error().message;
+
+    const std::string masked = "table=20,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:00:00:00/ff:ff:ff:00:00:00 actions=drop";
+    e = flowpipe::ofctl::install(p, masked, 0);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().column, masked.find("dl_dst") + 1);
+    EXPECT_NE(e.error().message.find("dl_dst: an exact-match field of this table is matched with a mask"), std::string::npos)
+        << e.error().message;
+
+    const std::string other_table = "table=7,priority=1 actions=drop";
+    e = flowpipe::ofctl::install(p, other_table, 0);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().message, "no such table");
+    EXPECT_EQ(p.table<20>().size(), 1u); // nothing half-installed
+}

@@ -197,6 +197,31 @@ struct schema {
         return schema_error::none;
     }
 
+    // The field that makes pack(m, ...) refuse a match, for error messages:
+    // the first storage field matched outside the schema, else the first exact
+    // element matched under a mask, else the first prefix element with a
+    // non-prefix mask; nullopt when the match fits.
+    [[nodiscard]] static std::optional<field_id> diagnose(const match& m) noexcept {
+        flow_key covered{};
+        ((store_storage(covered, Specs::storage, load_storage(covered, Specs::storage) | Specs::storage_mask)), ...);
+        for (const field_info& f : detail::field_table) {
+            if (f.is_view()) continue;
+            if ((load_storage(m.mask, f) & ~load_storage(covered, f)) != 0) return f.id;
+        }
+        std::optional<field_id> found;
+        auto one = [&]<class Spec>(Spec*) {
+            const uint128 fm = load_storage(m.mask, Spec::storage) & Spec::storage_mask;
+            if (found) return;
+            if constexpr (Spec::kind == match_kind::exact) {
+                if (fm != 0 && fm != Spec::storage_mask) found = Spec::id;
+            } else if constexpr (Spec::kind == match_kind::prefix) {
+                if (!detail::is_prefix_mask(fm, Spec::storage_mask)) found = Spec::id;
+            }
+        };
+        (one(static_cast<Specs*>(nullptr)), ...);
+        return found;
+    }
+
     // The match a packed (value, mask) stands for (for dump-flows and flow mods).
     [[nodiscard]] static match unpack(const key_type& value, const key_type& mask) noexcept {
         match m;
@@ -251,6 +276,7 @@ struct generic_schema {
         return m;
     }
     [[nodiscard]] static constexpr bool has(field_id) noexcept { return true; }
+    [[nodiscard]] static std::optional<field_id> diagnose(const match&) noexcept { return std::nullopt; }
 };
 
 template <>

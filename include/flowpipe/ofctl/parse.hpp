@@ -1108,6 +1108,49 @@ flow_mod_status apply(Pipeline& p, const flow_mod& fm, std::int64_t now_ms) {
     return {flow_mod_errc::bad_action, 0, {}, "unknown flow mod command"};
 }
 
+// The column of the token in flow text `s` that matches field `f` (by any of
+// its names, as a view of it, or through a protocol shorthand that sets it),
+// or 0.
+[[nodiscard]] inline std::size_t column_of_field(std::string_view s, field_id f) {
+    const std::size_t actions_at = s.find("actions");
+    std::vector<detail::token> toks;
+    if (detail::tokenize(s.substr(0, actions_at), 1, toks)) return 0;
+    const field_id base = info(f).base;
+    for (const detail::token& t : toks) {
+        if (auto g = detail::find_field_any(t.key); g && info(*g).base == base) return t.key_col;
+        if (const detail::protocol* p = detail::find_protocol(t.key))
+            if (f == field_id::eth_type || (f == field_id::nw_proto && p->nw_proto != 0)) return t.key_col;
+    }
+    return 0;
+}
+
+// Parses one flow mod and applies it: what `ovs-ofctl add-flow` (or mod-flows,
+// del-flows) does. A refusal by the table (a field a typed table's schema
+// does not have, a masked exact field, an unmet prerequisite, a full table)
+// comes back as a parse_error naming the field and its column, like a syntax
+// error; nothing is installed then.
+template <class Pipeline>
+[[nodiscard]] parse_result<flow_mod_status> install(Pipeline& p, std::string_view s, std::int64_t now_ms,
+                                                    flow_command command = flow_command::add) {
+    auto fm = parse_flow_mod(command, s);
+    if (!fm) return fm.error();
+    const flow_mod_status st = apply(p, *fm, now_ms);
+    if (st) return st;
+    std::string message = st.what();
+    std::size_t column = 0;
+    switch (st.code) {
+    case flow_mod_errc::field_not_in_table:
+    case flow_mod_errc::partial_exact_match:
+    case flow_mod_errc::not_a_prefix:
+    case flow_mod_errc::unmet_prerequisite:
+        message = std::string(info(st.field).name) + ": " + message;
+        column = column_of_field(s, st.field);
+        break;
+    default: break;
+    }
+    return parse_error{message, column};
+}
+
 // NORMAL (`actions=NORMAL`, `output:NORMAL`, `normal`) parses to
 // actions::normal with no switch: the L2 learning switch it runs on (ports,
 // access/trunk VLANs, the MAC table) belongs to the embedder

@@ -55,7 +55,7 @@ enum class flow_mod_errc : std::uint8_t {
 struct flow_mod_status {
     flow_mod_errc code = flow_mod_errc::ok;
     std::size_t count = 0;       // flows added, modified or deleted
-    field_id field{};            // for unmet_prerequisite
+    field_id field{};            // unmet_prerequisite and schema errors: the field at fault
     const char* detail = nullptr; // for bad_action: which rule it breaks
 
     [[nodiscard]] explicit operator bool() const noexcept { return code == flow_mod_errc::ok; }

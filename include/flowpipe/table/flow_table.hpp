@@ -529,7 +529,8 @@ class flow_table {
     flow_mod_status prepare(const match& m, std::int32_t priority, key_type& value, key_type& mask) const {
         if (priority < 0 || priority > 0xffff) return {flow_mod_errc::bad_priority};
         if (auto f = unmet_prerequisite(m)) return {flow_mod_errc::unmet_prerequisite, 0, *f};
-        if (auto e = Schema::pack(m, value, mask); e != schema_error::none) return {to_errc(e)};
+        if (auto e = Schema::pack(m, value, mask); e != schema_error::none)
+            return {to_errc(e), 0, Schema::diagnose(m).value_or(field_id{})};
         return {};
     }
 
