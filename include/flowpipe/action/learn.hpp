@@ -242,9 +242,8 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
 // The storage bits a field (or bits of one) covers, with the VLAN present
 // bit for views that imply it: what a learned match on it sets in the mask.
 template <field_type F>
-inline constexpr uint128 learned_storage_mask =
-    ((F::range.mask() << F::range.start) << info(F::id).shift) |
-    (info(F::id).implies_present ? uint128{proto::vlan_cfi} : uint128{0});
+inline constexpr uint128 learned_storage_mask = ((F::range.mask() << F::range.start) << info(F::id).shift) |
+                                                (info(F::id).implies_present ? uint128{proto::vlan_cfi} : uint128{0});
 
 // Can a schema hold flows whose mask has these storage bits?
 template <class Schema>
@@ -291,11 +290,17 @@ constexpr type_list<A..., B...> operator+(type_list<A...>, type_list<B...>) {
 }
 
 template <class T>
-concept learn_option = requires { typename T::learn_option_tag; };
+concept learn_option = requires {
+    typename T::learn_option_tag;
+};
 template <class T>
-concept learn_match_spec = requires { typename T::learn_match_tag; };
+concept learn_match_spec = requires {
+    typename T::learn_match_tag;
+};
 template <class T>
-concept learn_action_spec = requires { typename T::learn_action_tag; };
+concept learn_action_spec = requires {
+    typename T::learn_action_tag;
+};
 
 template <class Tag, class T, class... Args>
 constexpr T learn_option_or(T dflt) {
@@ -481,7 +486,7 @@ namespace actions {
 template <class... Args>
 struct learn {
     static_assert(((detail::learn_option<Args> || detail::learn_match_spec<Args> ||
-                    detail::learn_action_spec<Args>) && ...),
+                    detail::learn_action_spec<Args>)&&...),
                   "learn<...> takes learn_args options, match specs and learned actions");
     static_assert(detail::learn_option_count<learn_args::tags::table, Args...>() <= 1 &&
                       detail::learn_option_count<learn_args::tags::priority, Args...>() <= 1 &&
@@ -545,9 +550,8 @@ struct learn {
         [&]<class... S>(detail::type_list<S...>) {
             constexpr std::size_t first = std::tuple_size_v<decltype(acts.actions)> - sizeof...(S);
             if constexpr (first == 1) std::get<0>(acts.actions) = fin_timeout{fin_idle_timeout, fin_hard_timeout};
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (S::fill(std::get<first + I>(acts.actions), k), ...);
-            }(std::index_sequence_for<S...>{});
+            [&]<std::size_t... I>(std::index_sequence<I...>) { (S::fill(std::get<first + I>(acts.actions), k), ...); }
+            (std::index_sequence_for<S...>{});
         }(action_specs{});
         return acts;
     }
@@ -592,8 +596,7 @@ struct learn {
     // Installs the flow this learn builds from `k` into `t` at `now`.
     template <class Table>
     learn_result install(Table& t, const flow_key& k, std::int64_t now) const {
-        static_assert(schema_fits<Table>,
-                      "learn: the target table's schema cannot hold the match this learn builds");
+        static_assert(schema_fits<Table>, "learn: the target table's schema cannot hold the match this learn builds");
         static_assert(actions_fit<Table>,
                       "learn: the target table does not allow the action list of the flows this learn builds");
         if constexpr (schema_fits<Table> && actions_fit<Table>) {
@@ -641,8 +644,7 @@ struct learn {
     template <class Table>
     void install_burst(Table& t, const flow_key* const* keys, std::size_t n, std::int64_t now,
                        learn_result* results) const {
-        static_assert(schema_fits<Table>,
-                      "learn: the target table's schema cannot hold the match this learn builds");
+        static_assert(schema_fits<Table>, "learn: the target table's schema cannot hold the match this learn builds");
         static_assert(actions_fit<Table>,
                       "learn: the target table does not allow the action list of the flows this learn builds");
         if constexpr (schema_fits<Table> && actions_fit<Table>) {
@@ -677,7 +679,8 @@ struct learn {
                     auto find = [&]() -> typename Table::flow_type* {
                         if (t.changes() == probed) {
                             auto* f = found[i];
-                            if (f != nullptr && f->priority == priority && f->get_mask() == mask && f->value == value[i])
+                            if (f != nullptr && f->priority == priority && f->get_mask() == mask &&
+                                f->value == value[i])
                                 return f;
                             // An exact table that found nothing has no flow with this key at all.
                             if (f == nullptr && Table::exact_mode) return nullptr;
@@ -731,8 +734,9 @@ struct learn {
 
     template <class Ctx>
     void operator()(Ctx& ctx) const noexcept {
-        static_assert(requires { ctx.tables().template table<target_table>(); },
-                      "a typed learn<...> runs in a typed pipeline<...>, which has its target table");
+        static_assert(
+            requires { ctx.tables().template table<target_table>(); },
+            "a typed learn<...> runs in a typed pipeline<...>, which has its target table");
         if constexpr (requires { ctx.tables().template table<target_table>(); }) {
             auto& t = ctx.tables().template table<target_table>();
             const learn_result r = install(t, ctx.key(), ctx.now());
@@ -872,7 +876,10 @@ struct generic_learn {
     template <class Ctx>
     void operator()(Ctx& ctx) const noexcept {
         // A context without a pipeline (a test recorder) has nowhere to learn to.
-        if constexpr (requires { ctx.tables(); ctx.now(); }) {
+        if constexpr (requires {
+                          ctx.tables();
+                          ctx.now();
+                      }) {
             auto& tables = ctx.tables();
             const std::uint8_t table = d->table;
             learn_result r = learn_result::failed;
@@ -904,6 +911,59 @@ struct generic_learn {
 
 } // namespace actions
 
+namespace detail {
+template <class S>
+struct learn_spec_of;
+template <class D, class S>
+struct learn_spec_of<learn_args::match_field<D, S>> {
+    static actions::learn_spec get() { return {actions::learn_spec::kind::match_field, D::range, S::range, 0}; }
+};
+template <class D, std::uint64_t V>
+struct learn_spec_of<learn_args::match_const<D, V>> {
+    static actions::learn_spec get() { return {actions::learn_spec::kind::match_const, D::range, {}, V}; }
+};
+template <std::uint64_t V, class D>
+struct learn_spec_of<learn_args::load_const<V, D>> {
+    static actions::learn_spec get() { return {actions::learn_spec::kind::load_const, D::range, {}, V}; }
+};
+template <class S, class D>
+struct learn_spec_of<learn_args::load_field<S, D>> {
+    static actions::learn_spec get() { return {actions::learn_spec::kind::load_field, D::range, S::range, 0}; }
+};
+template <class S>
+struct learn_spec_of<learn_args::output_field<S>> {
+    static actions::learn_spec get() { return {actions::learn_spec::kind::output, {}, S::range, 0}; }
+};
+} // namespace detail
+
+namespace actions {
+// A typed learn as data: what it does, in the form the run-time learn holds,
+// so both print and compare the same way (dump-flows shows table 10's learn
+// of a typed br-tun exactly as the reference page writes it).
+template <class... Args>
+[[nodiscard]] learn_description describe(const learn<Args...>& l) {
+    using L = learn<Args...>;
+    learn_description d;
+    d.table = L::target_table;
+    d.priority = L::priority;
+    d.idle_timeout = L::idle_timeout;
+    d.hard_timeout = L::hard_timeout;
+    d.fin_idle_timeout = L::fin_idle_timeout;
+    d.fin_hard_timeout = L::fin_hard_timeout;
+    d.cookie = l.cookie;
+    d.delete_learned = L::delete_learned;
+    d.limit = l.limit;
+    [&]<class... M>(detail::type_list<M...>) {
+        (d.specs.push_back(detail::learn_spec_of<M>::get()), ...);
+    }(typename L::match_specs{});
+    [&]<class... A>(detail::type_list<A...>) {
+        (d.specs.push_back(detail::learn_spec_of<A>::get()), ...);
+    }(typename L::action_specs{});
+    [&]<class... R>(detail::type_list<R...>) { ((d.result_dst = R::field::range), ...); }(typename L::result_specs{});
+    return d;
+}
+} // namespace actions
+
 // ---------------------------------------------------------------------------
 // delete_learned: removals that also remove what the removed flows learned.
 
@@ -920,10 +980,14 @@ constexpr bool list_may_delete_learned() {
         return true; // generic_actions: any flow may hold a generic_learn
     } else {
         return []<class... A>(const action_list<A...>*) {
-            return ((is_typed_learn<A> && [] {
-                if constexpr (is_typed_learn<A>) return A::delete_learned;
-                else return false;
-            }()) || ...);
+            return ((is_typed_learn<A> &&
+                     [] {
+                         if constexpr (is_typed_learn<A>)
+                             return A::delete_learned;
+                         else
+                             return false;
+                     }()) ||
+                    ...);
         }(static_cast<const L*>(nullptr));
     }
 }

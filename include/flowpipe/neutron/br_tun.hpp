@@ -51,10 +51,9 @@ inline constexpr std::size_t max_flood_ports = 64;
 //   load:0x2->NXM_OF_ARP_OP[], move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],
 //   move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[], load:<mac>->NXM_NX_ARP_SHA[],
 //   load:<ip>->NXM_OF_ARP_SPA[], in_port
-using arp_reply_actions =
-    action_list<move_bits<f::eth_src, f::eth_dst>, mod_dl_src, load_to<f::arp_op::bits<0, 15>>,
-                move_bits<f::arp_sha, f::arp_tha>, move_bits<f::arp_spa, f::arp_tpa>, load_to<f::arp_sha::bits<0, 47>>,
-                load_to<f::arp_spa::bits<0, 31>>, in_port>;
+using arp_reply_actions = action_list<move_bits<f::eth_src, f::eth_dst>, mod_dl_src, load_to<f::arp_op::bits<0, 15>>,
+                                      move_bits<f::arp_sha, f::arp_tha>, move_bits<f::arp_spa, f::arp_tpa>,
+                                      load_to<f::arp_sha::bits<0, 47>>, load_to<f::arp_spa::bits<0, 31>>, in_port>;
 
 [[nodiscard]] inline arp_reply_actions arp_reply(std::uint64_t mac, std::uint32_t ip) {
     return arp_reply_actions{{}, {mac}, {2}, {}, {}, {mac}, {ip}, {}};
@@ -67,10 +66,10 @@ using to_tunnel_actions = action_list<strip_vlan, set_tunnel, output>;
 //         NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],
 //         load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:<patch-int>
 namespace la = learn_args;
-using learn_ucast = learn<la::table<ucast_to_tun>, la::hard_timeout<300>, la::priority<1>,
-                          la::match_field<f::vlan_tci::bits<0, 11>>, la::match_field<f::eth_dst, f::eth_src>,
-                          la::load_const<0, f::vlan_tci>, la::load_field<f::tun_id, f::tun_id>,
-                          la::output_field<f::in_port>>;
+using learn_ucast =
+    learn<la::table<ucast_to_tun>, la::hard_timeout<300>, la::priority<1>, la::match_field<f::vlan_tci::bits<0, 11>>,
+          la::match_field<f::eth_dst, f::eth_src>, la::load_const<0, f::vlan_tci>, la::load_field<f::tun_id, f::tun_id>,
+          la::output_field<f::in_port::bits<0, 15>>>; // NXM_OF_IN_PORT[]: 16 bits, as Neutron writes it
 using learn_from_tun_actions = action_list<learn_ucast, output>;
 // What its flows in table 20 carry: load:0->NXM_OF_VLAN_TCI[],load:<tun_id>->NXM_NX_TUN_ID[],output:<port>
 using learned_ucast_actions = learn_ucast::flow_actions;
@@ -80,21 +79,21 @@ using tun_to_lv_actions = action_list<mod_vlan_vid, resubmit_to<learn_from_tun>>
 template <std::uint8_t Table>
 using tun_to_lv_table = table<Table, schema<exact<f::tun_id>>, allowed<tun_to_lv_actions, action_list<drop>>>;
 
-using br_tun_core = pipeline<
-    table<local_switching, schema<exact<f::in_port>>,
-          allowed<action_list<resubmit_to<patch_lv_to_tun>>, action_list<resubmit_to<gre_tun_to_lv>>,
-                  action_list<resubmit_to<vxlan_tun_to_lv>>, action_list<resubmit_to<geneve_tun_to_lv>>,
-                  action_list<drop>>>,
-    table<patch_lv_to_tun, schema<exact<f::eth_type>, masked<f::eth_dst>>,
-          allowed<action_list<resubmit_to<ucast_to_tun>>, action_list<resubmit_to<arp_responder>>,
-                  action_list<resubmit_to<flood_to_tun>>>>,
-    tun_to_lv_table<gre_tun_to_lv>, tun_to_lv_table<vxlan_tun_to_lv>, tun_to_lv_table<geneve_tun_to_lv>,
-    table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>, learn_from_tun_actions>>,
-    table<ucast_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>, exact<f::eth_dst>>,
-          allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>>,
-    table<arp_responder, schema<exact<f::eth_type>, exact<f::vlan_tci::bits<0, 11>>, exact<f::arp_tpa>>,
-          allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
-    table<flood_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>>, allowed<flood_actions, action_list<drop>>>>;
+using br_tun_core =
+    pipeline<table<local_switching, schema<exact<f::in_port>>,
+                   allowed<action_list<resubmit_to<patch_lv_to_tun>>, action_list<resubmit_to<gre_tun_to_lv>>,
+                           action_list<resubmit_to<vxlan_tun_to_lv>>, action_list<resubmit_to<geneve_tun_to_lv>>,
+                           action_list<drop>>>,
+             table<patch_lv_to_tun, schema<exact<f::eth_type>, masked<f::eth_dst>>,
+                   allowed<action_list<resubmit_to<ucast_to_tun>>, action_list<resubmit_to<arp_responder>>,
+                           action_list<resubmit_to<flood_to_tun>>>>,
+             tun_to_lv_table<gre_tun_to_lv>, tun_to_lv_table<vxlan_tun_to_lv>, tun_to_lv_table<geneve_tun_to_lv>,
+             table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>, learn_from_tun_actions>>,
+             table<ucast_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>, exact<f::eth_dst>>,
+                   allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>>,
+             table<arp_responder, schema<exact<f::eth_type>, exact<f::vlan_tci::bits<0, 11>>, exact<f::arp_tpa>>,
+                   allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
+             table<flood_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>>, allowed<flood_actions, action_list<drop>>>>;
 
 // ---- the whole bridge: br_tun ------------------------------------------------
 //
@@ -117,24 +116,26 @@ template <std::uint8_t Table>
 using tun_to_lv_table_dvr =
     table<Table, schema<exact<f::tun_id>>, allowed<tun_to_lv_actions, tun_to_lv_dvr_actions, action_list<drop>>>;
 
-using br_tun = pipeline<
-    table<local_switching, schema<exact<f::in_port>>,
-          allowed<action_list<resubmit_to<patch_lv_to_tun>>, action_list<resubmit_to<dvr_process>>,
-                  action_list<resubmit_to<gre_tun_to_lv>>, action_list<resubmit_to<vxlan_tun_to_lv>>,
-                  action_list<resubmit_to<geneve_tun_to_lv>>, action_list<drop>>>,
-    table<dvr_process, schema<exact<dl_vlan_tag>, masked<f::eth_dst>, masked<f::eth_src>>,
-          allowed<action_list<drop>, dvr_rewrite_actions, action_list<resubmit_to<patch_lv_to_tun>>>>,
-    table<patch_lv_to_tun, schema<exact<f::eth_type>, masked<f::eth_dst>>,
-          allowed<action_list<resubmit_to<ucast_to_tun>>, action_list<resubmit_to<arp_responder>>,
-                  action_list<resubmit_to<flood_to_tun>>>>,
-    tun_to_lv_table_dvr<gre_tun_to_lv>, tun_to_lv_table_dvr<vxlan_tun_to_lv>, tun_to_lv_table_dvr<geneve_tun_to_lv>,
-    table<dvr_not_learn, schema<exact<f::eth_src>>, allowed<action_list<output>, action_list<resubmit_to<learn_from_tun>>>>,
-    table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>, learn_from_tun_actions>>,
-    table<ucast_to_tun, schema<masked<f::vlan_tci>, exact<f::eth_dst>>,
-          allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>>,
-    table<arp_responder, schema<exact<f::eth_type>, exact<dl_vlan_tag>, exact<f::arp_tpa>>,
-          allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
-    table<flood_to_tun, schema<exact<f::eth_type>, exact<dl_vlan_tag>, masked<f::arp_tpa>>,
-          allowed<flood_actions, action_list<drop>>>>;
+using br_tun =
+    pipeline<table<local_switching, schema<exact<f::in_port>>,
+                   allowed<action_list<resubmit_to<patch_lv_to_tun>>, action_list<resubmit_to<dvr_process>>,
+                           action_list<resubmit_to<gre_tun_to_lv>>, action_list<resubmit_to<vxlan_tun_to_lv>>,
+                           action_list<resubmit_to<geneve_tun_to_lv>>, action_list<drop>>>,
+             table<dvr_process, schema<exact<dl_vlan_tag>, masked<f::eth_dst>, masked<f::eth_src>>,
+                   allowed<action_list<drop>, dvr_rewrite_actions, action_list<resubmit_to<patch_lv_to_tun>>>>,
+             table<patch_lv_to_tun, schema<exact<f::eth_type>, masked<f::eth_dst>>,
+                   allowed<action_list<resubmit_to<ucast_to_tun>>, action_list<resubmit_to<arp_responder>>,
+                           action_list<resubmit_to<flood_to_tun>>>>,
+             tun_to_lv_table_dvr<gre_tun_to_lv>, tun_to_lv_table_dvr<vxlan_tun_to_lv>,
+             tun_to_lv_table_dvr<geneve_tun_to_lv>,
+             table<dvr_not_learn, schema<exact<f::eth_src>>,
+                   allowed<action_list<output>, action_list<resubmit_to<learn_from_tun>>>>,
+             table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>, learn_from_tun_actions>>,
+             table<ucast_to_tun, schema<masked<f::vlan_tci>, exact<f::eth_dst>>,
+                   allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>>,
+             table<arp_responder, schema<exact<f::eth_type>, exact<dl_vlan_tag>, exact<f::arp_tpa>>,
+                   allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
+             table<flood_to_tun, schema<exact<f::eth_type>, exact<dl_vlan_tag>, masked<f::arp_tpa>>,
+                   allowed<flood_actions, action_list<drop>>>>;
 
 } // namespace flowpipe::neutron

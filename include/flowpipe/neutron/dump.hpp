@@ -19,28 +19,6 @@
 
 namespace flowpipe::neutron {
 
-// ofctl's printer has no case for a typed learn<...> yet (it prints
-// fin_timeout()); table 10's one learn is written out here as the reference
-// page gives it.
-inline constexpr const char* learn_ucast_text =
-    "learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],"
-    "load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[])";
-
-template <class Storage>
-void append_br_tun_actions(std::string& s, const Storage& acts) {
-    bool done = false;
-    std::visit(
-        [&](const auto& l) {
-            if constexpr (std::is_same_v<std::decay_t<decltype(l)>, learn_from_tun_actions>) {
-                s += learn_ucast_text;
-                s += ",output:" + std::to_string(std::get<1>(l.actions).port);
-                done = true;
-            }
-        },
-        acts);
-    if (!done) ofctl::append_actions(s, acts);
-}
-
 // Lines of table `table` (255: every table). With timeouts: hard_timeout= /
 // idle_timeout= are written too (learned flows).
 template <class Pipeline>
@@ -56,7 +34,7 @@ template <class Pipeline>
             ofctl::append_match(s, m, f.priority);
             s += " actions=";
             const ofctl::detail::l4_scope l4(m);
-            append_br_tun_actions(s, f.actions);
+            ofctl::append_actions(s, f.actions);
             lines.push_back({{t.id(), f.priority}, std::move(s)});
         });
     });

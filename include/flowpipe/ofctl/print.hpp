@@ -522,9 +522,15 @@ void append_action(std::string& out, const A& a) {
     } else if constexpr (std::is_same_v<A, actions::controller>) {
         out += "CONTROLLER:";
         append_dec(out, a.max_len);
-    } else if constexpr (requires { a.d->specs; a.d->table; a.d->result_dst; }) {
+    } else if constexpr (requires {
+                             a.d->specs;
+                             a.d->table;
+                             a.d->result_dst;
+                         }) {
         append_learn(out, *a.d);
-    } else if constexpr (requires { a.fin_idle_timeout; a.fin_hard_timeout; }) {
+    } else if constexpr (requires { describe(a); }) { // a typed learn<...>
+        append_learn(out, describe(a));
+    } else if constexpr (std::is_same_v<A, actions::fin_timeout>) {
         out += "fin_timeout(";
         if (a.fin_idle_timeout) {
             out += "idle_timeout=";
@@ -536,7 +542,10 @@ void append_action(std::string& out, const A& a) {
             append_dec(out, a.fin_hard_timeout);
         }
         out += ')';
-    } else if constexpr (requires { a.mac; a.ip; }) {
+    } else if constexpr (requires {
+                             a.mac;
+                             a.ip;
+                         }) {
         // The ARP responder: the eight actions Neutron writes for it.
         out += "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:";
         append_mac(out, a.mac & 0xffffffffffffULL);
@@ -548,7 +557,7 @@ void append_action(std::string& out, const A& a) {
         out += "->NXM_OF_ARP_SPA[],IN_PORT";
     } else if constexpr (std::is_same_v<A, actions::normal>) {
         out += "NORMAL";
-    } else if constexpr (requires(std::string& s) { a.ofctl_format(s); }) {
+    } else if constexpr (requires(std::string & s) { a.ofctl_format(s); }) {
         a.ofctl_format(out);
     } else {
         // An action this printer does not know yet (added to any_action
@@ -761,8 +770,8 @@ inline void append_packet(std::string& out, const flow_key& k) {
     switch (k.eth_type) {
     case proto::eth_type_arp:
     case proto::eth_type_rarp:
-        for (field_id f : {field_id::arp_spa, field_id::arp_tpa, field_id::arp_op, field_id::arp_sha,
-                           field_id::arp_tha})
+        for (field_id f :
+             {field_id::arp_spa, field_id::arp_tpa, field_id::arp_op, field_id::arp_sha, field_id::arp_tha})
             exact(f);
         break;
     case proto::eth_type_ipv4:
@@ -788,8 +797,8 @@ inline void append_packet(std::string& out, const flow_key& k) {
             if ((k.nw_proto == proto::ip_proto_icmp) == !v6) {
                 exact(field_id::icmp_type);
                 exact(field_id::icmp_code);
-                if (v6 && (k.icmp_type == proto::icmpv6_neighbor_solicit ||
-                           k.icmp_type == proto::icmpv6_neighbor_advert))
+                if (v6 &&
+                    (k.icmp_type == proto::icmpv6_neighbor_solicit || k.icmp_type == proto::icmpv6_neighbor_advert))
                     exact(field_id::nd_target);
             }
             break;
