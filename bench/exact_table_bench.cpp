@@ -99,10 +99,10 @@ const workload& get_workload(std::size_t flows) {
         for (std::size_t i : order) w.hit_stream.push_back(w.present[i]);
         for (std::size_t i = 0; i < stream_len; ++i) {
             key k = random_key(rng);
-            k.w[0] |= 1;   // present keys are even in word 0: see below
+            k.w[0] |= 1; // present keys are even in word 0: see below
             w.miss_stream.push_back(k);
         }
-        for (auto& k : w.present) k.w[0] &= ~std::uint64_t{1};   // so no miss key is present
+        for (auto& k : w.present) k.w[0] &= ~std::uint64_t{1}; // so no miss key is present
         for (auto& k : w.hit_stream) k.w[0] &= ~std::uint64_t{1};
     }
     return *slot;
@@ -137,7 +137,8 @@ const flowpipe::exact_index<words>& flowpipe_table(std::size_t flows) {
         const workload& w = get_workload(flows);
         slot = std::make_unique<flowpipe::exact_index<words>>(flows);
         for (std::size_t i = 0; i < flows; ++i)
-            if (slot->insert(w.present[i], static_cast<std::uint32_t>(i)) != flowpipe::exact_index<words>::insert_result::inserted)
+            if (slot->insert(w.present[i], static_cast<std::uint32_t>(i)) !=
+                flowpipe::exact_index<words>::insert_result::inserted)
                 std::abort();
     }
     return *slot;
@@ -180,7 +181,7 @@ const dpdk_table& dpdk_hash(std::size_t flows) {
         const std::string name = "fp_bench_" + std::to_string(flows);
         rte_hash_parameters p{};
         p.name = name.c_str();
-        p.entries = static_cast<std::uint32_t>(flowpipe_table(flows).slot_count());   // same slots as flowpipe
+        p.entries = static_cast<std::uint32_t>(flowpipe_table(flows).slot_count()); // same slots as flowpipe
         p.key_len = sizeof(key);
         p.hash_func = rte_hash_crc;
         p.hash_func_init_val = 0;
@@ -196,7 +197,8 @@ const dpdk_table& dpdk_hash(std::size_t flows) {
         rte_malloc_get_socket_stats(0, &after);
         t.bytes = after.heap_allocsz_bytes - before.heap_allocsz_bytes;
         for (std::size_t i = 0; i < flows; ++i) {
-            const int r = rte_hash_add_key_data(t.h, &w.present[i], reinterpret_cast<void*>(static_cast<std::uintptr_t>(i)));
+            const int r =
+                rte_hash_add_key_data(t.h, &w.present[i], reinterpret_cast<void*>(static_cast<std::uintptr_t>(i)));
             if (r != 0) {
                 std::fprintf(stderr, "rte_hash_add_key_data: %d at %zu of %zu\n", r, i, flows);
                 std::abort();
@@ -281,12 +283,16 @@ void bm_absl(benchmark::State& state) {
 void register_all() {
     for (std::int64_t flows : {1024, 65536, 1048576, 1474560}) {
         for (std::int64_t hit : {100, 0}) {
-            benchmark::RegisterBenchmark("flowpipe_exact_index", bm_flowpipe)->Args({flows, hit})->ArgNames({"flows", "hit%"});
+            benchmark::RegisterBenchmark("flowpipe_exact_index", bm_flowpipe)
+                ->Args({flows, hit})
+                ->ArgNames({"flows", "hit%"});
 #if FLOWPIPE_HAVE_DPDK
             benchmark::RegisterBenchmark("rte_hash_bulk", bm_rte_hash)->Args({flows, hit})->ArgNames({"flows", "hit%"});
 #endif
 #if FLOWPIPE_HAVE_ABSL
-            benchmark::RegisterBenchmark("absl_flat_hash_map", bm_absl)->Args({flows, hit})->ArgNames({"flows", "hit%"});
+            benchmark::RegisterBenchmark("absl_flat_hash_map", bm_absl)
+                ->Args({flows, hit})
+                ->ArgNames({"flows", "hit%"});
 #endif
         }
     }
@@ -295,7 +301,7 @@ void register_all() {
 // Forwards to the console and keeps items_per_second of every row.
 class recording_reporter : public benchmark::ConsoleReporter {
   public:
-    std::map<std::string, double> rate;   // run name -> lookups/s
+    std::map<std::string, double> rate; // run name -> lookups/s
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const Run& r : runs) {
@@ -360,7 +366,8 @@ int main(int argc, char** argv) {
                     static_cast<double>(t.memory_bytes()) / static_cast<double>(flows));
     }
     std::printf("\nMedian over %d round(s) of lookups/s (M) and of the per-round ratio flowpipe/peer:\n", rounds);
-    std::printf("%-22s %10s %10s %10s %14s %14s\n", "flows/hit%", "flowpipe", "rte_hash", "absl", "fp/rte_hash", "fp/absl");
+    std::printf("%-22s %10s %10s %10s %14s %14s\n", "flows/hit%", "flowpipe", "rte_hash", "absl", "fp/rte_hash",
+                "fp/absl");
     for (const char* fh : {"1024/hit%:100", "1024/hit%:0", "65536/hit%:100", "65536/hit%:0", "1048576/hit%:100",
                            "1048576/hit%:0", "1474560/hit%:100", "1474560/hit%:0"}) {
         std::vector<double> fp, rte, ab, r_rte, r_ab;
@@ -377,8 +384,8 @@ int main(int argc, char** argv) {
             if (f > 0 && a > 0) r_ab.push_back(f / a);
         }
         if (fp.empty()) continue;
-        std::printf("%-22s %10.1f %10.1f %10.1f %14.2f %14.2f\n", fh, median(fp), median(rte), median(ab), median(r_rte),
-                    median(r_ab));
+        std::printf("%-22s %10.1f %10.1f %10.1f %14.2f %14.2f\n", fh, median(fp), median(rte), median(ab),
+                    median(r_rte), median(r_ab));
     }
     benchmark::Shutdown();
 #if FLOWPIPE_HAVE_DPDK

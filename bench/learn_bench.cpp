@@ -186,7 +186,8 @@ void bm_flowpipe_refresh(benchmark::State& state) {
     const loop_clock clock;
     for (auto _ : state) {
         for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[(pos + i) % stream.size()];
-        for (std::size_t i = 0; i < burst; ++i) refreshed += s.learn.install(t, keys[i], now) == fp::learn_result::refreshed;
+        for (std::size_t i = 0; i < burst; ++i)
+            refreshed += s.learn.install(t, keys[i], now) == fp::learn_result::refreshed;
         pos = (pos + burst) % stream.size();
         ++now;
     }
@@ -200,7 +201,8 @@ void bm_flowpipe_add(benchmark::State& state) {
     fp_setup& s = flowpipe_table(flows);
     auto& t = s.p->table<20>();
     const auto& fresh = get_workload(flows).fresh;
-    const std::vector<std::uint64_t> stream(fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
+    const std::vector<std::uint64_t> stream(fresh.begin(),
+                                            fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
     std::array<fp::flow_key, burst> keys;
     keys.fill(packet_key(0));
     std::size_t pos = 0, added = 0;
@@ -266,7 +268,8 @@ void bm_flowpipe_add_burst(benchmark::State& state) {
     fp_setup& s = flowpipe_table(flows);
     auto& t = s.p->table<20>();
     const auto& fresh = get_workload(flows).fresh;
-    const std::vector<std::uint64_t> stream(fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
+    const std::vector<std::uint64_t> stream(fresh.begin(),
+                                            fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
     std::array<fp::flow_key, burst> keys;
     keys.fill(packet_key(0));
     std::array<const fp::flow_key*, burst> ptrs;
@@ -441,12 +444,12 @@ swx_setup& swx_table(std::size_t flows) {
             std::uint8_t* data;
             std::size_t entry;
             int hit = 0;
-            while (!rte_swx_table_learner_lookup(s->table, s->mailboxes[0].get(), now, &kp, &action_id, &data, &entry, &hit)) {
-            }
+            while (!rte_swx_table_learner_lookup(s->table, s->mailboxes[0].get(), now, &kp, &action_id, &data, &entry,
+                                                 &hit)) {}
             swx_data d{seg, tun_port, 0};
             if (hit) std::abort();
-            s->prefill_failed +=
-                rte_swx_table_learner_add(s->table, s->mailboxes[0].get(), now, 1, reinterpret_cast<std::uint8_t*>(&d), 0) != 0;
+            s->prefill_failed += rte_swx_table_learner_add(s->table, s->mailboxes[0].get(), now, 1,
+                                                           reinterpret_cast<std::uint8_t*>(&d), 0) != 0;
         }
     }
     return *s;
@@ -505,7 +508,8 @@ void bm_swx_add(benchmark::State& state) {
     const std::size_t flows = static_cast<std::size_t>(state.range(0));
     swx_setup& s = swx_table(flows);
     const auto& fresh = get_workload(flows).fresh;
-    const std::vector<std::uint64_t> stream(fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
+    const std::vector<std::uint64_t> stream(fresh.begin(),
+                                            fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
     std::array<swx_key, burst> keys;
     int hits[burst];
     std::size_t pos = 0, added = 0;
@@ -556,7 +560,9 @@ void register_all() {
         benchmark::RegisterBenchmark("swx_learner_add", bm_swx_add)->Arg(flows)->ArgName("flows");
 #endif
         benchmark::RegisterBenchmark("flowpipe_learn_refresh", bm_flowpipe_refresh)->Arg(flows)->ArgName("flows");
-        benchmark::RegisterBenchmark("flowpipe_learn_refresh_burst", bm_flowpipe_refresh_burst)->Arg(flows)->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_refresh_burst", bm_flowpipe_refresh_burst)
+            ->Arg(flows)
+            ->ArgName("flows");
 #if FLOWPIPE_HAVE_DPDK
         benchmark::RegisterBenchmark("swx_learner_rearm", bm_swx_rearm)->Arg(flows)->ArgName("flows");
 #endif
@@ -617,13 +623,16 @@ int main(int argc, char** argv) {
     }
 
     std::printf("\nflowpipe table-20 memory per learned flow (N held, sized for N + F + 1), by part:\n");
-    std::printf("  sizeof(flow) %zu bytes: value %zu (+ mask %zu only in masked schemas) + priority 4 + cookie 8 + timeouts 4 + created/modified/used 24"
-                " + n_packets/n_bytes 16 + actions variant %zu + id/next_same_key/timer links 16 + live/catch-all 2 + padding\n",
+    std::printf("  sizeof(flow) %zu bytes: value %zu (+ mask %zu only in masked schemas) + priority 4 + cookie 8 + "
+                "timeouts 4 + created/modified/used 24"
+                " + n_packets/n_bytes 16 + actions variant %zu + id/next_same_key/timer links 16 + live/catch-all 2 + "
+                "padding\n",
                 sizeof(table20::flow_type), sizeof(table20::key_type), sizeof(table20::key_type),
                 sizeof(table20::actions_type));
     for (std::int64_t flows : sizes) {
         const std::string row = "flowpipe_learn_refresh/flows:" + std::to_string(flows);
-        if (!per_round[0].count(row) && !per_round[0].count("flowpipe_learn_add/flows:" + std::to_string(flows))) continue;
+        if (!per_round[0].count(row) && !per_round[0].count("flowpipe_learn_add/flows:" + std::to_string(flows)))
+            continue;
         const fp_memory m = flowpipe_memory(static_cast<std::size_t>(flows));
         std::printf("  %7lld flows: flow slab %.1f + exact index %.1f + timer wheel %.1f = %.1f bytes/flow\n",
                     static_cast<long long>(flows), m.flow, m.index, m.timers, m.total);

@@ -36,7 +36,7 @@ namespace {
 constexpr std::size_t words = 2;
 using key = fp::packed_key<words>;
 constexpr std::size_t burst = 32;
-constexpr std::size_t key_count = 4096;  // distinct lookup keys, cycled
+constexpr std::size_t key_count = 4096; // distinct lookup keys, cycled
 
 template <std::size_t W>
 fp::packed_key<W> random_key(std::mt19937_64& rng) {
@@ -65,7 +65,7 @@ fp::packed_key<W> random_mask(std::mt19937_64& rng) {
 template <std::size_t W>
 struct masked_setup {
     std::vector<fp::packed_key<W>> masks;
-    std::vector<std::pair<fp::packed_key<W>, std::size_t>> rules;  // value, mask index
+    std::vector<std::pair<fp::packed_key<W>, std::size_t>> rules; // value, mask index
     std::vector<fp::packed_key<W>> keys;
 };
 
@@ -108,8 +108,8 @@ void masked_find_burst(benchmark::State& state) {
     const masked_setup<W> s = make_masked_setup<W>(mask_count, rule_count, hit_last, 42 + mask_count);
     fp::masked_index<W> t(rule_count);
     for (std::size_t r = 0; r < s.rules.size(); ++r)
-        if (!t.insert(s.rules[r].first, s.masks[s.rules[r].second],
-                      1000 - static_cast<std::int32_t>(s.rules[r].second), static_cast<std::uint32_t>(r)))
+        if (!t.insert(s.rules[r].first, s.masks[s.rules[r].second], 1000 - static_cast<std::int32_t>(s.rules[r].second),
+                      static_cast<std::uint32_t>(r)))
             throw std::runtime_error("insert refused");
     // Every key must land where the benchmark says it does.
     for (const auto& k : s.keys) {
@@ -145,7 +145,7 @@ BENCHMARK(masked_find_burst<22>)
 // Tiny tables: n rules, each with its own random mask (so masked_index has n
 // subtables), priorities 1..n; keys hit a random rule (the scan stops there).
 struct tiny_setup {
-    std::vector<std::pair<key, key>> rules;  // value, mask
+    std::vector<std::pair<key, key>> rules; // value, mask
     std::vector<key> keys;
 };
 
@@ -158,7 +158,7 @@ tiny_setup make_tiny_setup(std::size_t n, std::uint64_t seed) {
     }
     for (std::size_t i = 0; i < key_count; ++i) {
         key k = random_key<words>(rng);
-        if (rng() % 8 != 0) {  // 7/8 hit, 1/8 miss
+        if (rng() % 8 != 0) { // 7/8 hit, 1/8 miss
             const auto& [v, m] = s.rules[rng() % n];
             for (std::size_t w = 0; w < words; ++w) k.w[w] = v.w[w] | (k.w[w] & ~m.w[w]);
         }
@@ -204,7 +204,12 @@ struct scan_scalar_table : fp::scan_index<words> {
 
 BENCHMARK(tiny_find_burst<fp::scan_index<words>>)->Name("scan_index")->ArgName("rules")->Arg(4)->Arg(8)->Arg(16);
 BENCHMARK(tiny_find_burst<scan_scalar_table>)->Name("scan_index_scalar")->ArgName("rules")->Arg(4)->Arg(8)->Arg(16);
-BENCHMARK(tiny_find_burst<fp::masked_index<words>>)->Name("masked_index_tiny")->ArgName("rules")->Arg(4)->Arg(8)->Arg(16);
+BENCHMARK(tiny_find_burst<fp::masked_index<words>>)
+    ->Name("masked_index_tiny")
+    ->ArgName("rules")
+    ->Arg(4)
+    ->Arg(8)
+    ->Arg(16);
 BENCHMARK(tiny_find_burst<reference_table>)->Name("reference_index")->ArgName("rules")->Arg(4)->Arg(8)->Arg(16);
 
 // Console output, plus the derived "ns per extra mask" from the masked rows
@@ -237,9 +242,10 @@ class derived_reporter : public benchmark::ConsoleReporter {
         for (const auto& [cfg, by_masks] : ns_) {
             auto one = by_masks.find(1), many = by_masks.find(32);
             if (one == by_masks.end() || many == by_masks.end()) continue;
-            std::printf("  %-22s rules %6u  %-9s  1 mask %6.1f ns  8 masks %6.1f ns  32 masks %6.1f ns  -> %5.2f ns/extra mask\n",
-                        std::get<0>(cfg).c_str(), std::get<1>(cfg), std::get<2>(cfg) ? "hit last" : "miss", one->second.first,
-                        by_masks.count(8) ? by_masks.at(8).first : 0.0, many->second.first,
+            std::printf("  %-22s rules %6u  %-9s  1 mask %6.1f ns  8 masks %6.1f ns  32 masks %6.1f ns  -> %5.2f "
+                        "ns/extra mask\n",
+                        std::get<0>(cfg).c_str(), std::get<1>(cfg), std::get<2>(cfg) ? "hit last" : "miss",
+                        one->second.first, by_masks.count(8) ? by_masks.at(8).first : 0.0, many->second.first,
                         (many->second.first - one->second.first) / 31.0);
         }
     }

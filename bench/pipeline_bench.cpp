@@ -31,8 +31,7 @@ struct setup {
     std::vector<std::uint32_t> lens;
 
     explicit setup(std::size_t macs)
-        : pipeline(fp::pipeline_config{.default_table = {},
-                                       .tables = {{nt::ucast_to_tun, {.max_flows = macs + 16}}}}) {
+        : pipeline(fp::pipeline_config{.default_table = {}, .tables = {{nt::ucast_to_tun, {.max_flows = macs + 16}}}}) {
         using namespace fp;
         pipeline.table<0>().add(match{}.set(field_id::in_port, patch_int), 1,
                                 action_list<resubmit_to<nt::patch_lv_to_tun>>{}, {}, 0);

@@ -21,14 +21,14 @@
 // stderr, and binds it (ofctl::bind_normal).
 #include <algorithm>
 #include <cstdio>
-#include <memory>
-#include <variant>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <flowpipe/action/normal.hpp>
@@ -98,8 +98,8 @@ bool load_flows(const std::string& path, fp::generic_pipeline& p, std::int64_t n
     }
     auto flows = of::parse_flows(text);
     if (!flows) {
-        std::cerr << path << ":" << flows.error().line << ":" << flows.error().column << ": "
-                  << flows.error().message << "\n";
+        std::cerr << path << ":" << flows.error().line << ":" << flows.error().column << ": " << flows.error().message
+                  << "\n";
         return false;
     }
     bind_normal(*flows, std::move(ports));

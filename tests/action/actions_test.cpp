@@ -98,7 +98,8 @@ TEST(actions, move_copies_between_equal_ranges) {
     r.k.in_port = 0xabcd;
     move{fp::bit_range{fp::field_id::in_port, 0, 16}, fp::bit_range{fp::field_id::reg0, 16, 16}}(r);
     EXPECT_EQ(r.k.regs[0], 0xabcd0000u);
-    EXPECT_FALSE((move{fp::bit_range::whole(fp::field_id::eth_src), fp::bit_range::whole(fp::field_id::arp_spa)}.valid()));
+    EXPECT_FALSE(
+        (move{fp::bit_range::whole(fp::field_id::eth_src), fp::bit_range::whole(fp::field_id::arp_spa)}.valid()));
 }
 
 TEST(actions, vlan_push_pop_and_mod) {

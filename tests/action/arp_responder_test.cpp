@@ -25,7 +25,6 @@ using fid = fp::field_id;
 
 namespace {
 
-
 constexpr std::uint32_t patch_int = 1, tun_a = 2, tun_b = 3;
 constexpr std::uint16_t lvid = 2;
 constexpr std::uint64_t seg = 6;
@@ -76,12 +75,12 @@ void install(fp::generic_pipeline& p, bool typed) {
                       {resubmit{fp::ports::in_port, 21}}, {}, 0));
     ASSERT_TRUE(p.add(2, fp::match{}.set(fid::eth_dst, 0x010000000000ULL, 0x010000000000ULL), 0,
                       {resubmit{fp::ports::in_port, 22}}, {}, 0));
-    fp::generic_actions reply = typed ? fp::generic_actions{arp_responder{vm_remote, ip_remote}}
-                                      : reference_sequence(vm_remote, ip_remote);
+    fp::generic_actions reply =
+        typed ? fp::generic_actions{arp_responder{vm_remote, ip_remote}} : reference_sequence(vm_remote, ip_remote);
     ASSERT_TRUE(p.add(21, table21_match(ip_remote), 1, reply, {}, 0));
     ASSERT_TRUE(p.add(21, fp::match{}, 0, {resubmit{fp::ports::in_port, 22}}, {}, 0));
-    ASSERT_TRUE(p.add(22, fp::match{}.set(fid::dl_vlan, lvid), 1, {strip_vlan{}, set_tunnel{seg}, output{tun_a}, output{tun_b}},
-                      {}, 0));
+    ASSERT_TRUE(p.add(22, fp::match{}.set(fid::dl_vlan, lvid), 1,
+                      {strip_vlan{}, set_tunnel{seg}, output{tun_a}, output{tun_b}}, {}, 0));
 }
 
 // A typed table 21 whose flows carry just (mac, ip).
@@ -106,7 +105,8 @@ void install(typed_p& p) {
     ASSERT_TRUE(p.table<21>().add(m21, 1, action_list<arp_responder>{{vm_remote, ip_remote}}, {}, 0));
     ASSERT_TRUE(p.table<21>().add(fp::match{}, 0, action_list<resubmit_to<22>>{}, {}, 0));
     ASSERT_TRUE(p.table<22>().add(fp::match{}.set(fid::vlan_tci, lvid, 0x0fff), 1,
-                                  action_list<strip_vlan, set_tunnel, output, output>{{}, {seg}, {tun_a}, {tun_b}}, {}, 0));
+                                  action_list<strip_vlan, set_tunnel, output, output>{{}, {seg}, {tun_a}, {tun_b}}, {},
+                                  0));
 }
 
 std::vector<std::uint8_t> bytes_of(const fp::packet& p) { return {p.data, p.data + p.len}; }
@@ -123,22 +123,22 @@ void expect_reply_bytes(const fp::packet& tx, const fp::flow_key& req) {
     auto u32_at = [&](std::size_t o) {
         return std::uint32_t{b[o]} << 24 | std::uint32_t{b[o + 1]} << 16 | std::uint32_t{b[o + 2]} << 8 | b[o + 3];
     };
-    EXPECT_EQ(mac_at(0), req.eth_src);          // Ethernet destination: the asker
-    EXPECT_EQ(mac_at(6), vm_remote);            // Ethernet source: the owner of the IP
-    EXPECT_EQ(b[12], 0x81);                     // 802.1Q tag as it was
+    EXPECT_EQ(mac_at(0), req.eth_src); // Ethernet destination: the asker
+    EXPECT_EQ(mac_at(6), vm_remote);   // Ethernet source: the owner of the IP
+    EXPECT_EQ(b[12], 0x81);            // 802.1Q tag as it was
     EXPECT_EQ(b[13], 0x00);
     EXPECT_EQ(b[14], 0x00);
     EXPECT_EQ(b[15], lvid);
-    EXPECT_EQ(b[16], 0x08);                     // ARP
+    EXPECT_EQ(b[16], 0x08); // ARP
     EXPECT_EQ(b[17], 0x06);
     const std::vector<std::uint8_t> arp_fixed{0x00, 0x01, 0x08, 0x00, 6, 4};
     EXPECT_EQ(std::vector<std::uint8_t>(b.begin() + 18, b.begin() + 24), arp_fixed);
-    EXPECT_EQ(b[24], 0x00);                     // opcode 2
+    EXPECT_EQ(b[24], 0x00); // opcode 2
     EXPECT_EQ(b[25], 0x02);
-    EXPECT_EQ(mac_at(26), vm_remote);           // sha
-    EXPECT_EQ(u32_at(32), ip_remote);           // spa
-    EXPECT_EQ(mac_at(36), req.arp_sha);         // tha
-    EXPECT_EQ(u32_at(42), req.arp_spa);         // tpa
+    EXPECT_EQ(mac_at(26), vm_remote);   // sha
+    EXPECT_EQ(u32_at(32), ip_remote);   // spa
+    EXPECT_EQ(mac_at(36), req.arp_sha); // tha
+    EXPECT_EQ(u32_at(42), req.arp_spa); // tpa
     for (std::size_t i = 46; i < b.size(); ++i) EXPECT_EQ(b[i], 0) << "padding byte " << i;
     // And the whole frame is what composing the reply's key gives.
     fp::flow_key want = req;

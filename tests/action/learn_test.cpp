@@ -99,7 +99,8 @@ void install(br_tun& p) {
     output_ports<neutron::max_flood_ports> flood;
     flood.add(tun_a);
     flood.add(tun_b);
-    ASSERT_TRUE(t22.add(match{}.set(field_id::vlan_tci, lvid, 0x0fff), 1, neutron::flood_actions{{}, {seg}, flood}, {}, 0));
+    ASSERT_TRUE(
+        t22.add(match{}.set(field_id::vlan_tci, lvid, 0x0fff), 1, neutron::flood_actions{{}, {seg}, flood}, {}, 0));
     ASSERT_TRUE(t22.add(match{}, 0, action_list<drop>{}, {}, 0));
 }
 
@@ -244,10 +245,9 @@ TEST(learn, a_mac_that_moves_to_another_tunnel_gets_new_actions_and_keeps_its_co
 // ---- limit, result_dst, cookie, delete_learned on a small typed pipeline ----
 namespace {
 constexpr std::uint64_t learned_cookie = 0x55;
-using mac_learn =
-    learn<la::table<1>, la::priority<7>, la::idle_timeout<60>, la::cookie<learned_cookie>, la::limit<2>,
-          la::result_dst<f::reg0::bits<0, 0>>, la::delete_learned, la::match_field<f::eth_dst, f::eth_src>,
-          la::output_field<f::in_port>>;
+using mac_learn = learn<la::table<1>, la::priority<7>, la::idle_timeout<60>, la::cookie<learned_cookie>, la::limit<2>,
+                        la::result_dst<f::reg0::bits<0, 0>>, la::delete_learned,
+                        la::match_field<f::eth_dst, f::eth_src>, la::output_field<f::in_port>>;
 using mac_learn_actions = fp::action_list<mac_learn, resubmit_to<2>>;
 using small = fp::pipeline<
     fp::table<0, fp::schema<fp::exact<f::in_port>>, fp::allowed<mac_learn_actions>>,
@@ -395,7 +395,8 @@ TEST(learn, generic_learn_builds_the_same_flow_and_forwards_the_same_way) {
     fp::match m;
     m.set(fp::field_id::in_port, tun_a);
     ASSERT_TRUE(p.add(0, m, 1, {mod_vlan_vid{lvid}, br_tun_generic_learn(), output{patch_int}}, {}, 0));
-    ASSERT_TRUE(p.add(0, fp::match{}.set(fp::field_id::in_port, patch_int), 1, {resubmit{fp::ports::in_port, 20}}, {}, 0));
+    ASSERT_TRUE(
+        p.add(0, fp::match{}.set(fp::field_id::in_port, patch_int), 1, {resubmit{fp::ports::in_port, 20}}, {}, 0));
     frames fr;
     fr.add(from_tunnel(tun_a, vm_remote, vm_local));
     fr.add(eth(patch_int, vm_local, vm_remote, 0x1000 | lvid));

@@ -23,14 +23,12 @@
 namespace fp = flowpipe;
 namespace f = fp::fields;
 using namespace fp::actions;
+using fp::test::eth;
 using fp::test::frames;
 using fp::test::headroom;
-using fp::test::eth;
 using fp::test::key_of;
 
 namespace {
-
-
 
 // br-int style: one table whose only flow is `actions=NORMAL`.
 using bridge = fp::pipeline<fp::table<0, fp::schema<fp::exact<f::in_port>>, fp::allowed<fp::action_list<normal>>>>;
@@ -108,13 +106,13 @@ TEST(normal, a_tagged_frame_keeps_its_priority_on_trunks) {
 
 TEST(normal, vlan_admission_as_open_vswitch_does_it) {
     fixture x;
-    EXPECT_EQ(x.send(eth(1, A, bcast, 0x1000 | 10)), ports{}); // tagged (VID 10) on an access port: dropped
+    EXPECT_EQ(x.send(eth(1, A, bcast, 0x1000 | 10)), ports{});      // tagged (VID 10) on an access port: dropped
     EXPECT_EQ(x.send(eth(1, A, bcast, 0x1000 | 0)), (ports{2, 4})); // priority-tagged: VLAN 10
-    EXPECT_EQ(x.send(eth(5, A, bcast, 0x1000 | 10)), ports{}); // trunk 5 does not carry VLAN 10
-    EXPECT_EQ(x.send(eth(4, B, bcast)), ports{});               // untagged on a trunk: VLAN 0, nobody else there
-    EXPECT_EQ(x.send(eth(9, A, bcast)), ports{});               // not a port of the switch
-    EXPECT_EQ(x.send(eth(1, A, 0x0180c2000000ULL)), ports{});   // STP: reserved multicast
-    EXPECT_EQ(x.send(eth(1, A, 0x0180c2000002ULL)), ports{});   // LACP
+    EXPECT_EQ(x.send(eth(5, A, bcast, 0x1000 | 10)), ports{});      // trunk 5 does not carry VLAN 10
+    EXPECT_EQ(x.send(eth(4, B, bcast)), ports{});                   // untagged on a trunk: VLAN 0, nobody else there
+    EXPECT_EQ(x.send(eth(9, A, bcast)), ports{});                   // not a port of the switch
+    EXPECT_EQ(x.send(eth(1, A, 0x0180c2000000ULL)), ports{});       // STP: reserved multicast
+    EXPECT_EQ(x.send(eth(1, A, 0x0180c2000002ULL)), ports{});       // LACP
 }
 
 TEST(normal, a_destination_learned_on_the_input_port_is_dropped) {
@@ -144,7 +142,7 @@ TEST(normal, macs_age_out_300_s_after_their_last_frame) {
     x.send(eth(1, A, bcast), 250 * s); // refreshed
     EXPECT_EQ(x.send(eth(2, B, A), 549 * s), (ports{1}));
     EXPECT_EQ(x.send(eth(2, B, A), 550 * s + 1), (ports{1, 4})); // aged: flooded again
-    EXPECT_EQ(x.sw.expire(550 * s + 1), 1u);                       // A; B was refreshed just now
+    EXPECT_EQ(x.sw.expire(550 * s + 1), 1u);                     // A; B was refreshed just now
     EXPECT_EQ(x.sw.size(), 1u);
     EXPECT_EQ(x.sw.stats().expired, 1u);
 }
@@ -213,7 +211,8 @@ TEST(normal, mac_table_agrees_with_a_naive_model) {
             const std::uint64_t qm = 0x020000000000ULL | (rng() % 400);
             const std::uint16_t qv = static_cast<std::uint16_t>(rng() % 2);
             const auto it = model.find({qm, qv});
-            const std::uint32_t want = it == model.end() || it->second.expires < now ? fp::l2_switch::npos : it->second.port;
+            const std::uint32_t want =
+                it == model.end() || it->second.expires < now ? fp::l2_switch::npos : it->second.port;
             ASSERT_EQ(sw.lookup(qm, qv, now), want) << "step " << step;
         }
     }

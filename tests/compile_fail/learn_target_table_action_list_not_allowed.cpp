@@ -7,11 +7,11 @@ namespace fp = flowpipe;
 namespace f = fp::fields;
 namespace la = fp::learn_args;
 
-using bad_learn = fp::actions::learn<la::table<20>, la::match_field<f::eth_dst, f::eth_src>,
-                                     la::output_field<f::in_port>>;
-using p_t = fp::pipeline<
-    fp::table<10, fp::schema<fp::exact<f::in_port>>, fp::allowed<fp::action_list<bad_learn>>>,
-    fp::table<20, fp::schema<fp::exact<f::eth_dst>>, fp::allowed<fp::action_list<fp::actions::drop>>>>;
+using bad_learn =
+    fp::actions::learn<la::table<20>, la::match_field<f::eth_dst, f::eth_src>, la::output_field<f::in_port>>;
+using p_t =
+    fp::pipeline<fp::table<10, fp::schema<fp::exact<f::in_port>>, fp::allowed<fp::action_list<bad_learn>>>,
+                 fp::table<20, fp::schema<fp::exact<f::eth_dst>>, fp::allowed<fp::action_list<fp::actions::drop>>>>;
 
 int main() {
     p_t p;

@@ -10,9 +10,9 @@ namespace la = fp::learn_args;
 
 using bad_learn = fp::actions::learn<la::table<20>, la::match_field<f::vlan_tci::bits<0, 11>>,
                                      la::match_field<f::eth_dst, f::eth_src>, la::output_field<f::in_port>>;
-using p_t = fp::pipeline<
-    fp::table<10, fp::schema<fp::exact<f::in_port>>, fp::allowed<fp::action_list<bad_learn>>>,
-    fp::table<20, fp::schema<fp::exact<f::vlan_tci::bits<0, 11>>>, fp::allowed<bad_learn::flow_actions>>>;
+using p_t =
+    fp::pipeline<fp::table<10, fp::schema<fp::exact<f::in_port>>, fp::allowed<fp::action_list<bad_learn>>>,
+                 fp::table<20, fp::schema<fp::exact<f::vlan_tci::bits<0, 11>>>, fp::allowed<bad_learn::flow_actions>>>;
 
 int main() {
     p_t p;

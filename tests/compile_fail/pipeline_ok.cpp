@@ -5,7 +5,8 @@
 
 namespace fp = flowpipe;
 using p = fp::pipeline<
-    fp::table<2, fp::schema<fp::exact<fp::fields::in_port>>, fp::allowed<fp::action_list<fp::actions::goto_table_to<20>>>>,
+    fp::table<2, fp::schema<fp::exact<fp::fields::in_port>>,
+              fp::allowed<fp::action_list<fp::actions::goto_table_to<20>>>>,
     fp::table<20, fp::schema<fp::exact<fp::fields::eth_dst>>, fp::allowed<fp::action_list<fp::actions::output>>>>;
 
 int main() {

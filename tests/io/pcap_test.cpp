@@ -16,8 +16,8 @@ std::vector<std::uint8_t> frame(std::size_t n, std::uint8_t seed) {
     return f;
 }
 std::string temp_path(const char* name) {
-    return (std::filesystem::temp_directory_path() / (std::string("flowpipe_") + name + "_" +
-                                                      std::to_string(::getpid()) + ".pcap"))
+    return (std::filesystem::temp_directory_path() /
+            (std::string("flowpipe_") + name + "_" + std::to_string(::getpid()) + ".pcap"))
         .string();
 }
 } // namespace
@@ -53,9 +53,9 @@ TEST(pcap, write_then_read_back) {
 
 TEST(pcap, reads_swapped_and_nanosecond_files) {
     // A big-endian nanosecond file with one 4-byte record, written by hand.
-    const std::uint8_t file[] = {0xa1, 0xb2, 0x3c, 0x4d, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
-                                 0,    0,    0,    1,    0, 0, 0, 7, 0, 0, 0, 9, 0, 0, 0, 4, 0, 0, 0,    60,
-                                 0xde, 0xad, 0xbe, 0xef};
+    const std::uint8_t file[] = {0xa1, 0xb2, 0x3c, 0x4d, 0,    2, 0, 4, 0, 0,  0,    0,    0,    0,   0,
+                                 0,    0,    0,    0xff, 0xff, 0, 0, 0, 1, 0,  0,    0,    7,    0,   0,
+                                 0,    9,    0,    0,    0,    4, 0, 0, 0, 60, 0xde, 0xad, 0xbe, 0xef};
     fp::io::pcap_reader r(file);
     ASSERT_TRUE(r.ok());
     auto rec = r.next();

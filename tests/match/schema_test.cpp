@@ -61,8 +61,7 @@ TEST(schema, matches_fit_or_say_why_not) {
     EXPECT_EQ(table20::pack(half, v, m), fp::schema_error::exact_table_partial);
 
     fp::match masked_mac;
-    masked_mac.set(fp::field_id::eth_dst, 0x010000000000ULL, 0x010000000000ULL)
-        .set(fp::field_id::vlan_tci, 2, 0x0fff);
+    masked_mac.set(fp::field_id::eth_dst, 0x010000000000ULL, 0x010000000000ULL).set(fp::field_id::vlan_tci, 2, 0x0fff);
     EXPECT_EQ(table20::pack(masked_mac, v, m), fp::schema_error::partial_exact_match);
 
     routed::key_type rv, rm;

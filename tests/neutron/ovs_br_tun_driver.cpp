@@ -36,10 +36,14 @@ void build(nt::br_tun& p, nt::agent& a) {
     must(a.provision_local_vlan("net-a", "vxlan", 6, 2));
     must(a.provision_local_vlan("net-b", "vxlan", 7, 3));
     must(a.provision_local_vlan("net-c", "gre", 8, 4));
-    must(a.add_fdb_entries({{"net-a", {6, "vxlan", {{"10.0.1.39", {nt::flooding_entry, {"fa:16:3e:73:49:41", "81.1.180.9"}}},
-                                                    {"10.0.1.21", {nt::flooding_entry, {"fa:16:3e:87:40:f3", "81.1.180.1"}}}}}},
-                            {"net-b", {7, "vxlan", {{"10.0.1.40", {nt::flooding_entry, {"fa:16:3e:11:22:33", "10.7.0.4"}}}}}},
-                            {"net-c", {8, "gre", {{"10.0.1.39", {nt::flooding_entry, {"fa:16:3e:44:55:66", "10.8.0.9"}}}}}}}));
+    must(a.add_fdb_entries(
+        {{"net-a",
+          {6,
+           "vxlan",
+           {{"10.0.1.39", {nt::flooding_entry, {"fa:16:3e:73:49:41", "81.1.180.9"}}},
+            {"10.0.1.21", {nt::flooding_entry, {"fa:16:3e:87:40:f3", "81.1.180.1"}}}}}},
+         {"net-b", {7, "vxlan", {{"10.0.1.40", {nt::flooding_entry, {"fa:16:3e:11:22:33", "10.7.0.4"}}}}}},
+         {"net-c", {8, "gre", {{"10.0.1.39", {nt::flooding_entry, {"fa:16:3e:44:55:66", "10.8.0.9"}}}}}}}));
     must(a.add_dvr_mac("fa:16:3f:00:00:39"));
     must(a.add_dvr_router_interface("net-b", "fa:16:3e:00:b0:01", "10.7.0.1"));
 }
@@ -85,7 +89,8 @@ int gen(const std::string& dir) {
         const unsigned kind = static_cast<unsigned>(rng() % 6);
         std::uint64_t src = macs[rng() % 9], dst;
         switch (kind) {
-        case 0: case 1: dst = macs[rng() % 9]; break;
+        case 0:
+        case 1: dst = macs[rng() % 9]; break;
         case 2: dst = 0xfa163e000000 | (rng() & 0xffffff); break;
         case 3: dst = 0x01005e000001; break;
         default: dst = 0xffffffffffff; break;

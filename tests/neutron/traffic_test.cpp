@@ -26,12 +26,17 @@ struct cloud : ::testing::Test {
         ASSERT_TRUE(a.set_patch_int(1));
         ASSERT_TRUE(a.provision_local_vlan("net-a", "vxlan", 6, 2));
         ASSERT_TRUE(a.provision_local_vlan("net-b", "vxlan", 7, 3));
-        ASSERT_TRUE(a.add_fdb_entries({{"net-a", {6, "vxlan", {{"10.0.1.39", {nt::flooding_entry, {"fa:16:3e:73:49:41", "81.1.180.9"}}},
-                                                               {"10.0.1.21", {nt::flooding_entry}}}}},
+        ASSERT_TRUE(a.add_fdb_entries({{"net-a",
+                                        {6,
+                                         "vxlan",
+                                         {{"10.0.1.39", {nt::flooding_entry, {"fa:16:3e:73:49:41", "81.1.180.9"}}},
+                                          {"10.0.1.21", {nt::flooding_entry}}}}},
                                        {"net-b", {7, "vxlan", {{"10.0.1.40", {nt::flooding_entry}}}}}}));
         ASSERT_TRUE(a.add_dvr_mac("fa:16:3f:00:00:39"));
         ASSERT_TRUE(a.add_dvr_router_interface("net-a", "fa:16:3e:87:40:f3", "81.1.180.1"));
-        auto port = [&](const char* ip) { return a.tunnels().at({nt::network_type::vxlan, *nt::parse_ipv4(ip)}).ofport; };
+        auto port = [&](const char* ip) {
+            return a.tunnels().at({nt::network_type::vxlan, *nt::parse_ipv4(ip)}).ofport;
+        };
         c2 = port("10.0.1.39");
         nn = port("10.0.1.21");
         c3 = port("10.0.1.40");
@@ -104,21 +109,24 @@ TEST_F(cloud, unknown_unicast_and_broadcast_flood_to_exactly_the_networks_tunnel
     EXPECT_EQ(ports(run(eth(1, vm8, 0xffffffffffffULL, 0x1002))), a_tuns);
     EXPECT_EQ(ports(run(eth(1, vm8, 0xffffffffffffULL, 0x1003))), std::vector<std::uint32_t>{c3});
     EXPECT_TRUE(run(eth(1, vm8, 0xffffffffffffULL, 0x1009)).outputs().empty()); // no such local VLAN
-    EXPECT_TRUE(run(from_tun(c2, 99, vm9, vm8)).outputs().empty());              // wrong tun_id
+    EXPECT_TRUE(run(from_tun(c2, 99, vm9, vm8)).outputs().empty());             // wrong tun_id
 }
 
 TEST_F(cloud, learning_from_tunnels_and_expiry_after_300_s_of_silence) {
     const std::uint64_t mover = 0xfa163eaaaaaaULL;
     EXPECT_EQ(ports(run(from_tun(nn, 6, mover, vm8), 1000)), std::vector<std::uint32_t>{1});
-    EXPECT_NE(nt::flows_text(p, 20).find("table=20,hard_timeout=300,priority=1,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:aa:aa:aa "
-                                         "actions=load:0->NXM_OF_VLAN_TCI[],load:0x6->NXM_NX_TUN_ID[],output:" + std::to_string(nn)),
+    EXPECT_NE(nt::flows_text(p, 20).find(
+                  "table=20,hard_timeout=300,priority=1,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:aa:aa:aa "
+                  "actions=load:0->NXM_OF_VLAN_TCI[],load:0x6->NXM_NX_TUN_ID[],output:" +
+                  std::to_string(nn)),
               std::string::npos)
         << nt::flows_text(p, 20);
     EXPECT_EQ(ports(run(eth(1, vm8, mover, 0x1002), 2000)), std::vector<std::uint32_t>{nn}); // learned, not flooded
     // re-learned at 200 s: lives until 500 s
     run(from_tun(nn, 6, mover, vm8), 200'000);
     EXPECT_EQ(ports(run(eth(1, vm8, mover, 0x1002), 499'000)), std::vector<std::uint32_t>{nn});
-    EXPECT_EQ(ports(run(eth(1, vm8, mover, 0x1002), 501'000)), (std::vector<std::uint32_t>{std::min(c2, nn), std::max(c2, nn)}));
+    EXPECT_EQ(ports(run(eth(1, vm8, mover, 0x1002), 501'000)),
+              (std::vector<std::uint32_t>{std::min(c2, nn), std::max(c2, nn)}));
     EXPECT_EQ(nt::flows_text(p, 20).find("fa:16:3e:aa:aa:aa"), std::string::npos);
 }
 

@@ -246,7 +246,6 @@ TEST(OfctlParse, Packets) {
     EXPECT_EQ(back, want);
 }
 
-
 // ---- learn(...) and NORMAL ----------------------------------------------------
 
 namespace learn_tests {
@@ -409,12 +408,14 @@ TEST(OfctlParseLearn, NormalAndBinding) {
 // A typed table refuses a text flow it cannot hold, naming the field and its column.
 TEST(OfctlInstall, TypedTableRefusalsSayWhatAndWhere) {
     namespace f = flowpipe::fields;
-    using typed = flowpipe::pipeline<flowpipe::table<
-        20, flowpipe::schema<flowpipe::exact<f::vlan_tci::bits<0, 11>>, flowpipe::exact<f::eth_dst>>,
-        flowpipe::allowed<flowpipe::generic_actions>>>;
+    using typed = flowpipe::pipeline<
+        flowpipe::table<20, flowpipe::schema<flowpipe::exact<f::vlan_tci::bits<0, 11>>, flowpipe::exact<f::eth_dst>>,
+                        flowpipe::allowed<flowpipe::generic_actions>>>;
     typed p;
-    auto ok = flowpipe::ofctl::install(p, "table=20,priority=1,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:7e:ab:cc "
-                                          "actions=load:0->NXM_OF_VLAN_TCI[],output:2", 0);
+    auto ok = flowpipe::ofctl::install(p,
+                                       "table=20,priority=1,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:7e:ab:cc "
+                                       "actions=load:0->NXM_OF_VLAN_TCI[],output:2",
+                                       0);
     ASSERT_TRUE(ok);
     EXPECT_TRUE(*ok);
     EXPECT_EQ(p.table<20>().size(), 1u);
@@ -426,11 +427,13 @@ TEST(OfctlInstall, TypedTableRefusalsSayWhatAndWhere) {
     EXPECT_EQ(e.error().column, not_in_table.find("ip,") + 1); // the shorthand that sets dl_type
     EXPECT_NE(e.error().message.find("dl_type"), std::string::npos) << e.error().message;
 
-    const std::string masked = "table=20,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:00:00:00/ff:ff:ff:00:00:00 actions=drop";
+    const std::string masked =
+        "table=20,vlan_tci=0x0002/0x0fff,dl_dst=fa:16:3e:00:00:00/ff:ff:ff:00:00:00 actions=drop";
     e = flowpipe::ofctl::install(p, masked, 0);
     ASSERT_FALSE(e);
     EXPECT_EQ(e.error().column, masked.find("dl_dst") + 1);
-    EXPECT_NE(e.error().message.find("dl_dst: an exact-match field of this table is matched with a mask"), std::string::npos)
+    EXPECT_NE(e.error().message.find("dl_dst: an exact-match field of this table is matched with a mask"),
+              std::string::npos)
         << e.error().message;
 
     const std::string other_table = "table=7,priority=1 actions=drop";

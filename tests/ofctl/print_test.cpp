@@ -95,14 +95,17 @@ TEST(OfctlPrint, TypedActionForms) {
     std::string s;
     append_actions(s, action_list<actions::strip_vlan, actions::set_tunnel, actions::output_ports<4>,
                                   actions::resubmit_to<22>, actions::load_to<fields::vlan_tci::bits<0, 11>>,
-                                  actions::move_bits<fields::eth_src, fields::eth_dst>>{
-                          {}, {6}, [] {
-                              actions::output_ports<4> o;
-                              o.add(2);
-                              o.add(3);
-                              return o;
-                          }(),
-                          {}, {5}, {}});
+                                  actions::move_bits<fields::eth_src, fields::eth_dst>>{{},
+                                                                                        {6},
+                                                                                        [] {
+                                                                                            actions::output_ports<4> o;
+                                                                                            o.add(2);
+                                                                                            o.add(3);
+                                                                                            return o;
+                                                                                        }(),
+                                                                                        {},
+                                                                                        {5},
+                                                                                        {}});
     EXPECT_EQ(s, "strip_vlan,set_tunnel:0x6,output:2,output:3,resubmit(,22),load:0x5->NXM_OF_VLAN_TCI[0..11],"
                  "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]");
 }
@@ -144,32 +147,40 @@ struct gen {
     // A random match that meets its prerequisites.
     match random_match() {
         match m;
-        std::vector<field_id> fs = {field_id::in_port, field_id::tun_id,  field_id::tun_src, field_id::tun_dst,
+        std::vector<field_id> fs = {field_id::in_port, field_id::tun_id,  field_id::tun_src,  field_id::tun_dst,
                                     field_id::reg0,    field_id::reg5,    field_id::metadata, field_id::eth_src,
                                     field_id::eth_dst, field_id::vlan_tci};
         switch (below(9)) {
         case 0: break;
-        case 1: m.set(field_id::eth_type, 0x0806);
-            fs.insert(fs.end(), {field_id::arp_op, field_id::arp_spa, field_id::arp_tpa, field_id::arp_sha, field_id::arp_tha});
+        case 1:
+            m.set(field_id::eth_type, 0x0806);
+            fs.insert(fs.end(),
+                      {field_id::arp_op, field_id::arp_spa, field_id::arp_tpa, field_id::arp_sha, field_id::arp_tha});
             break;
-        case 2: m.set(field_id::eth_type, 0x0800);
+        case 2:
+            m.set(field_id::eth_type, 0x0800);
             fs.insert(fs.end(), {field_id::nw_src, field_id::nw_dst, field_id::nw_ttl, field_id::nw_proto});
             break;
-        case 3: m.set(field_id::eth_type, coin() ? 0x0800 : 0x86dd).set(field_id::nw_proto, coin() ? 6 : 17);
+        case 3:
+            m.set(field_id::eth_type, coin() ? 0x0800 : 0x86dd).set(field_id::nw_proto, coin() ? 6 : 17);
             fs.insert(fs.end(), {field_id::tp_src, field_id::tp_dst, field_id::nw_ttl});
             fs.push_back(m.value.eth_type == 0x0800 ? field_id::nw_src : field_id::ipv6_dst);
             break;
-        case 4: m.set(field_id::eth_type, 0x0800).set(field_id::nw_proto, 1);
+        case 4:
+            m.set(field_id::eth_type, 0x0800).set(field_id::nw_proto, 1);
             fs.insert(fs.end(), {field_id::icmp_type, field_id::icmp_code, field_id::nw_dst});
             break;
-        case 5: m.set(field_id::eth_type, 0x86dd).set(field_id::nw_proto, 58).set(field_id::icmp_type, coin() ? 135 : 136);
+        case 5:
+            m.set(field_id::eth_type, 0x86dd).set(field_id::nw_proto, 58).set(field_id::icmp_type, coin() ? 135 : 136);
             fs.insert(fs.end(), {field_id::nd_target, field_id::ipv6_src, field_id::icmp_code});
             break;
-        case 6: m.set(field_id::eth_type, 0x86dd);
+        case 6:
+            m.set(field_id::eth_type, 0x86dd);
             fs.insert(fs.end(), {field_id::ipv6_src, field_id::ipv6_dst, field_id::nw_proto});
             break;
         case 7: m.set(field_id::eth_type, static_cast<std::uint16_t>(0x0600 + below(0x1000))); break;
-        default: m.set(field_id::eth_type, 0x8035);
+        default:
+            m.set(field_id::eth_type, 0x8035);
             fs.insert(fs.end(), {field_id::arp_spa, field_id::arp_tha});
             break;
         }
@@ -196,7 +207,7 @@ struct gen {
     // matches and loads need no prerequisite.
     actions::generic_learn random_learn(const std::vector<field_id>& rw) {
         using kind = actions::learn_spec::kind;
-        const std::vector<field_id> dsts = {field_id::tun_id,  field_id::reg0,    field_id::reg5,
+        const std::vector<field_id> dsts = {field_id::tun_id,   field_id::reg0,    field_id::reg5,
                                             field_id::metadata, field_id::eth_src, field_id::eth_dst,
                                             field_id::vlan_tci, field_id::in_port};
         actions::learn_description d;
@@ -216,9 +227,18 @@ struct gen {
             const field_id df = dsts[below(static_cast<unsigned>(dsts.size()))];
             s.dst = df == field_id::in_port && coin() ? bit_range{df, 0, 16} : range_in(df);
             switch (below(5)) {
-            case 0: s.what = kind::match_field; s.src = s.dst; break;
-            case 1: s.what = kind::match_const; s.value = bits(s.dst.n_bits); break;
-            case 2: s.what = kind::load_const; s.value = bits(s.dst.n_bits); break;
+            case 0:
+                s.what = kind::match_field;
+                s.src = s.dst;
+                break;
+            case 1:
+                s.what = kind::match_const;
+                s.value = bits(s.dst.n_bits);
+                break;
+            case 2:
+                s.what = kind::load_const;
+                s.value = bits(s.dst.n_bits);
+                break;
             case 3:
             case 4: {
                 s.what = i % 2 ? kind::match_field : kind::load_field;
@@ -236,7 +256,8 @@ struct gen {
         if (coin()) {
             actions::learn_spec o;
             o.what = kind::output;
-            o.src = coin() ? bit_range{field_id::in_port, 0, 16} : range_in(rw[below(static_cast<unsigned>(rw.size()))]);
+            o.src =
+                coin() ? bit_range{field_id::in_port, 0, 16} : range_in(rw[below(static_cast<unsigned>(rw.size()))]);
             d.specs.push_back(o);
         }
         return actions::generic_learn{std::move(d)};
@@ -255,8 +276,10 @@ struct gen {
             switch (below(19)) {
             case 0: a.list.emplace_back(actions::output{static_cast<std::uint32_t>(below(0xfff0))}); break;
             case 1: a.list.emplace_back(actions::in_port{}); break;
-            case 2: a.list.emplace_back(actions::resubmit{coin() ? ports::in_port : below(100),
-                                                          static_cast<std::uint8_t>(below(255))}); break;
+            case 2:
+                a.list.emplace_back(
+                    actions::resubmit{coin() ? ports::in_port : below(100), static_cast<std::uint8_t>(below(255))});
+                break;
             case 3: {
                 const bit_range r = range_in(rw[below(static_cast<unsigned>(rw.size()))]);
                 a.list.emplace_back(actions::load{r, bits(r.n_bits)});
@@ -274,19 +297,26 @@ struct gen {
             case 6: a.list.emplace_back(actions::mod_dl_dst{static_cast<std::uint64_t>(bits(48))}); break;
             case 7: a.list.emplace_back(actions::mod_vlan_vid{static_cast<std::uint16_t>(below(4096))}); break;
             case 8: a.list.emplace_back(actions::mod_vlan_pcp{static_cast<std::uint8_t>(below(8))}); break;
-            case 9: a.list.emplace_back(actions::push_vlan{coin() ? std::uint16_t{0x8100} : std::uint16_t{0x88a8}}); break;
+            case 9:
+                a.list.emplace_back(actions::push_vlan{coin() ? std::uint16_t{0x8100} : std::uint16_t{0x88a8}});
+                break;
             case 10: a.list.emplace_back(actions::strip_vlan{}); break;
-            case 11: a.list.emplace_back(actions::set_tunnel{static_cast<std::uint64_t>(bits(coin() ? 32 : 64))}); break;
+            case 11:
+                a.list.emplace_back(actions::set_tunnel{static_cast<std::uint64_t>(bits(coin() ? 32 : 64))});
+                break;
             case 12: a.list.emplace_back(actions::dec_ttl{}); break;
             case 13: a.list.emplace_back(actions::controller{static_cast<std::uint16_t>(bits(16))}); break;
             case 14: a.list.emplace_back(actions::output{ports::local}); break;
-            case 15: a.list.emplace_back(actions::resubmit{static_cast<std::uint32_t>(below(100)), current_table}); break;
+            case 15:
+                a.list.emplace_back(actions::resubmit{static_cast<std::uint32_t>(below(100)), current_table});
+                break;
             case 16: a.list.emplace_back(random_learn(rw)); break;
             case 17: a.list.emplace_back(actions::normal{}); break;
             default: break;
             }
         }
-        if (table < 254 && coin(15)) a.list.emplace_back(actions::goto_table{static_cast<std::uint8_t>(table + 1 + below(254 - table))});
+        if (table < 254 && coin(15))
+            a.list.emplace_back(actions::goto_table{static_cast<std::uint8_t>(table + 1 + below(254 - table))});
         return a;
     }
 };

@@ -25,10 +25,10 @@
 // ofproto/trace takes them.
 #include <algorithm>
 #include <array>
-#include <iterator>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <string>
@@ -119,11 +119,11 @@ int gen_brtun(const std::string& dir) {
         std::string s = "in_port=";
         std::uint64_t dst;
         switch (kind) {
-        case 0: dst = known[rng() % 3]; break;                        // known unicast
-        case 1: dst = 0xfa163e000000 | (rng() & 0xffffff); break;     // unknown unicast
-        case 2: dst = 0xffffffffffff; break;                          // broadcast (not ARP)
-        case 3: dst = 0x01005e000000 | (rng() & 0x7fffff); break;     // multicast
-        default: dst = 0xffffffffffff; break;                         // ARP
+        case 0: dst = known[rng() % 3]; break;                    // known unicast
+        case 1: dst = 0xfa163e000000 | (rng() & 0xffffff); break; // unknown unicast
+        case 2: dst = 0xffffffffffff; break;                      // broadcast (not ARP)
+        case 3: dst = 0x01005e000000 | (rng() & 0x7fffff); break; // multicast
+        default: dst = 0xffffffffffff; break;                     // ARP
         }
         if (from_tunnel) {
             s += std::to_string(2 + rng() % 3);
@@ -137,8 +137,8 @@ int gen_brtun(const std::string& dir) {
         s += ",dl_src=" + mac(from_tunnel ? known[rng() % 3] : vm) + ",dl_dst=" + mac(dst);
         if (kind >= 4) {
             const std::uint32_t tpa = ips[rng() % 5];
-            s += ",arp,arp_op=" + std::to_string(1 + rng() % 2) + ",arp_sha=" + mac(vm) + ",arp_spa=81.1.180.8,arp_tpa=" +
-                 ip4(tpa);
+            s += ",arp,arp_op=" + std::to_string(1 + rng() % 2) + ",arp_sha=" + mac(vm) +
+                 ",arp_spa=81.1.180.8,arp_tpa=" + ip4(tpa);
         } else if (rng() % 2) {
             s += ",ip,nw_src=81.1.180.8,nw_dst=81.1.180." + std::to_string(rng() % 256) + ",nw_ttl=64";
         }
@@ -225,10 +225,16 @@ int gen_brtun_learn(const std::string& dir, bool dvr) {
         const unsigned tun = rng() % 10 == 0 ? 8 : 6 + static_cast<unsigned>(rng() % 2);
         // Early packets learn, later ones mostly refresh; a MAC moves to another tunnel now and then.
         const std::uint64_t src = dvr && rng() % 10 == 0 ? 0xfa163faabb01 : remote[rng() % (i < 100 ? 12 : 24)];
-        std::string s = "in_port=" + std::to_string(tun_port) + ",tun_id=" + std::to_string(tun) + ",dl_src=" + mac(src);
+        std::string s =
+            "in_port=" + std::to_string(tun_port) + ",tun_id=" + std::to_string(tun) + ",dl_src=" + mac(src);
         switch (rng() % 4) {
-        case 0: s += ",dl_dst=" + mac(local_vms[rng() % 2]) + ",ip,nw_src=81.1.180.50,nw_dst=81.1.180.8,nw_ttl=64"; break;
-        case 1: s += ",dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,arp_sha=" + mac(src) + ",arp_spa=81.1.180.50,arp_tpa=81.1.180.8"; break;
+        case 0:
+            s += ",dl_dst=" + mac(local_vms[rng() % 2]) + ",ip,nw_src=81.1.180.50,nw_dst=81.1.180.8,nw_ttl=64";
+            break;
+        case 1:
+            s += ",dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,arp_sha=" + mac(src) +
+                 ",arp_spa=81.1.180.50,arp_tpa=81.1.180.8";
+            break;
         case 2: s += ",dl_dst=01:00:5e:00:00:" + std::to_string(10 + rng() % 80); break;
         default: s += ",dl_dst=" + mac(local_vms[rng() % 2]); break;
         }
@@ -247,8 +253,8 @@ int gen_brtun_learn(const std::string& dir, bool dvr) {
         } else if (kind == 7) {
             s += ",dl_dst=" + mac(dvr && rng() % 2 ? 0xfa163e8740f3 : 0xfa163e7777aa); // router if / unknown
         } else {
-            s += ",dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,arp_sha=" + mac(src) + ",arp_spa=81.1.180.8,arp_tpa=" +
-                 ips[rng() % 5];
+            s += ",dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,arp_sha=" + mac(src) +
+                 ",arp_spa=81.1.180.8,arp_tpa=" + ips[rng() % 5];
         }
         if (kind < 8 && rng() % 2) s += ",ip,nw_src=81.1.180.8,nw_dst=81.1.180.50,nw_ttl=64";
         pk2.push_back(s);
@@ -314,9 +320,13 @@ struct rgen {
     std::mt19937_64 rng;
     unsigned below(unsigned n) { return static_cast<unsigned>(rng() % n); }
     bool coin(unsigned pct = 50) { return below(100) < pct; }
-    std::uint64_t pick(std::initializer_list<std::uint64_t> xs) { return xs.begin()[below(static_cast<unsigned>(xs.size()))]; }
+    std::uint64_t pick(std::initializer_list<std::uint64_t> xs) {
+        return xs.begin()[below(static_cast<unsigned>(xs.size()))];
+    }
 
-    std::uint64_t a_mac() { return pick({0x000000000001, 0x000000000002, 0xfa163e000003, 0x01005e000001, 0xffffffffffff}); }
+    std::uint64_t a_mac() {
+        return pick({0x000000000001, 0x000000000002, 0xfa163e000003, 0x01005e000001, 0xffffffffffff});
+    }
     std::uint32_t a_ip() { return static_cast<std::uint32_t>(pick({0x0a000001, 0x0a000002, 0x0a010203, 0xc0a80001})); }
 
     match a_match(int& kind) {
@@ -332,8 +342,8 @@ struct rgen {
         if (coin(30)) {
             switch (below(4)) {
             case 0: m.set(field_id::dl_vlan, 1 + below(3)); break;
-            case 1: m.set(field_id::vlan_tci, 0, 0xffff); break;           // dl_vlan=0xffff: untagged
-            case 2: m.set(field_id::vlan_tci, 0x1000, 0x1000); break;      // any tag
+            case 1: m.set(field_id::vlan_tci, 0, 0xffff); break;             // dl_vlan=0xffff: untagged
+            case 2: m.set(field_id::vlan_tci, 0x1000, 0x1000); break;        // any tag
             default: m.set(field_id::vlan_tci, 1 + below(3), 0x0fff); break; // VID bits only
             }
         }
@@ -342,7 +352,8 @@ struct rgen {
         if (coin(15)) m.set(field_id::metadata, below(3));
         if (kind == 1 && coin(50)) m.set(field_id::arp_tpa, a_ip(), coin() ? 0xffffffff : 0xffffff00);
         if (kind == 1 && coin(30)) m.set(field_id::arp_op, 1 + below(2));
-        if (kind >= 2 && coin(50)) m.set(field_id::nw_dst, a_ip(), of::prefix_mask(static_cast<int>(8 + below(25)), 32));
+        if (kind >= 2 && coin(50))
+            m.set(field_id::nw_dst, a_ip(), of::prefix_mask(static_cast<int>(8 + below(25)), 32));
         if (kind >= 2 && coin(20)) m.set(field_id::nw_src, a_ip());
         if (kind >= 3 && coin(50)) m.set(field_id::tp_dst, pick({53, 80, 443}), coin() ? 0xffff : 0xfff0);
         return m;
@@ -350,7 +361,7 @@ struct rgen {
 
     // Fields an action may read or write in a flow of this kind.
     std::vector<field_id> rw(int kind) {
-        std::vector<field_id> f = {field_id::reg0, field_id::reg1, field_id::reg2, field_id::tun_id,
+        std::vector<field_id> f = {field_id::reg0,     field_id::reg1,    field_id::reg2,   field_id::tun_id,
                                    field_id::metadata, field_id::eth_src, field_id::eth_dst};
         if (kind == 1) f.insert(f.end(), {field_id::arp_spa, field_id::arp_tpa, field_id::arp_sha, field_id::arp_op});
         if (kind >= 2) f.insert(f.end(), {field_id::nw_src, field_id::nw_dst, field_id::nw_ttl});
@@ -376,9 +387,10 @@ struct rgen {
             case 2:
             case 3: {
                 // forward mostly, sometimes backward (or to itself)
-                const unsigned t = coin(80) && table + 1 < n_tables ? table + 1 + below(n_tables - table - 1u)
-                                                                     : below(table + 1u);
-                a.list.emplace_back(actions::resubmit{coin(15) ? 1 + below(4) : ports::in_port, static_cast<std::uint8_t>(t)});
+                const unsigned t =
+                    coin(80) && table + 1 < n_tables ? table + 1 + below(n_tables - table - 1u) : below(table + 1u);
+                a.list.emplace_back(
+                    actions::resubmit{coin(15) ? 1 + below(4) : ports::in_port, static_cast<std::uint8_t>(t)});
                 break;
             }
             case 4: {
@@ -405,9 +417,11 @@ struct rgen {
             // OpenFlow 1.3 would turn mod_vlan_vid into a set_field (no push when untagged).
             case 12: a.list.emplace_back(actions::output{1 + below(5)}); break;
             default:
-                if (kind >= 2) a.list.emplace_back(actions::dec_ttl{});
-                else a.list.emplace_back(actions::load{bit_range{field_id::vlan_tci, 0, 16},
-                                                       coin() ? 0 : 0x1000u | below(0x10000) });
+                if (kind >= 2)
+                    a.list.emplace_back(actions::dec_ttl{});
+                else
+                    a.list.emplace_back(
+                        actions::load{bit_range{field_id::vlan_tci, 0, 16}, coin() ? 0 : 0x1000u | below(0x10000)});
                 break;
             }
         }
@@ -418,7 +432,9 @@ struct rgen {
         std::string s = "in_port=" + std::to_string(1 + below(4));
         if (coin(30)) s += ",tun_id=" + std::to_string(pick({5, 6, 0x105, 0x205}));
         if (coin(20)) s += ",reg0=" + std::to_string(below(4));
-        if (coin(50)) s += ",dl_vlan=" + std::to_string(1 + below(3)) + (coin(30) ? ",dl_vlan_pcp=" + std::to_string(below(8)) : "");
+        if (coin(50))
+            s += ",dl_vlan=" + std::to_string(1 + below(3)) +
+                 (coin(30) ? ",dl_vlan_pcp=" + std::to_string(below(8)) : "");
         s += ",dl_src=" + mac(a_mac()) + ",dl_dst=" + mac(a_mac());
         switch (below(5)) {
         case 0: break;
@@ -434,8 +450,8 @@ struct rgen {
             // ofproto/trace takes tp_src only for TCP: udp_src for UDP.
             const std::string l4 = k == 1 ? "tcp" : "udp";
             if (k)
-                s += "," + l4 + "_src=" + std::to_string(1024 + below(100)) + "," + l4 + "_dst=" +
-                     std::to_string(pick({53, 80, 443, 8080}));
+                s += "," + l4 + "_src=" + std::to_string(1024 + below(100)) + "," + l4 +
+                     "_dst=" + std::to_string(pick({53, 80, 443, 8080}));
         }
         }
         return s;
@@ -452,7 +468,8 @@ int gen_random(unsigned seed, unsigned n_flows, unsigned n_packets, const std::s
         fm.table = static_cast<std::uint8_t>(g.below(n_tables));
         // Distinct priorities per table: ties between overlapping flows are unspecified.
         unsigned prio;
-        do prio = g.below(200); while (std::find(used[fm.table].begin(), used[fm.table].end(), prio) != used[fm.table].end());
+        do prio = g.below(200);
+        while (std::find(used[fm.table].begin(), used[fm.table].end(), prio) != used[fm.table].end());
         used[fm.table].push_back(prio);
         fm.priority = static_cast<std::int32_t>(prio);
         int kind = 0;
@@ -598,8 +615,8 @@ int compare(const std::string& dir) {
             for (const auto& t : out.outputs()) engine_out += (engine_out.empty() ? "" : ",") + std::to_string(t.port);
             if (engine_out.empty()) engine_out = "drop";
             if (engine_out != r.output_ports() && ++engine_diffs <= 5)
-                std::cout << "ENGINE DIFF packet " << i + 1 << ": " << packets[i] << "\n  trace output: "
-                          << r.output_ports() << "   engine output: " << engine_out << "\n";
+                std::cout << "ENGINE DIFF packet " << i + 1 << ": " << packets[i]
+                          << "\n  trace output: " << r.output_ports() << "   engine output: " << engine_out << "\n";
         }
         std::string ovs_flow = ovs[2 * i].substr(ovs[2 * i].find(": ") + 2);
         const std::string ovs_out = ovs[2 * i + 1].substr(ovs[2 * i + 1].find(": ") + 2);
@@ -616,8 +633,8 @@ int compare(const std::string& dir) {
         if (ours == theirs && our_out == ovs_out) continue;
         // One VLAN tag in flowpipe's key: a push onto a tagged frame keeps one
         // tag where Open vSwitch stacks a second (action/vlan.hpp, README).
-        const bool double_tag = ovs_flow.find("vlan_tci1=0x1") != std::string::npos ||
-                                ovs_flow.find("dl_vlan1=") != std::string::npos;
+        const bool double_tag =
+            ovs_flow.find("vlan_tci1=0x1") != std::string::npos || ovs_flow.find("dl_vlan1=") != std::string::npos;
         if (double_tag) {
             ++intended;
             continue;
@@ -635,10 +652,10 @@ int compare(const std::string& dir) {
               << " differences; data path run on " << engine_checked << " of them: " << engine_diffs
               << " disagreements with the trace\n";
     if (generate)
-        std::cout << dir << ": learning: " << phase1 << " packets traced with -generate, then the target table compared ("
-                  << table_flows << " flows in Open vSwitch's dump, " << learned_compared << " of them learned): "
-                  << table_diffs << " differences; then " << packets.size() - phase1
-                  << " packets from patch-int\n";
+        std::cout << dir << ": learning: " << phase1
+                  << " packets traced with -generate, then the target table compared (" << table_flows
+                  << " flows in Open vSwitch's dump, " << learned_compared << " of them learned): " << table_diffs
+                  << " differences; then " << packets.size() - phase1 << " packets from patch-int\n";
     return diffs == 0 && engine_diffs == 0 && table_diffs == 0 ? 0 : 1;
 }
 
@@ -653,6 +670,7 @@ int main(int argc, char** argv) {
         return gen_random(static_cast<unsigned>(std::stoul(argv[2])), static_cast<unsigned>(std::stoul(argv[3])),
                           static_cast<unsigned>(std::stoul(argv[4])), argv[5]);
     if (cmd == "compare" && argc == 3) return compare(argv[2]);
-    std::cerr << "usage: ovs_oracle_driver gen-brtun DIR | gen-brtun-learn DIR nodvr|dvr | gen-learn-options DIR | gen-random SEED N_FLOWS N_PACKETS DIR | compare DIR\n";
+    std::cerr << "usage: ovs_oracle_driver gen-brtun DIR | gen-brtun-learn DIR nodvr|dvr | gen-learn-options DIR | "
+                 "gen-random SEED N_FLOWS N_PACKETS DIR | compare DIR\n";
     return 2;
 }

@@ -3,8 +3,8 @@
 #include <flowpipe/action/actions.hpp>
 #include <flowpipe/core/compose.hpp>
 #include <flowpipe/core/extract.hpp>
-#include <flowpipe/pipeline/generic_pipeline.hpp>
 #include <flowpipe/neutron/br_tun.hpp>
+#include <flowpipe/pipeline/generic_pipeline.hpp>
 #include <flowpipe/pipeline/pipeline.hpp>
 
 #include <gtest/gtest.h>
@@ -22,7 +22,6 @@ using fp::test::frames;
 using fp::test::key_of;
 
 namespace {
-
 
 fp::match in_port_is(std::uint32_t p) {
     fp::match m;
@@ -96,7 +95,8 @@ TEST(pipeline, forward_resubmits_do_not_deepen_but_4096_resubmits_are_the_cap) {
     auto build = [](fp::generic_pipeline& p, int fan) {
         for (std::uint8_t t = 0; t < 3; ++t) {
             fp::generic_actions a;
-            for (int i = 0; i < fan; ++i) a.list.push_back(resubmit{fp::ports::in_port, static_cast<std::uint8_t>(t + 1)});
+            for (int i = 0; i < fan; ++i)
+                a.list.push_back(resubmit{fp::ports::in_port, static_cast<std::uint8_t>(t + 1)});
             ASSERT_TRUE(p.add(t, fp::match{}, 0, a, {}, 0));
         }
         ASSERT_TRUE(p.add(3, fp::match{}, 0, {output{4}}, {}, 0));
@@ -324,8 +324,8 @@ void install(br_tun& p) {
     output_ports<neutron::max_flood_ports> flood;
     flood.add(tun_a);
     flood.add(tun_b);
-    ASSERT_TRUE(t22.add(match{}.set(field_id::vlan_tci, lvid, 0x0fff), 1,
-                        neutron::flood_actions{{}, {seg}, flood}, {}, 0));
+    ASSERT_TRUE(
+        t22.add(match{}.set(field_id::vlan_tci, lvid, 0x0fff), 1, neutron::flood_actions{{}, {seg}, flood}, {}, 0));
     ASSERT_TRUE(t22.add(match{}, 0, action_list<drop>{}, {}, 0));
 }
 
@@ -465,18 +465,19 @@ TEST(pipeline, big_exact_tables_looked_up_ahead_give_the_same_answers) {
     auto& t0 = p.table<0>();
     ASSERT_TRUE(t0.add(in_port_is(1), 1, fp::action_list<resubmit_to<20>>{}, {}, 0));
     // Port 2 rewrites the destination before table 20: the looked-ahead key is stale.
-    ASSERT_TRUE(t0.add(in_port_is(2), 1, fp::action_list<mod_dl_dst, resubmit_to<20>>{{0x020000000000ULL + 7}, {}}, {}, 0));
+    ASSERT_TRUE(
+        t0.add(in_port_is(2), 1, fp::action_list<mod_dl_dst, resubmit_to<20>>{{0x020000000000ULL + 7}, {}}, {}, 0));
     // Port 3 removes the flow of MAC 0x...05 mid-burst (as a learn or an expiry would).
     ASSERT_TRUE(t0.add(in_port_is(3), 1, fp::action_list<controller, resubmit_to<20>>{}, {}, 0));
     remove_on_controller hooks{&t20, 0x020000000000ULL + 5};
 
     frames f;
-    f.add(eth(1, 0xa, 0x020000000000ULL + 5)); // hit: port 105
+    f.add(eth(1, 0xa, 0x020000000000ULL + 5));      // hit: port 105
     f.add(eth(2, 0xa, 0x020000000000ULL + 999999)); // unknown, rewritten to MAC 7: port 107
-    f.add(eth(1, 0xa, 0x030000000000ULL)); // miss
-    f.add(eth(3, 0xa, 0x020000000000ULL + 9)); // removes MAC 5's flow, then hits 109
-    f.add(eth(1, 0xa, 0x020000000000ULL + 5)); // looked up ahead as a hit, but the flow is gone now
-    f.add(eth(1, 0xa, 0x020000000000ULL + 8)); // still a hit: port 108
+    f.add(eth(1, 0xa, 0x030000000000ULL));          // miss
+    f.add(eth(3, 0xa, 0x020000000000ULL + 9));      // removes MAC 5's flow, then hits 109
+    f.add(eth(1, 0xa, 0x020000000000ULL + 5));      // looked up ahead as a hit, but the flow is gone now
+    f.add(eth(1, 0xa, 0x020000000000ULL + 8));      // still a hit: port 108
     fp::burst_output out;
     p.run(f.pkts, 0, out, hooks);
     std::vector<std::uint32_t> ports;

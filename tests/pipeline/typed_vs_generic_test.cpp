@@ -51,9 +51,9 @@ scenario random_scenario(std::mt19937_64& rng) {
             if (rng() % 3) net.flood.push_back(t);
         const int n_vms = static_cast<int>(rng() % 8);
         for (int v = 0; v < n_vms; ++v)
-            net.vms.push_back({0xfa163e000000ULL | (static_cast<std::uint64_t>(n) << 16) | static_cast<std::uint64_t>(v),
-                               0x0a000000u | static_cast<std::uint32_t>(n << 8 | v),
-                               s.tunnels[rng() % s.tunnels.size()]});
+            net.vms.push_back(
+                {0xfa163e000000ULL | (static_cast<std::uint64_t>(n) << 16) | static_cast<std::uint64_t>(v),
+                 0x0a000000u | static_cast<std::uint32_t>(n << 8 | v), s.tunnels[rng() % s.tunnels.size()]});
         s.nets.push_back(net);
     }
     return s;
@@ -96,7 +96,8 @@ void install(const scenario& s, nt::br_tun_core& t, fp::generic_pipeline& g) {
         both(4, match{}.set(field_id::tun_id, n.segment), 1, nt::tun_to_lv_actions{{n.lvid}, {}},
              {mod_vlan_vid{n.lvid}, resubmit{ports::in_port, 10}});
         for (const remote_vm& v : n.vms) {
-            both(20, m_vlan(n.lvid).set(field_id::eth_dst, v.mac), 2, nt::to_tunnel_actions{{}, {n.segment}, {v.tunnel}},
+            both(20, m_vlan(n.lvid).set(field_id::eth_dst, v.mac), 2,
+                 nt::to_tunnel_actions{{}, {n.segment}, {v.tunnel}},
                  {strip_vlan{}, set_tunnel{n.segment}, output{v.tunnel}});
             both(21, m_vlan(n.lvid).set(field_id::eth_type, 0x0806).set(field_id::arp_tpa, v.ip), 1,
                  nt::arp_reply(v.mac, v.ip),
@@ -144,7 +145,9 @@ fp::flow_key random_packet(const scenario& s, std::mt19937_64& rng) {
     default: { // IPv4/UDP unicast (known or not), broadcast or multicast
         const remote_vm* v = some_vm();
         const int kind = static_cast<int>(rng() % 4);
-        k.eth_dst = kind == 0 ? 0xffffffffffffULL : kind == 1 ? 0x01005e000001ULL : (v && rng() % 4 ? v->mac : 0xfa163e999999ULL);
+        k.eth_dst = kind == 0   ? 0xffffffffffffULL
+                    : kind == 1 ? 0x01005e000001ULL
+                                : (v && rng() % 4 ? v->mac : 0xfa163e999999ULL);
         k.eth_type = 0x0800;
         k.nw_src = 0x0a000001;
         k.nw_dst = 0x0a000002;
@@ -165,7 +168,8 @@ struct burst_frames {
         auto& b = bufs.emplace_back();
         b.fill(0);
         const std::size_t len = fp::compose_frame(k, std::span<std::uint8_t>(b.data() + 64, b.size() - 64));
-        pkts.push_back(fp::packet{b.data() + 64, static_cast<std::uint32_t>(len), 64, k.in_port, pkts.size(), k.tun_id});
+        pkts.push_back(
+            fp::packet{b.data() + 64, static_cast<std::uint32_t>(len), 64, k.in_port, pkts.size(), k.tun_id});
     }
 };
 

@@ -51,7 +51,7 @@ TYPED_TEST(ExactIndexTest, InsertFindEraseReplace) {
     EXPECT_EQ(x.insert(b, 20), index::insert_result::inserted);
     EXPECT_EQ(x.insert(a, 11), index::insert_result::exists);
     EXPECT_EQ(x.size(), 2u);
-    EXPECT_EQ(x.find(a), 10u);   // exists does not overwrite
+    EXPECT_EQ(x.find(a), 10u); // exists does not overwrite
     EXPECT_EQ(x.find(b), 20u);
     EXPECT_EQ(x.find(c), index::npos);
 
@@ -69,7 +69,7 @@ TYPED_TEST(ExactIndexTest, InsertFindEraseReplace) {
 
     EXPECT_EQ(x.insert(a, 13), index::insert_result::inserted);
     EXPECT_EQ(x.find(a), 13u);
-    EXPECT_EQ(x.insert(packed_key<W>{}, 0), index::insert_result::inserted);   // all-zero key, id 0
+    EXPECT_EQ(x.insert(packed_key<W>{}, 0), index::insert_result::inserted); // all-zero key, id 0
     EXPECT_EQ(x.find(packed_key<W>{}), 0u);
 
     const std::size_t mem = x.memory_bytes();
@@ -95,7 +95,7 @@ TYPED_TEST(ExactIndexTest, FillsToCapacityThenReportsFull) {
         EXPECT_EQ(x.size(), x.capacity());
         EXPECT_EQ(x.insert(key_of<W>(x.capacity()), 0), index::insert_result::full);
         EXPECT_EQ(x.insert(key_of<W>(0), 0), index::insert_result::exists);
-        EXPECT_EQ(x.memory_bytes(), mem);   // never reallocates
+        EXPECT_EQ(x.memory_bytes(), mem); // never reallocates
         std::vector<packed_key<W>> keys;
         for (std::size_t i = 0; i < x.capacity(); ++i) keys.push_back(key_of<W>(i));
         std::vector<std::uint32_t> out(keys.size());
@@ -129,7 +129,7 @@ TYPED_TEST(ExactIndexTest, DifferentialAgainstReferenceIndex) {
             std::mt19937_64 rng(seed * 1000 + cap);
             index x(cap);
             flowpipe::reference_index<W> ref;
-            std::unordered_map<std::uint64_t, std::uint32_t> present;   // universe index -> id
+            std::unordered_map<std::uint64_t, std::uint32_t> present; // universe index -> id
             const std::uint64_t universe = x.capacity() * 3 / 2;
             // Keys that share low hash bits are common in a small table; some
             // keys also differ from each other in only one word.
@@ -162,7 +162,7 @@ TYPED_TEST(ExactIndexTest, DifferentialAgainstReferenceIndex) {
                 const std::uint64_t u = rng() % universe;
                 const key k = make(u);
                 const int op = static_cast<int>(rng() % 10);
-                if (op < 5) {   // insert
+                if (op < 5) { // insert
                     const auto r = x.insert(k, next_id);
                     if (present.count(u)) {
                         ASSERT_EQ(r, index::insert_result::exists);
@@ -174,14 +174,14 @@ TYPED_TEST(ExactIndexTest, DifferentialAgainstReferenceIndex) {
                         present[u] = next_id;
                     }
                     ++next_id;
-                } else if (op < 8) {   // erase
+                } else if (op < 8) { // erase
                     const bool had = present.count(u) != 0;
                     ASSERT_EQ(x.erase(k), had);
                     if (had) {
                         ASSERT_TRUE(ref.erase(k, ones, present[u]));
                         present.erase(u);
                     }
-                } else {   // replace
+                } else { // replace
                     const bool had = present.count(u) != 0;
                     ASSERT_EQ(x.replace(k, next_id), had);
                     if (had) {
@@ -194,7 +194,7 @@ TYPED_TEST(ExactIndexTest, DifferentialAgainstReferenceIndex) {
                 ASSERT_EQ(x.size(), ref.size());
                 if (step % 4000 == 3999) {
                     std::vector<std::uint64_t> us(1000);
-                    for (auto& v : us) v = rng() % (universe + universe / 4);   // some never inserted
+                    for (auto& v : us) v = rng() % (universe + universe / 4); // some never inserted
                     check(us);
                 }
             }
@@ -216,9 +216,9 @@ TYPED_TEST(ExactIndexTest, StructuredKeys) {
     for (std::uint64_t i = 0; ks.size() < x.capacity(); ++i) {
         packed_key<W> k{};
         switch (i % 3) {
-            case 0: k.w[0] = i; break;                                   // counter in the first word
-            case 1: k.w[W - 1] = (i << 32) | 0x0800; break;              // counter high in the last word
-            default: k.w[(i / 3) % W] = std::uint64_t{1} << (i / 3 / W % 64) | (i << 40); break;   // sparse bits
+        case 0: k.w[0] = i; break;                      // counter in the first word
+        case 1: k.w[W - 1] = (i << 32) | 0x0800; break; // counter high in the last word
+        default: k.w[(i / 3) % W] = std::uint64_t{1} << (i / 3 / W % 64) | (i << 40); break; // sparse bits
         }
         ks.push_back(k);
     }
@@ -256,7 +256,7 @@ void compare_tag_matchers(std::mt19937_64& rng) {
         const bool narrow = round % 2 == 0;
         for (auto& t : tags) t = static_cast<std::uint16_t>(narrow ? rng() % 4 : rng());
         const std::uint16_t needle = narrow ? static_cast<std::uint16_t>(rng() % 4) : tags[rng() % N];
-        const std::uint16_t* p = tags + (round % 3 == 0);   // unaligned too
+        const std::uint16_t* p = tags + (round % 3 == 0); // unaligned too
         ASSERT_EQ((flowpipe::detail::match_tags<N, Arch>(p, needle)), flowpipe::detail::match_tags_scalar<N>(p, needle))
             << Arch::name() << " N=" << N;
     }

@@ -209,10 +209,10 @@ TYPED_TEST(flow_table_test, limit_refuse) {
 
 TYPED_TEST(flow_table_test, limit_evict_takes_the_flow_that_expires_first_and_only_flows_with_timeouts) {
     typename TypeParam::table t(fp::table_config{.max_flows = 3, .on_full = fp::overflow_policy::evict});
-    ASSERT_TRUE(t.add(key_match<TypeParam>(0x1), 5, to(1), {}, 0));                        // permanent
-    ASSERT_TRUE(t.add(key_match<TypeParam>(0x2), 5, to(1), {.hard_timeout = 100}, 0));     // expires at 100 s
-    ASSERT_TRUE(t.add(key_match<TypeParam>(0x3), 5, to(1), {.idle_timeout = 50}, 0));      // 50 s, but used at 80 s
-    TypeParam::table::hit(*t.lookup(packet_for<TypeParam>(0x3)), 1, 80'000);                // now 130 s
+    ASSERT_TRUE(t.add(key_match<TypeParam>(0x1), 5, to(1), {}, 0));                    // permanent
+    ASSERT_TRUE(t.add(key_match<TypeParam>(0x2), 5, to(1), {.hard_timeout = 100}, 0)); // expires at 100 s
+    ASSERT_TRUE(t.add(key_match<TypeParam>(0x3), 5, to(1), {.idle_timeout = 50}, 0));  // 50 s, but used at 80 s
+    TypeParam::table::hit(*t.lookup(packet_for<TypeParam>(0x3)), 1, 80'000);           // now 130 s
     ASSERT_TRUE(t.add(key_match<TypeParam>(0x4), 5, to(1), {}, 90'000));
     EXPECT_EQ(t.lookup(packet_for<TypeParam>(0x2)), nullptr); // evicted: earliest expiry
     EXPECT_NE(t.lookup(packet_for<TypeParam>(0x3)), nullptr);

@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <set>
 #include <tuple>
@@ -44,14 +44,14 @@ TYPED_TEST(masked_index_basic, highest_priority_wins_and_erase_reveals_the_next)
     EXPECT_EQ(t.find(key_of<W>({0x1234})), t.npos);
     ASSERT_TRUE(t.insert(key_of<W>({0x34}), m8, 10, 1));
     ASSERT_TRUE(t.insert(key_of<W>({0x1234}), m16, 20, 2));
-    ASSERT_TRUE(t.insert(zero, zero, 0, 3));  // catch-all
+    ASSERT_TRUE(t.insert(zero, zero, 0, 3)); // catch-all
     EXPECT_EQ(t.size(), 3u);
     EXPECT_EQ(t.subtable_count(), 3u);
     EXPECT_EQ(t.find(key_of<W>({0x1234})), 2u);
     EXPECT_EQ(t.find(key_of<W>({0x5534})), 1u);
     EXPECT_EQ(t.find(key_of<W>({0x5535})), 3u);
     EXPECT_TRUE(t.erase(key_of<W>({0x1234}), m16, 2));
-    EXPECT_EQ(t.subtable_count(), 2u);  // the empty subtable is gone
+    EXPECT_EQ(t.subtable_count(), 2u); // the empty subtable is gone
     EXPECT_EQ(t.find(key_of<W>({0x1234})), 1u);
     EXPECT_FALSE(t.erase(key_of<W>({0x1234}), m16, 2));
     EXPECT_TRUE(t.erase(zero, zero, 3));
@@ -76,9 +76,9 @@ TYPED_TEST(masked_index_basic, same_value_and_mask_with_several_priorities) {
     ASSERT_TRUE(t.insert(v, m, INT32_MIN, 1));
     EXPECT_EQ(t.subtable_count(), 1u);
     EXPECT_EQ(t.find(key_of<W>({0x1a2b})), 70u);
-    EXPECT_TRUE(t.erase(v, m, 60));  // from the middle
+    EXPECT_TRUE(t.erase(v, m, 60)); // from the middle
     EXPECT_EQ(t.find(key_of<W>({0x1a2b})), 70u);
-    EXPECT_TRUE(t.erase(v, m, 70));  // the best
+    EXPECT_TRUE(t.erase(v, m, 70)); // the best
     EXPECT_EQ(t.find(key_of<W>({0x1a2b})), 50u);
     EXPECT_FALSE(t.erase(v, m, 70));
     EXPECT_FALSE(t.erase(v, m, 999));
@@ -107,11 +107,11 @@ TYPED_TEST(masked_index_basic, subtables_are_searched_by_max_priority) {
     t.insert(key_of<W>({1}), key_of<W>({0xf}), 1, 1);
     t.insert(key_of<W>({2}), key_of<W>({0xff}), 30, 2);
     t.insert(key_of<W>({3}), key_of<W>({0xfff}), 20, 3);
-    t.insert(key_of<W>({1}), key_of<W>({0xf}), 40, 4);  // lifts the 0xf subtable to the front
+    t.insert(key_of<W>({1}), key_of<W>({0xf}), 40, 4); // lifts the 0xf subtable to the front
     std::vector<std::int32_t> order;
     t.for_each_subtable([&](const auto&, std::int32_t p, std::uint32_t) { order.push_back(p); });
     EXPECT_EQ(order, (std::vector<std::int32_t>{40, 30, 20}));
-    t.erase(key_of<W>({1}), key_of<W>({0xf}), 4);  // and drops it back
+    t.erase(key_of<W>({1}), key_of<W>({0xf}), 4); // and drops it back
     order.clear();
     t.for_each_subtable([&](const auto&, std::int32_t p, std::uint32_t) { order.push_back(p); });
     EXPECT_EQ(order, (std::vector<std::int32_t>{30, 20, 1}));
@@ -174,16 +174,16 @@ TEST(masked_index, churn_in_one_subtable_keeps_every_value_reachable) {
 // Randomised differential test against reference_index.
 
 struct diff_config {
-    std::size_t distinct_masks;  // 0: every rule draws a fresh random mask
+    std::size_t distinct_masks; // 0: every rule draws a fresh random mask
     std::size_t target_rules;
-    std::int32_t priority_range;  // small: many ties
+    std::int32_t priority_range; // small: many ties
     std::uint64_t seed;
 };
 
 struct diff_totals {
     std::size_t rules_inserted = 0;
     std::size_t erases = 0;
-    std::size_t lookups = 0;  // keys checked (each through find and every burst size)
+    std::size_t lookups = 0; // keys checked (each through find and every burst size)
     std::size_t hits = 0;
     std::size_t mismatches = 0;
 };
@@ -196,11 +196,11 @@ fp::packed_key<Words> random_mask(std::mt19937_64& rng, bool allow_zero) {
     for (std::size_t t = 0; t < words; ++t) {
         const std::size_t w = Words <= 2 ? t : rng() % Words;
         switch (rng() % 5) {
-        case 0: m.w[w] = ~0ull; break;                                   // exact word
-        case 1: m.w[w] = ~0ull << (rng() % 64); break;                   // prefix
-        case 2: m.w[w] = rng() & rng() & rng(); break;                    // sparse bits
-        case 3: m.w[w] = 0xffull << (8 * (rng() % 8)); break;            // one byte
-        default: m.w[w] = 0; break;                                      // word not matched
+        case 0: m.w[w] = ~0ull; break;                        // exact word
+        case 1: m.w[w] = ~0ull << (rng() % 64); break;        // prefix
+        case 2: m.w[w] = rng() & rng() & rng(); break;        // sparse bits
+        case 3: m.w[w] = 0xffull << (8 * (rng() % 8)); break; // one byte
+        default: m.w[w] = 0; break;                           // word not matched
         }
     }
     if (m.is_zero() && !allow_zero) m.w[0] = 0xff;
@@ -215,7 +215,7 @@ void check_lookups(const Index& t, const fp::reference_index<Words>& ref,
     std::vector<key> keys(count);
     for (key& k : keys) {
         for (std::size_t w = 0; w < Words; ++w) k.w[w] = rng();
-        if (!live.empty() && rng() % 10 < 8) {  // mostly keys that hit a rule
+        if (!live.empty() && rng() % 10 < 8) { // mostly keys that hit a rule
             const auto& r = live[rng() % live.size()];
             for (std::size_t w = 0; w < Words; ++w) k.w[w] = r.value.w[w] | (k.w[w] & ~r.mask.w[w]);
         }
@@ -233,7 +233,7 @@ void check_lookups(const Index& t, const fp::reference_index<Words>& ref,
         for (std::size_t base = 0; base < count; base += burst)
             t.find_burst(keys.data() + base, std::min(burst, count - base), out.data() + base);
         for (std::size_t i = 0; i < count; ++i) {
-            if (out[i] == single[i]) continue;  // already checked
+            if (out[i] == single[i]) continue; // already checked
             const bool ok = out[i] == t.npos ? ref.find(keys[i]) == ref.npos : ref.is_a_best_match(keys[i], out[i]);
             tot.mismatches += !ok;
             EXPECT_TRUE(ok) << "find_burst(" << burst << "), key " << i;
@@ -268,9 +268,9 @@ diff_totals run_differential(const diff_config& cfg, std::size_t capacity, std::
         if (rng() % 4 == 0)
             for (std::size_t w = 0; w < Words; ++w) v.w[w] = rng();
         v = v & m;
-        const auto p = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(cfg.priority_range)) -
-                       cfg.priority_range / 2;
-        if (!triples.insert({v.w, m.w, p}).second) return;  // (value, mask, priority) must be unique
+        const auto p =
+            static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(cfg.priority_range)) - cfg.priority_range / 2;
+        if (!triples.insert({v.w, m.w, p}).second) return; // (value, mask, priority) must be unique
         const std::uint32_t id = next_id++;
         const bool ok = t.insert(v, m, p, id);
         ASSERT_EQ(ok, live.size() < capacity);
@@ -299,7 +299,7 @@ diff_totals run_differential(const diff_config& cfg, std::size_t capacity, std::
         std::set<std::array<std::uint64_t, Words>> distinct;
         for (const rule& r : live) distinct.insert(r.mask.w);
         ASSERT_EQ(t.subtable_count(), distinct.size());
-        std::int64_t previous = INT64_MAX;  // search order: max priority, descending
+        std::int64_t previous = INT64_MAX; // search order: max priority, descending
         t.for_each_subtable([&](const key&, std::int32_t p, std::uint32_t) {
             EXPECT_LE(p, previous);
             previous = p;

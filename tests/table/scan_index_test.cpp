@@ -45,7 +45,7 @@ TYPED_TEST(scan_index_basic, highest_priority_wins_and_erase_reveals_the_next) {
     EXPECT_EQ(t.subtable_count(), 0u);
     ASSERT_TRUE(t.insert(key_of<W>({0x34}), m8, 10, 1));
     ASSERT_TRUE(t.insert(key_of<W>({0x1234}), m16, 20, 2));
-    ASSERT_TRUE(t.insert(zero, zero, 0, 3));  // catch-all
+    ASSERT_TRUE(t.insert(zero, zero, 0, 3)); // catch-all
     EXPECT_EQ(t.size(), 3u);
     EXPECT_EQ(t.subtable_count(), 1u);
     EXPECT_EQ(t.find(key_of<W>({0x1234})), 2u);
@@ -166,8 +166,8 @@ void check_lookups(const fp::scan_index<Words>& t, const fp::reference_index<Wor
 }
 
 template <std::size_t Words>
-void run_differential(std::size_t distinct_masks, std::size_t capacity, std::int32_t priority_range,
-                      std::uint64_t seed, diff_totals& tot) {
+void run_differential(std::size_t distinct_masks, std::size_t capacity, std::int32_t priority_range, std::uint64_t seed,
+                      diff_totals& tot) {
     using key = fp::packed_key<Words>;
     std::mt19937_64 rng(seed);
     fp::scan_index<Words> t(capacity);

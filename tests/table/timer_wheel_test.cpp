@@ -66,7 +66,8 @@ void differential(std::uint32_t seed, bool evict) {
             const std::uint16_t idle = small[rng() % 8], hard = small[rng() % 8];
             const bool present = model.count(mac) != 0;
             if (!present && model.size() >= max_flows && !evict) {
-                EXPECT_FALSE(t.add(key(mac), 5, out_list{output{1}}, {.idle_timeout = idle, .hard_timeout = hard}, now));
+                EXPECT_FALSE(
+                    t.add(key(mac), 5, out_list{output{1}}, {.idle_timeout = idle, .hard_timeout = hard}, now));
                 continue;
             }
             if (!present && model.size() >= max_flows) {
@@ -74,7 +75,8 @@ void differential(std::uint32_t seed, bool evict) {
                 std::int64_t best = std::numeric_limits<std::int64_t>::max();
                 for (auto& [m, f] : model)
                     if (f.idle || f.hard) best = std::min(best, f.due());
-                const auto st = t.add(key(mac), 5, out_list{output{1}}, {.idle_timeout = idle, .hard_timeout = hard}, now);
+                const auto st =
+                    t.add(key(mac), 5, out_list{output{1}}, {.idle_timeout = idle, .hard_timeout = hard}, now);
                 if (best == std::numeric_limits<std::int64_t>::max()) {
                     ASSERT_EQ(st.code, fp::flow_mod_errc::table_full) << "step " << step;
                     continue;
@@ -108,7 +110,7 @@ void differential(std::uint32_t seed, bool evict) {
             ASSERT_EQ(st.count, model.erase(mac)) << "step " << step;
         } else { // time passes, expire
             const int kind = static_cast<int>(rng() % 10);
-            now += kind < 5 ? static_cast<std::int64_t>(rng() % 4)
+            now += kind < 5   ? static_cast<std::int64_t>(rng() % 4)
                    : kind < 8 ? static_cast<std::int64_t>(rng() % 3000)
                    : kind < 9 ? static_cast<std::int64_t>(rng() % 40000)
                               : static_cast<std::int64_t>(rng() % 400000);
@@ -182,8 +184,8 @@ TEST(timer_wheel, link_unlink_and_memory) {
     w.unlink(l, 0); // twice: nothing
     EXPECT_EQ(w.size(), 1000u - 334u);
     std::vector<std::uint32_t> fired;
-    const std::size_t n = w.expire(l, 50000, [&](std::uint32_t i) { return nodes[i].due; },
-                                   [&](std::uint32_t i) { fired.push_back(i); });
+    const std::size_t n = w.expire(
+        l, 50000, [&](std::uint32_t i) { return nodes[i].due; }, [&](std::uint32_t i) { fired.push_back(i); });
     std::size_t want = 0;
     for (std::uint32_t i = 0; i < 1000; ++i) want += i % 3 != 0 && nodes[i].due <= 50000;
     EXPECT_EQ(n, want);

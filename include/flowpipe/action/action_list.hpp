@@ -49,7 +49,8 @@ template <std::size_t N, class F>
 inline void dispatch(std::size_t i, F&& f) {
     [&]<std::size_t... Is>(std::index_sequence<Is...>) {
         (void)((i == Is ? (f(std::integral_constant<std::size_t, Is>{}), true) : false) || ...);
-    }(std::make_index_sequence<N>{});
+    }
+    (std::make_index_sequence<N>{});
 }
 
 // The action lists a table's flows may use. A flow stores one of them.

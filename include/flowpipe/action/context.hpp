@@ -27,16 +27,15 @@ inline constexpr std::uint32_t none = 0xffffffff;       // OFPP_NONE / OFPP_ANY
 inline constexpr std::uint8_t current_table = 255;
 
 template <class Ctx>
-concept action_context = requires(Ctx& c, const Ctx& cc, std::uint32_t port, std::uint8_t table,
-                                  std::uint16_t len) {
+concept action_context = requires(Ctx& c, const Ctx& cc, std::uint32_t port, std::uint8_t table, std::uint16_t len) {
     { cc.key() } -> std::same_as<const flow_key&>;
-    { c.edit() } -> std::same_as<flow_key&>;   // the key, about to be modified
-    c.output(port);                             // dropped when port == in_port
-    c.output_in_port();                         // back out of the input port
-    c.resubmit(port, table);                    // port: ports::in_port keeps in_port
+    { c.edit() } -> std::same_as<flow_key&>; // the key, about to be modified
+    c.output(port);                          // dropped when port == in_port
+    c.output_in_port();                      // back out of the input port
+    c.resubmit(port, table);                 // port: ports::in_port keeps in_port
     c.goto_table(table);
     c.to_controller(len);
-    c.stop();                                   // no further actions for this packet
+    c.stop(); // no further actions for this packet
     { cc.table_id() } -> std::convertible_to<std::uint8_t>;
 };
 

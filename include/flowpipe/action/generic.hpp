@@ -32,12 +32,11 @@
 
 namespace flowpipe {
 
-using any_action =
-    std::variant<actions::output, actions::in_port, actions::drop, actions::resubmit, actions::goto_table,
-                 actions::load, actions::move, actions::mod_dl_src, actions::mod_dl_dst, actions::mod_vlan_vid,
-                 actions::mod_vlan_pcp, actions::push_vlan, actions::strip_vlan, actions::set_tunnel,
-                 actions::dec_ttl, actions::controller, actions::generic_learn, actions::fin_timeout,
-                 actions::arp_responder, actions::normal>;
+using any_action = std::variant<actions::output, actions::in_port, actions::drop, actions::resubmit,
+                                actions::goto_table, actions::load, actions::move, actions::mod_dl_src,
+                                actions::mod_dl_dst, actions::mod_vlan_vid, actions::mod_vlan_pcp, actions::push_vlan,
+                                actions::strip_vlan, actions::set_tunnel, actions::dec_ttl, actions::controller,
+                                actions::generic_learn, actions::fin_timeout, actions::arp_responder, actions::normal>;
 
 struct generic_actions {
     std::vector<any_action> list;
@@ -64,7 +63,8 @@ struct generic_actions {
             if (g->table <= table) return "goto_table must go to a later table";
             if (i + 1 != acts.list.size()) return "goto_table must be the last action";
         } else if (const auto* m = std::get_if<actions::move>(&a)) {
-            if (!m->valid()) return "move needs source and destination bit ranges of the same width inside their fields";
+            if (!m->valid())
+                return "move needs source and destination bit ranges of the same width inside their fields";
         } else if (const auto* l = std::get_if<actions::load>(&a)) {
             if (!l->dst.valid()) return "load destination bits lie outside the field";
             if ((l->value & ~l->dst.mask()) != 0) return "load value does not fit in the destination bits";

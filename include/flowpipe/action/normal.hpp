@@ -111,7 +111,7 @@ class l2_switch {
         bool access;
         std::uint16_t tag;
         bool all_vlans;
-        std::uint32_t count = 0;     // MACs learned here
+        std::uint32_t count = 0; // MACs learned here
         std::uint32_t lru_head = npos, lru_tail = npos;
         std::unique_ptr<std::uint64_t[]> vlans; // trunk bitmap, 4096 bits (null: all)
         [[nodiscard]] bool carries(std::uint16_t vlan) const noexcept {
@@ -163,7 +163,8 @@ class l2_switch {
     }
 
     // The port index `mac` lives on in `vlan`, or npos.
-    [[nodiscard]] std::uint32_t lookup_index(std::uint64_t mac, std::uint16_t vlan, std::int64_t now_ms) const noexcept {
+    [[nodiscard]] std::uint32_t lookup_index(std::uint64_t mac, std::uint16_t vlan,
+                                             std::int64_t now_ms) const noexcept {
         const std::uint32_t i = find(key_of(mac, vlan));
         return i == npos || e_[i].expires_ms < now_ms ? npos : e_[i].port;
     }
@@ -236,32 +237,44 @@ class l2_switch {
     void link_global(std::uint32_t i) noexcept {
         e_[i].prev = lru_tail_;
         e_[i].next = npos;
-        if (lru_tail_ != npos) e_[lru_tail_].next = i;
-        else lru_head_ = i;
+        if (lru_tail_ != npos)
+            e_[lru_tail_].next = i;
+        else
+            lru_head_ = i;
         lru_tail_ = i;
     }
     void unlink_global(std::uint32_t i) noexcept {
         entry& e = e_[i];
-        if (e.prev != npos) e_[e.prev].next = e.next;
-        else lru_head_ = e.next;
-        if (e.next != npos) e_[e.next].prev = e.prev;
-        else lru_tail_ = e.prev;
+        if (e.prev != npos)
+            e_[e.prev].next = e.next;
+        else
+            lru_head_ = e.next;
+        if (e.next != npos)
+            e_[e.next].prev = e.prev;
+        else
+            lru_tail_ = e.prev;
     }
     void link_port(std::uint32_t i) noexcept {
         port_info& p = ports_[e_[i].port];
         e_[i].port_prev = p.lru_tail;
         e_[i].port_next = npos;
-        if (p.lru_tail != npos) e_[p.lru_tail].port_next = i;
-        else p.lru_head = i;
+        if (p.lru_tail != npos)
+            e_[p.lru_tail].port_next = i;
+        else
+            p.lru_head = i;
         p.lru_tail = i;
     }
     void unlink_port(std::uint32_t i) noexcept {
         entry& e = e_[i];
         port_info& p = ports_[e.port];
-        if (e.port_prev != npos) e_[e.port_prev].port_next = e.port_next;
-        else p.lru_head = e.port_next;
-        if (e.port_next != npos) e_[e.port_next].port_prev = e.port_prev;
-        else p.lru_tail = e.port_prev;
+        if (e.port_prev != npos)
+            e_[e.port_prev].port_next = e.port_next;
+        else
+            p.lru_head = e.port_next;
+        if (e.port_next != npos)
+            e_[e.port_next].port_prev = e.port_prev;
+        else
+            p.lru_tail = e.port_prev;
     }
 
     void remove(std::uint32_t i) noexcept {

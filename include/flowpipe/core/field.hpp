@@ -99,7 +99,7 @@ struct field_info {
     bool maskable;          // may be matched with an arbitrary mask
     prerequisite prereq;
     field_format format;
-    field_id base;          // the storage field (itself unless a view)
+    field_id base;                  // the storage field (itself unless a view)
     std::uint8_t stored_bits = 128; // bits a write keeps (arp_op: 8, as Open vSwitch keeps it in nw_proto)
 
     [[nodiscard]] constexpr bool is_view() const noexcept { return base != id; }
@@ -110,10 +110,10 @@ struct field_info {
 
 namespace detail {
 
-#define FLOWPIPE_FIELD_STORAGE(member) \
+#define FLOWPIPE_FIELD_STORAGE(member)                                                                                 \
     static_cast<std::uint16_t>(offsetof(flow_key, member)), static_cast<std::uint8_t>(sizeof(flow_key::member))
-#define FLOWPIPE_REG_STORAGE(n) \
-    static_cast<std::uint16_t>(offsetof(flow_key, regs) + 4 * (n)), std::uint8_t{4}
+#define FLOWPIPE_REG_STORAGE(n)                                                                                        \
+    static_cast<std::uint16_t>(offsetof(flow_key, regs) + 4 * (n)), std::uint8_t { 4 }
 
 constexpr field_info plain(field_id id, std::string_view name, std::string_view alias, std::string_view nxm,
                            std::string_view oxm, std::uint16_t off, std::uint8_t size, std::uint8_t width,
@@ -149,15 +149,16 @@ using fid = field_id;
 using pre = prerequisite;
 using fmt = field_format;
 
+// clang-format off: one row per field reads better than what the formatter would make of it
 inline constexpr std::array<field_info, field_count> field_table{{
-    plain(fid::in_port, "in_port", "", "NXM_OF_IN_PORT", "OXM_OF_IN_PORT", FLOWPIPE_FIELD_STORAGE(in_port), 32,
-          false, pre::none, fmt::decimal),
-    plain(fid::tun_id, "tun_id", "tunnel_id", "NXM_NX_TUN_ID", "OXM_OF_TUNNEL_ID", FLOWPIPE_FIELD_STORAGE(tun_id),
-          64, true, pre::none, fmt::hex),
-    plain(fid::tun_src, "tun_src", "", "NXM_NX_TUN_IPV4_SRC", "", FLOWPIPE_FIELD_STORAGE(tun_src), 32, true,
-          pre::none, fmt::ipv4),
-    plain(fid::tun_dst, "tun_dst", "", "NXM_NX_TUN_IPV4_DST", "", FLOWPIPE_FIELD_STORAGE(tun_dst), 32, true,
-          pre::none, fmt::ipv4),
+    plain(fid::in_port, "in_port", "", "NXM_OF_IN_PORT", "OXM_OF_IN_PORT", FLOWPIPE_FIELD_STORAGE(in_port), 32, false,
+          pre::none, fmt::decimal),
+    plain(fid::tun_id, "tun_id", "tunnel_id", "NXM_NX_TUN_ID", "OXM_OF_TUNNEL_ID", FLOWPIPE_FIELD_STORAGE(tun_id), 64,
+          true, pre::none, fmt::hex),
+    plain(fid::tun_src, "tun_src", "", "NXM_NX_TUN_IPV4_SRC", "", FLOWPIPE_FIELD_STORAGE(tun_src), 32, true, pre::none,
+          fmt::ipv4),
+    plain(fid::tun_dst, "tun_dst", "", "NXM_NX_TUN_IPV4_DST", "", FLOWPIPE_FIELD_STORAGE(tun_dst), 32, true, pre::none,
+          fmt::ipv4),
     plain(fid::reg0, "reg0", "", "NXM_NX_REG0", "", FLOWPIPE_REG_STORAGE(0), 32, true, pre::none, fmt::hex),
     plain(fid::reg1, "reg1", "", "NXM_NX_REG1", "", FLOWPIPE_REG_STORAGE(1), 32, true, pre::none, fmt::hex),
     plain(fid::reg2, "reg2", "", "NXM_NX_REG2", "", FLOWPIPE_REG_STORAGE(2), 32, true, pre::none, fmt::hex),
@@ -166,55 +167,56 @@ inline constexpr std::array<field_info, field_count> field_table{{
     plain(fid::reg5, "reg5", "", "NXM_NX_REG5", "", FLOWPIPE_REG_STORAGE(5), 32, true, pre::none, fmt::hex),
     plain(fid::reg6, "reg6", "", "NXM_NX_REG6", "", FLOWPIPE_REG_STORAGE(6), 32, true, pre::none, fmt::hex),
     plain(fid::reg7, "reg7", "", "NXM_NX_REG7", "", FLOWPIPE_REG_STORAGE(7), 32, true, pre::none, fmt::hex),
-    plain(fid::metadata, "metadata", "", "", "OXM_OF_METADATA", FLOWPIPE_FIELD_STORAGE(metadata), 64, true,
-          pre::none, fmt::hex),
-    plain(fid::eth_src, "dl_src", "eth_src", "NXM_OF_ETH_SRC", "OXM_OF_ETH_SRC", FLOWPIPE_FIELD_STORAGE(eth_src),
-          48, true, pre::none, fmt::mac),
-    plain(fid::eth_dst, "dl_dst", "eth_dst", "NXM_OF_ETH_DST", "OXM_OF_ETH_DST", FLOWPIPE_FIELD_STORAGE(eth_dst),
-          48, true, pre::none, fmt::mac),
-    plain(fid::eth_type, "dl_type", "eth_type", "NXM_OF_ETH_TYPE", "OXM_OF_ETH_TYPE",
-          FLOWPIPE_FIELD_STORAGE(eth_type), 16, false, pre::none, fmt::hex),
-    plain(fid::vlan_tci, "vlan_tci", "", "NXM_OF_VLAN_TCI", "", FLOWPIPE_FIELD_STORAGE(vlan_tci), 16, true,
-          pre::none, fmt::hex),
+    plain(fid::metadata, "metadata", "", "", "OXM_OF_METADATA", FLOWPIPE_FIELD_STORAGE(metadata), 64, true, pre::none,
+          fmt::hex),
+    plain(fid::eth_src, "dl_src", "eth_src", "NXM_OF_ETH_SRC", "OXM_OF_ETH_SRC", FLOWPIPE_FIELD_STORAGE(eth_src), 48,
+          true, pre::none, fmt::mac),
+    plain(fid::eth_dst, "dl_dst", "eth_dst", "NXM_OF_ETH_DST", "OXM_OF_ETH_DST", FLOWPIPE_FIELD_STORAGE(eth_dst), 48,
+          true, pre::none, fmt::mac),
+    plain(fid::eth_type, "dl_type", "eth_type", "NXM_OF_ETH_TYPE", "OXM_OF_ETH_TYPE", FLOWPIPE_FIELD_STORAGE(eth_type),
+          16, false, pre::none, fmt::hex),
+    plain(fid::vlan_tci, "vlan_tci", "", "NXM_OF_VLAN_TCI", "", FLOWPIPE_FIELD_STORAGE(vlan_tci), 16, true, pre::none,
+          fmt::hex),
     view(fid::dl_vlan, "dl_vlan", "", "", "", 12, 0, true, false),
     view(fid::vlan_vid, "vlan_vid", "", "", "OXM_OF_VLAN_VID", 13, 0, false, true),
     view(fid::vlan_pcp, "dl_vlan_pcp", "vlan_pcp", "", "OXM_OF_VLAN_PCP", 3, 13, true, false),
     with_stored_bits(plain(fid::arp_op, "arp_op", "", "NXM_OF_ARP_OP", "OXM_OF_ARP_OP", FLOWPIPE_FIELD_STORAGE(arp_op),
                            16, false, pre::arp, fmt::decimal),
                      8),
-    plain(fid::arp_spa, "arp_spa", "", "NXM_OF_ARP_SPA", "OXM_OF_ARP_SPA", FLOWPIPE_FIELD_STORAGE(arp_spa), 32,
-          true, pre::arp, fmt::ipv4),
-    plain(fid::arp_tpa, "arp_tpa", "", "NXM_OF_ARP_TPA", "OXM_OF_ARP_TPA", FLOWPIPE_FIELD_STORAGE(arp_tpa), 32,
-          true, pre::arp, fmt::ipv4),
-    plain(fid::arp_sha, "arp_sha", "", "NXM_NX_ARP_SHA", "OXM_OF_ARP_SHA", FLOWPIPE_FIELD_STORAGE(arp_sha), 48,
-          true, pre::arp, fmt::mac),
-    plain(fid::arp_tha, "arp_tha", "", "NXM_NX_ARP_THA", "OXM_OF_ARP_THA", FLOWPIPE_FIELD_STORAGE(arp_tha), 48,
-          true, pre::arp, fmt::mac),
-    plain(fid::nw_src, "nw_src", "ip_src", "NXM_OF_IP_SRC", "OXM_OF_IPV4_SRC", FLOWPIPE_FIELD_STORAGE(nw_src), 32,
-          true, pre::ipv4, fmt::ipv4),
-    plain(fid::nw_dst, "nw_dst", "ip_dst", "NXM_OF_IP_DST", "OXM_OF_IPV4_DST", FLOWPIPE_FIELD_STORAGE(nw_dst), 32,
-          true, pre::ipv4, fmt::ipv4),
-    plain(fid::nw_proto, "nw_proto", "ip_proto", "NXM_OF_IP_PROTO", "OXM_OF_IP_PROTO",
-          FLOWPIPE_FIELD_STORAGE(nw_proto), 8, false, pre::ip, fmt::decimal),
+    plain(fid::arp_spa, "arp_spa", "", "NXM_OF_ARP_SPA", "OXM_OF_ARP_SPA", FLOWPIPE_FIELD_STORAGE(arp_spa), 32, true,
+          pre::arp, fmt::ipv4),
+    plain(fid::arp_tpa, "arp_tpa", "", "NXM_OF_ARP_TPA", "OXM_OF_ARP_TPA", FLOWPIPE_FIELD_STORAGE(arp_tpa), 32, true,
+          pre::arp, fmt::ipv4),
+    plain(fid::arp_sha, "arp_sha", "", "NXM_NX_ARP_SHA", "OXM_OF_ARP_SHA", FLOWPIPE_FIELD_STORAGE(arp_sha), 48, true,
+          pre::arp, fmt::mac),
+    plain(fid::arp_tha, "arp_tha", "", "NXM_NX_ARP_THA", "OXM_OF_ARP_THA", FLOWPIPE_FIELD_STORAGE(arp_tha), 48, true,
+          pre::arp, fmt::mac),
+    plain(fid::nw_src, "nw_src", "ip_src", "NXM_OF_IP_SRC", "OXM_OF_IPV4_SRC", FLOWPIPE_FIELD_STORAGE(nw_src), 32, true,
+          pre::ipv4, fmt::ipv4),
+    plain(fid::nw_dst, "nw_dst", "ip_dst", "NXM_OF_IP_DST", "OXM_OF_IPV4_DST", FLOWPIPE_FIELD_STORAGE(nw_dst), 32, true,
+          pre::ipv4, fmt::ipv4),
+    plain(fid::nw_proto, "nw_proto", "ip_proto", "NXM_OF_IP_PROTO", "OXM_OF_IP_PROTO", FLOWPIPE_FIELD_STORAGE(nw_proto),
+          8, false, pre::ip, fmt::decimal),
     plain(fid::nw_tos, "nw_tos", "", "NXM_OF_IP_TOS", "", FLOWPIPE_FIELD_STORAGE(nw_tos), 8, false, pre::ip,
           fmt::decimal),
     plain(fid::nw_ttl, "nw_ttl", "", "NXM_NX_IP_TTL", "", FLOWPIPE_FIELD_STORAGE(nw_ttl), 8, false, pre::ip,
           fmt::decimal),
-    plain(fid::ipv6_src, "ipv6_src", "", "NXM_NX_IPV6_SRC", "OXM_OF_IPV6_SRC", FLOWPIPE_FIELD_STORAGE(ipv6_src),
-          128, true, pre::ipv6, fmt::ipv6),
-    plain(fid::ipv6_dst, "ipv6_dst", "", "NXM_NX_IPV6_DST", "OXM_OF_IPV6_DST", FLOWPIPE_FIELD_STORAGE(ipv6_dst),
-          128, true, pre::ipv6, fmt::ipv6),
-    plain(fid::tp_src, "tp_src", "", "NXM_OF_TCP_SRC", "", FLOWPIPE_FIELD_STORAGE(tp_src), 16, true,
-          pre::transport, fmt::decimal),
-    plain(fid::tp_dst, "tp_dst", "", "NXM_OF_TCP_DST", "", FLOWPIPE_FIELD_STORAGE(tp_dst), 16, true,
-          pre::transport, fmt::decimal),
-    plain(fid::icmp_type, "icmp_type", "", "NXM_OF_ICMP_TYPE", "OXM_OF_ICMPV4_TYPE",
-          FLOWPIPE_FIELD_STORAGE(icmp_type), 8, false, pre::icmp, fmt::decimal),
-    plain(fid::icmp_code, "icmp_code", "", "NXM_OF_ICMP_CODE", "OXM_OF_ICMPV4_CODE",
-          FLOWPIPE_FIELD_STORAGE(icmp_code), 8, false, pre::icmp, fmt::decimal),
+    plain(fid::ipv6_src, "ipv6_src", "", "NXM_NX_IPV6_SRC", "OXM_OF_IPV6_SRC", FLOWPIPE_FIELD_STORAGE(ipv6_src), 128,
+          true, pre::ipv6, fmt::ipv6),
+    plain(fid::ipv6_dst, "ipv6_dst", "", "NXM_NX_IPV6_DST", "OXM_OF_IPV6_DST", FLOWPIPE_FIELD_STORAGE(ipv6_dst), 128,
+          true, pre::ipv6, fmt::ipv6),
+    plain(fid::tp_src, "tp_src", "", "NXM_OF_TCP_SRC", "", FLOWPIPE_FIELD_STORAGE(tp_src), 16, true, pre::transport,
+          fmt::decimal),
+    plain(fid::tp_dst, "tp_dst", "", "NXM_OF_TCP_DST", "", FLOWPIPE_FIELD_STORAGE(tp_dst), 16, true, pre::transport,
+          fmt::decimal),
+    plain(fid::icmp_type, "icmp_type", "", "NXM_OF_ICMP_TYPE", "OXM_OF_ICMPV4_TYPE", FLOWPIPE_FIELD_STORAGE(icmp_type),
+          8, false, pre::icmp, fmt::decimal),
+    plain(fid::icmp_code, "icmp_code", "", "NXM_OF_ICMP_CODE", "OXM_OF_ICMPV4_CODE", FLOWPIPE_FIELD_STORAGE(icmp_code),
+          8, false, pre::icmp, fmt::decimal),
     plain(fid::nd_target, "nd_target", "", "NXM_NX_ND_TARGET", "OXM_OF_IPV6_ND_TARGET",
           FLOWPIPE_FIELD_STORAGE(nd_target), 128, true, pre::nd, fmt::ipv6),
 }};
+// clang-format on
 
 #undef FLOWPIPE_FIELD_STORAGE
 #undef FLOWPIPE_REG_STORAGE
@@ -281,9 +283,7 @@ struct bit_range {
     [[nodiscard]] constexpr uint128 mask() const noexcept {
         return n_bits >= 128 ? ~uint128{0} : ((uint128{1} << n_bits) - 1);
     }
-    [[nodiscard]] static constexpr bit_range whole(field_id f) noexcept {
-        return bit_range{f, 0, info(f).width};
-    }
+    [[nodiscard]] static constexpr bit_range whole(field_id f) noexcept { return bit_range{f, 0, info(f).width}; }
     [[nodiscard]] constexpr bool valid() const noexcept {
         return n_bits > 0 && std::size_t{start} + n_bits <= info(field).width;
     }
@@ -315,17 +315,16 @@ inline void set(flow_key& k, bit_range r, uint128 v) noexcept {
 template <unsigned Bits>
 using uint_for_bits = std::conditional_t<
     (Bits <= 8), std::uint8_t,
-    std::conditional_t<(Bits <= 16), std::uint16_t,
-                       std::conditional_t<(Bits <= 32), std::uint32_t,
-                                          std::conditional_t<(Bits <= 64), std::uint64_t, uint128>>>>;
+    std::conditional_t<
+        (Bits <= 16), std::uint16_t,
+        std::conditional_t<(Bits <= 32), std::uint32_t, std::conditional_t<(Bits <= 64), std::uint64_t, uint128>>>>;
 
 // Compile-time bits [Start, End] (inclusive, as ovs-ofctl writes them) of field F.
 template <field_id F, unsigned Start, unsigned End>
 struct field_bits {
     static_assert(Start <= End && End < info(F).width, "a bit range must lie inside its field");
     static constexpr field_id id = F;
-    static constexpr bit_range range{F, static_cast<std::uint8_t>(Start),
-                                     static_cast<std::uint8_t>(End - Start + 1)};
+    static constexpr bit_range range{F, static_cast<std::uint8_t>(Start), static_cast<std::uint8_t>(End - Start + 1)};
     static constexpr unsigned width = End - Start + 1;
     using value_type = uint_for_bits<width>;
 };

@@ -32,7 +32,7 @@ inline constexpr std::uint32_t max_record_len = 262144;
 
 struct pcap_record {
     std::int64_t time_ns = 0;
-    std::uint32_t orig_len = 0;        // length on the wire
+    std::uint32_t orig_len = 0;         // length on the wire
     std::span<const std::uint8_t> data; // captured bytes (may be shorter than orig_len)
 };
 
@@ -42,8 +42,8 @@ enum class pcap_error : std::uint8_t {
     bad_magic,
     not_ethernet,
     truncated_record_header,
-    truncated_record,      // a record announces more bytes than the file holds
-    record_over_snaplen,   // a record longer than the file's snaplen (corrupt)
+    truncated_record,    // a record announces more bytes than the file holds
+    record_over_snaplen, // a record longer than the file's snaplen (corrupt)
 };
 
 [[nodiscard]] constexpr const char* to_string(pcap_error e) noexcept {

@@ -35,8 +35,7 @@ template <std::size_t Words>
 [[nodiscard]] constexpr std::uint64_t hash_masked(const packed_key<Words>& k, const packed_key<Words>& m,
                                                   std::uint64_t seed = 0) noexcept {
     std::uint64_t h = seed ^ 0x9e3779b97f4a7c15ULL;
-    for (std::size_t i = 0; i < Words; ++i)
-        h = mix64(h ^ ((k.w[i] & m.w[i]) + 0x632be59bd9b4e019ULL * (i + 1)));
+    for (std::size_t i = 0; i < Words; ++i) h = mix64(h ^ ((k.w[i] & m.w[i]) + 0x632be59bd9b4e019ULL * (i + 1)));
     return h;
 }
 

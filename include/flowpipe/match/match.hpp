@@ -100,8 +100,7 @@ namespace detail {
         return (is_ipv4(m) || is_ipv6(m)) && (proto_is(m, proto::ip_proto_tcp) || proto_is(m, proto::ip_proto_udp) ||
                                               proto_is(m, proto::ip_proto_sctp));
     case prerequisite::icmp:
-        return (is_ipv4(m) && proto_is(m, proto::ip_proto_icmp)) ||
-               (is_ipv6(m) && proto_is(m, proto::ip_proto_icmpv6));
+        return (is_ipv4(m) && proto_is(m, proto::ip_proto_icmp)) || (is_ipv6(m) && proto_is(m, proto::ip_proto_icmpv6));
     case prerequisite::nd:
         return is_ipv6(m) && proto_is(m, proto::ip_proto_icmpv6) &&
                (exact_is(m, field_id::icmp_type, proto::icmpv6_neighbor_solicit) ||

@@ -38,9 +38,8 @@ struct match_spec {
     static constexpr const field_info& storage = info(view.base);
     // The storage bits this element covers: the range, shifted into the
     // storage field, plus the VLAN present bit for views that imply it.
-    static constexpr uint128 storage_mask =
-        ((F::range.mask() << F::range.start) << view.shift) |
-        (view.implies_present ? uint128{proto::vlan_cfi} : uint128{0});
+    static constexpr uint128 storage_mask = ((F::range.mask() << F::range.start) << view.shift) |
+                                            (view.implies_present ? uint128{proto::vlan_cfi} : uint128{0});
     static constexpr std::size_t packed_bytes = (storage.width + 7) / 8;
     static_assert(Kind != match_kind::masked || view.maskable || F::range.n_bits != view.width,
                   "masked<F> needs a field that Open vSwitch allows to be masked");
@@ -61,10 +60,10 @@ inline constexpr bool is_match_spec<match_spec<F, K>> = true;
 // Why a match does not fit a table's schema.
 enum class schema_error : std::uint8_t {
     none,
-    field_not_in_table,   // the flow matches a field (or bits) the schema does not have
-    partial_exact_match,  // an exact field matched with a mask other than all its bits
-    not_a_prefix,         // a prefix field matched with a mask that is not leading ones
-    exact_table_partial,  // an all-exact table holds only full matches and the catch-all
+    field_not_in_table,  // the flow matches a field (or bits) the schema does not have
+    partial_exact_match, // an exact field matched with a mask other than all its bits
+    not_a_prefix,        // a prefix field matched with a mask that is not leading ones
+    exact_table_partial, // an all-exact table holds only full matches and the catch-all
 };
 
 [[nodiscard]] constexpr const char* to_string(schema_error e) noexcept {
@@ -91,8 +90,7 @@ namespace detail {
 template <class... Specs>
 struct schema {
     static_assert(sizeof...(Specs) > 0, "a schema names at least one field");
-    static_assert((is_match_spec<Specs> && ...),
-                  "schema<...> takes exact<F>, masked<F> and prefix<F> elements");
+    static_assert((is_match_spec<Specs> && ...), "schema<...> takes exact<F>, masked<F> and prefix<F> elements");
 
     static constexpr std::size_t field_count = sizeof...(Specs);
     static constexpr std::size_t packed_bytes = (Specs::packed_bytes + ...);
@@ -139,7 +137,8 @@ struct schema {
         key_type out{};
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (deposit<offset[I], Specs::packed_bytes>(out, load_storage(k, Specs::storage) & Specs::storage_mask), ...);
-        }(std::index_sequence_for<Specs...>{});
+        }
+        (std::index_sequence_for<Specs...>{});
         return out;
     }
 

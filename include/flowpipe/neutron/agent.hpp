@@ -32,18 +32,18 @@
 
 #include <algorithm>
 #include <bitset>
-#include <cstdio>
-#include <tuple>
-#include <type_traits>
-#include <variant>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <flowpipe/match/match.hpp>
@@ -87,10 +87,14 @@ enum class network_type : std::uint8_t { gre, vxlan, geneve };
             continue;
         }
         int d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return std::nullopt;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return std::nullopt;
         v = v << 4 | static_cast<std::uint64_t>(d);
     }
     return v;
@@ -127,8 +131,8 @@ enum class network_type : std::uint8_t { gre, vxlan, geneve };
     return s;
 }
 [[nodiscard]] inline std::string format_ipv4(std::uint32_t a) {
-    return std::to_string(a >> 24) + "." + std::to_string(a >> 16 & 0xff) + "." + std::to_string(a >> 8 & 0xff) +
-           "." + std::to_string(a & 0xff);
+    return std::to_string(a >> 24) + "." + std::to_string(a >> 16 & 0xff) + "." + std::to_string(a >> 8 & 0xff) + "." +
+           std::to_string(a & 0xff);
 }
 
 // ---- Neutron's l2pop payload ----------------------------------------------------
@@ -160,21 +164,21 @@ using fdb_ip_changes = std::map<std::string, std::map<std::string, fdb_ip_change
 
 enum class agent_errc : std::uint8_t {
     ok,
-    no_patch_int,          // set_patch_int first
-    unknown_network,       // no local VLAN for that network id, or the message disagrees with it
-    network_exists,        // provisioned already
-    bad_network_type,      // not gre, vxlan or geneve
-    segment_out_of_range,  // 1..2^24-1 (vxlan, geneve), 1..2^32-1 (gre)
-    lvid_pool_exhausted,   // all of 1..4094 in use
-    lvid_in_use,           // the requested lvid is taken (or not in 1..4094)
+    no_patch_int,         // set_patch_int first
+    unknown_network,      // no local VLAN for that network id, or the message disagrees with it
+    network_exists,       // provisioned already
+    bad_network_type,     // not gre, vxlan or geneve
+    segment_out_of_range, // 1..2^24-1 (vxlan, geneve), 1..2^32-1 (gre)
+    lvid_pool_exhausted,  // all of 1..4094 in use
+    lvid_in_use,          // the requested lvid is taken (or not in 1..4094)
     malformed_mac,
     malformed_ip,
-    port_in_use,           // an ofport already used by patch-int or another tunnel
-    no_such_port,          // no tunnel port to that remote
-    flood_list_full,       // more than max_flood_ports tunnels in one network
+    port_in_use,     // an ofport already used by patch-int or another tunnel
+    no_such_port,    // no tunnel port to that remote
+    flood_list_full, // more than max_flood_ports tunnels in one network
     port_allocation_failed,
-    dvr_off,               // a DVR call while DVR is not enabled
-    flow_mod_failed,       // a flow mod was refused (a table's limit): should not happen
+    dvr_off,         // a DVR call while DVR is not enabled
+    flow_mod_failed, // a flow mod was refused (a table's limit): should not happen
 };
 
 [[nodiscard]] constexpr const char* to_string(agent_errc e) noexcept {
@@ -213,10 +217,10 @@ struct agent_status {
 };
 
 struct agent_config {
-    std::string local_ip{};          // this node's tunnel endpoint; fdb entries for it are skipped
-    bool arp_responder = true;       // table 2's ARP -> 21 flow and table-21 entries
-    bool dvr = false;                // tables 1 and 9 in the path
-    std::string dvr_host_mac{};      // this host's DVR MAC (with dvr)
+    std::string local_ip{};     // this node's tunnel endpoint; fdb entries for it are skipped
+    bool arp_responder = true;  // table 2's ARP -> 21 flow and table-21 entries
+    bool dvr = false;           // tables 1 and 9 in the path
+    std::string dvr_host_mac{}; // this host's DVR MAC (with dvr)
 };
 
 // A tunnel port as the agent knows it.
@@ -238,8 +242,8 @@ struct local_vlan {
     network_type type;
     std::uint64_t segment;
     std::uint16_t lvid;
-    std::set<std::uint32_t> flood;        // tunnel ofports (table 22)
-    std::vector<dvr_interface> dvr_ifs;   // table 1, table 22's gateway ARP drop
+    std::set<std::uint32_t> flood;      // tunnel ofports (table 22)
+    std::vector<dvr_interface> dvr_ifs; // table 1, table 22's gateway ARP drop
 };
 
 template <class Pipeline = br_tun>
@@ -282,7 +286,8 @@ class basic_agent {
     // The port to br-int: table 0's `in_port=<patch-int>` flow and table 10's
     // learn + output.
     agent_status set_patch_int(std::uint32_t ofport) {
-        if (ofport == 0 || ofport >= 0xff00) return {agent_errc::port_in_use, std::to_string(ofport) + " is not a port number"};
+        if (ofport == 0 || ofport >= 0xff00)
+            return {agent_errc::port_in_use, std::to_string(ofport) + " is not a port number"};
         for (const auto& [k, t] : tunnels_)
             if (t.ofport == ofport) return {agent_errc::port_in_use, std::to_string(ofport) + " is " + t.name};
         auto& t0 = p_.template table<local_switching>();
@@ -298,7 +303,7 @@ class basic_agent {
         if (cfg_.dvr) {
             for (std::uint64_t m : remote_dvr_macs_)
                 if (auto s = ok(p_.template table<dvr_not_learn>().add(match{}.set(field_id::eth_src, m), 1,
-                                                                         action_list<output>{{patch_}}, {}, now_ms),
+                                                                       action_list<output>{{patch_}}, {}, now_ms),
                                 "table 9");
                     !s)
                     return s;
@@ -392,10 +397,14 @@ class basic_agent {
         lvids_.reset(n.lvid);
         remove_tun_to_lv(n.type, n.segment);
         (void)p_.template table<flood_to_tun>().remove(vlan_match(n.lvid), true, 1);
-        remove_if(p_.template table<ucast_to_tun>(), [&](const auto& f) { return f.priority == 2 && vlan_of(f) == n.lvid; });
-        remove_if(p_.template table<arp_responder>(), [&](const auto& f) { return f.priority == 1 && vlan_of(f) == n.lvid; });
-        remove_if(p_.template table<flood_to_tun>(), [&](const auto& f) { return f.priority == 3 && vlan_of(f) == n.lvid; });
-        remove_if(p_.template table<dvr_process>(), [&](const auto& f) { return f.priority > 0 && vlan_of(f) == n.lvid; });
+        remove_if(p_.template table<ucast_to_tun>(),
+                  [&](const auto& f) { return f.priority == 2 && vlan_of(f) == n.lvid; });
+        remove_if(p_.template table<arp_responder>(),
+                  [&](const auto& f) { return f.priority == 1 && vlan_of(f) == n.lvid; });
+        remove_if(p_.template table<flood_to_tun>(),
+                  [&](const auto& f) { return f.priority == 3 && vlan_of(f) == n.lvid; });
+        remove_if(p_.template table<dvr_process>(),
+                  [&](const auto& f) { return f.priority > 0 && vlan_of(f) == n.lvid; });
         for (std::uint32_t port : n.flood) cleanup_tunnel(port);
         return {};
     }
@@ -479,15 +488,18 @@ class basic_agent {
         if (!ip) return {agent_errc::malformed_ip, std::string(gw_ip)};
         const std::uint16_t lvid = it->second.lvid;
         auto& t1 = p_.template table<dvr_process>();
-        if (auto st = ok(t1.add(vlan_match(lvid).set(field_id::eth_dst, *m), 2, action_list<drop>{}, {}, now_ms), "table 1");
+        if (auto st =
+                ok(t1.add(vlan_match(lvid).set(field_id::eth_dst, *m), 2, action_list<drop>{}, {}, now_ms), "table 1");
             !st)
             return st;
-        if (auto st = ok(t1.add(vlan_match(lvid).set(field_id::eth_src, *m), 1, dvr_rewrite_actions{{dvr_mac_}, {}}, {}, now_ms),
-                         "table 1");
+        if (auto st = ok(
+                t1.add(vlan_match(lvid).set(field_id::eth_src, *m), 1, dvr_rewrite_actions{{dvr_mac_}, {}}, {}, now_ms),
+                "table 1");
             !st)
             return st;
-        if (auto st = ok(p_.template table<flood_to_tun>().add(gw_arp_match(lvid, *ip), 3, action_list<drop>{}, {}, now_ms),
-                         "table 22");
+        if (auto st =
+                ok(p_.template table<flood_to_tun>().add(gw_arp_match(lvid, *ip), 3, action_list<drop>{}, {}, now_ms),
+                   "table 22");
             !st)
             return st;
         auto& ifs = it->second.dvr_ifs;
@@ -495,7 +507,8 @@ class basic_agent {
             ifs.push_back({*m, *ip});
         return {};
     }
-    agent_status remove_dvr_router_interface(const std::string& net_id, std::string_view gw_mac, std::string_view gw_ip) {
+    agent_status remove_dvr_router_interface(const std::string& net_id, std::string_view gw_mac,
+                                             std::string_view gw_ip) {
         if (!cfg_.dvr) return {agent_errc::dvr_off, {}};
         auto it = nets_.find(net_id);
         if (it == nets_.end()) return {agent_errc::unknown_network, net_id};
@@ -535,15 +548,17 @@ class basic_agent {
         auto& t0 = p_.template table<local_switching>();
         (void)t0.add(match{}, 0, action_list<drop>{}, {}, now_ms);
         if (cfg_.dvr) {
-            (void)p_.template table<dvr_process>().add(match{}, 0, action_list<resubmit_to<patch_lv_to_tun>>{}, {}, now_ms);
-            (void)p_.template table<dvr_not_learn>().add(match{}, 0, action_list<resubmit_to<learn_from_tun>>{}, {}, now_ms);
+            (void)p_.template table<dvr_process>().add(match{}, 0, action_list<resubmit_to<patch_lv_to_tun>>{}, {},
+                                                       now_ms);
+            (void)p_.template table<dvr_not_learn>().add(match{}, 0, action_list<resubmit_to<learn_from_tun>>{}, {},
+                                                         now_ms);
         }
         auto& t2 = p_.template table<patch_lv_to_tun>();
         if (cfg_.arp_responder)
-            (void)t2.add(match{}.set(field_id::eth_type, proto::eth_type_arp).set(field_id::eth_dst, 0xffffffffffffULL), 1,
-                         action_list<resubmit_to<arp_responder>>{}, {}, now_ms);
-        (void)t2.add(match{}.set(field_id::eth_dst, 0, 0x010000000000ULL), 0, action_list<resubmit_to<ucast_to_tun>>{}, {},
-                     now_ms);
+            (void)t2.add(match{}.set(field_id::eth_type, proto::eth_type_arp).set(field_id::eth_dst, 0xffffffffffffULL),
+                         1, action_list<resubmit_to<arp_responder>>{}, {}, now_ms);
+        (void)t2.add(match{}.set(field_id::eth_dst, 0, 0x010000000000ULL), 0, action_list<resubmit_to<ucast_to_tun>>{},
+                     {}, now_ms);
         (void)t2.add(match{}.set(field_id::eth_dst, 0x010000000000ULL, 0x010000000000ULL), 0,
                      action_list<resubmit_to<flood_to_tun>>{}, {}, now_ms);
         (void)p_.template table<gre_tun_to_lv>().add(match{}, 0, action_list<drop>{}, {}, now_ms);
@@ -557,9 +572,12 @@ class basic_agent {
     template <class Acts>
     flow_mod_status add_tun_to_lv(network_type t, std::uint64_t seg, Acts&& a) {
         switch (t) {
-        case network_type::gre: return p_.template table<gre_tun_to_lv>().add(tun_id_match(seg), 1, std::forward<Acts>(a), {}, now_ms);
-        case network_type::vxlan: return p_.template table<vxlan_tun_to_lv>().add(tun_id_match(seg), 1, std::forward<Acts>(a), {}, now_ms);
-        case network_type::geneve: return p_.template table<geneve_tun_to_lv>().add(tun_id_match(seg), 1, std::forward<Acts>(a), {}, now_ms);
+        case network_type::gre:
+            return p_.template table<gre_tun_to_lv>().add(tun_id_match(seg), 1, std::forward<Acts>(a), {}, now_ms);
+        case network_type::vxlan:
+            return p_.template table<vxlan_tun_to_lv>().add(tun_id_match(seg), 1, std::forward<Acts>(a), {}, now_ms);
+        case network_type::geneve:
+            return p_.template table<geneve_tun_to_lv>().add(tun_id_match(seg), 1, std::forward<Acts>(a), {}, now_ms);
         }
         return flow_mod_status{flow_mod_errc::no_such_table};
     }
@@ -567,7 +585,9 @@ class basic_agent {
         switch (t) {
         case network_type::gre: (void)p_.template table<gre_tun_to_lv>().remove(tun_id_match(seg), true, 1); break;
         case network_type::vxlan: (void)p_.template table<vxlan_tun_to_lv>().remove(tun_id_match(seg), true, 1); break;
-        case network_type::geneve: (void)p_.template table<geneve_tun_to_lv>().remove(tun_id_match(seg), true, 1); break;
+        case network_type::geneve:
+            (void)p_.template table<geneve_tun_to_lv>().remove(tun_id_match(seg), true, 1);
+            break;
         }
     }
 
@@ -618,9 +638,15 @@ class basic_agent {
         auto& t0 = p_.template table<local_switching>();
         flow_mod_status s;
         switch (t) {
-        case network_type::gre: s = t0.add(in_port_match(ofport), 1, action_list<resubmit_to<gre_tun_to_lv>>{}, {}, now_ms); break;
-        case network_type::vxlan: s = t0.add(in_port_match(ofport), 1, action_list<resubmit_to<vxlan_tun_to_lv>>{}, {}, now_ms); break;
-        case network_type::geneve: s = t0.add(in_port_match(ofport), 1, action_list<resubmit_to<geneve_tun_to_lv>>{}, {}, now_ms); break;
+        case network_type::gre:
+            s = t0.add(in_port_match(ofport), 1, action_list<resubmit_to<gre_tun_to_lv>>{}, {}, now_ms);
+            break;
+        case network_type::vxlan:
+            s = t0.add(in_port_match(ofport), 1, action_list<resubmit_to<vxlan_tun_to_lv>>{}, {}, now_ms);
+            break;
+        case network_type::geneve:
+            s = t0.add(in_port_match(ofport), 1, action_list<resubmit_to<geneve_tun_to_lv>>{}, {}, now_ms);
+            break;
         }
         if (!s) return ok(s, "table 0");
         tunnels_.emplace(std::pair{t, ip}, std::move(tp));
@@ -652,7 +678,8 @@ class basic_agent {
         std::visit(
             [&](const auto& list) {
                 using L = std::decay_t<decltype(list)>;
-                if constexpr (std::is_same_v<L, to_tunnel_actions>) hit = std::get<2>(list.actions).port == port;
+                if constexpr (std::is_same_v<L, to_tunnel_actions>)
+                    hit = std::get<2>(list.actions).port == port;
                 else if constexpr (std::is_same_v<L, learned_ucast_actions>)
                     hit = std::get<std::tuple_size_v<decltype(list.actions)> - 1>(list.actions).port == port;
             },
@@ -672,7 +699,8 @@ class basic_agent {
     }
 
     agent_status add_arp(std::uint16_t lvid, std::uint64_t mac, std::uint32_t ip) {
-        return ok(p_.template table<arp_responder>().add(arp_match(lvid, ip), 1, arp_reply(mac, ip), {}, now_ms), "table 21");
+        return ok(p_.template table<arp_responder>().add(arp_match(lvid, ip), 1, arp_reply(mac, ip), {}, now_ms),
+                  "table 21");
     }
 
     // add_fdb_entries / remove_fdb_entries: validate all, then apply.
@@ -702,9 +730,9 @@ class basic_agent {
                 return {agent_errc::segment_out_of_range, net_id + ": " + std::to_string(ne.segment_id)};
             auto it = nets_.find(net_id);
             if (it != nets_.end() && (it->second.type != *t || it->second.segment != ne.segment_id))
-                return {agent_errc::unknown_network,
-                        net_id + " is " + to_string(it->second.type) + " segment " + std::to_string(it->second.segment) +
-                            " here, not " + ne.network_type + " segment " + std::to_string(ne.segment_id)};
+                return {agent_errc::unknown_network, net_id + " is " + to_string(it->second.type) + " segment " +
+                                                         std::to_string(it->second.segment) + " here, not " +
+                                                         ne.network_type + " segment " + std::to_string(ne.segment_id)};
             net_ops no{it == nets_.end() ? nullptr : &it->second, {}};
             std::size_t flood_after = no.n ? no.n->flood.size() : 0;
             for (const auto& [rip, entries] : ne.ports) {
@@ -736,8 +764,10 @@ class basic_agent {
                 }
                 no.remotes.push_back(std::move(r));
             }
-            if (!no.n) ++st.ignored;
-            else ops.push_back(std::move(no));
+            if (!no.n)
+                ++st.ignored;
+            else
+                ops.push_back(std::move(no));
         }
         // Apply.
         for (auto& no : ops) {
@@ -759,7 +789,8 @@ class basic_agent {
                     }
                     const match um = vlan_match(n.lvid).set(field_id::eth_dst, e.mac);
                     if (add) {
-                        if (auto s = ok(p_.template table<ucast_to_tun>().add(um, 2, to_tunnel_actions{{}, {n.segment}, {port}}, {}, now_ms),
+                        if (auto s = ok(p_.template table<ucast_to_tun>().add(
+                                            um, 2, to_tunnel_actions{{}, {n.segment}, {port}}, {}, now_ms),
                                         "table 20");
                             !s)
                             return s;
@@ -767,7 +798,8 @@ class basic_agent {
                             if (auto s = add_arp(n.lvid, e.mac, e.ip); !s) return s;
                     } else {
                         (void)p_.template table<ucast_to_tun>().remove(um, true, 2);
-                        if (cfg_.arp_responder) (void)p_.template table<arp_responder>().remove(arp_match(n.lvid, e.ip), true, 1);
+                        if (cfg_.arp_responder)
+                            (void)p_.template table<arp_responder>().remove(arp_match(n.lvid, e.ip), true, 1);
                     }
                 }
             }

@@ -401,7 +401,8 @@ namespace detail {
     if (a.has_value) return parse_error{std::string(a.name) + " takes no argument", a.value_col};
     return std::nullopt;
 }
-[[nodiscard]] inline std::optional<parse_error> number_arg(const action_args& a, std::uint64_t max, std::uint64_t& out) {
+[[nodiscard]] inline std::optional<parse_error> number_arg(const action_args& a, std::uint64_t max,
+                                                           std::uint64_t& out) {
     if (auto e = needs_value(a)) return e;
     const auto v = parse_uint(a.value);
     if (!v || *v > max)
@@ -509,9 +510,8 @@ inline std::optional<parse_error> act_set_field(const action_args& a, generic_ac
     if ((run & (run + 1)) != 0) return parse_error{"set_field: the mask must cover contiguous bits", a.value_col};
     int n = 0;
     while (n < 128 && ((run >> n) & 1)) ++n;
-    out.list.emplace_back(
-        actions::load{bit_range{*f, static_cast<std::uint8_t>(lo), static_cast<std::uint8_t>(n)},
-                      (v >> lo) & bit_range{*f, 0, static_cast<std::uint8_t>(n)}.mask()});
+    out.list.emplace_back(actions::load{bit_range{*f, static_cast<std::uint8_t>(lo), static_cast<std::uint8_t>(n)},
+                                        (v >> lo) & bit_range{*f, 0, static_cast<std::uint8_t>(n)}.mask()});
     return std::nullopt;
 }
 inline std::optional<parse_error> act_move(const action_args& a, generic_actions& out) {
@@ -561,8 +561,7 @@ inline std::optional<parse_error> act_mod_vlan_pcp(const action_args& a, generic
 inline std::optional<parse_error> act_push_vlan(const action_args& a, generic_actions& out) {
     std::uint64_t v;
     if (auto e = number_arg(a, 0xffff, v)) return e;
-    if (v != 0x8100 && v != 0x88a8)
-        return parse_error{"push_vlan: ethertype must be 0x8100 or 0x88a8", a.value_col};
+    if (v != 0x8100 && v != 0x88a8) return parse_error{"push_vlan: ethertype must be 0x8100 or 0x88a8", a.value_col};
     out.list.emplace_back(actions::push_vlan{static_cast<std::uint16_t>(v)});
     return std::nullopt;
 }
@@ -611,8 +610,7 @@ inline std::optional<parse_error> act_controller(const action_args& a, generic_a
 // (`learn(eth_type=0x800,NXM_OF_IP_SRC[])`), equal widths, constants that
 // fit. Stricter than Open vSwitch in one way: numbers are checked (OVS reads
 // table=, priority=, timeouts and limit= with atoi and takes "priority=x" as 0).
-[[nodiscard]] inline std::optional<parse_error> learn_subfield(std::string_view text, std::size_t col,
-                                                               bit_range& out) {
+[[nodiscard]] inline std::optional<parse_error> learn_subfield(std::string_view text, std::size_t col, bit_range& out) {
     if (text.empty()) return parse_error{"learn: missing field", col};
     auto r = parse_subfield(text, col);
     if (!r) {
@@ -699,7 +697,8 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
         } else if (t.key == "load") {
             const std::size_t arrow = t.value.find("->");
             if (arrow == std::string_view::npos)
-                return parse_error{"learn: load: missing `->' in " + quoted(t.value), t.has_value ? t.value_col : t.key_col};
+                return parse_error{"learn: load: missing `->' in " + quoted(t.value),
+                                   t.has_value ? t.value_col : t.key_col};
             if (arrow == 0) return parse_error{"learn: load: missing source before `->'", t.value_col};
             const std::string_view src = t.value.substr(0, arrow);
             actions::learn_spec s;
@@ -745,8 +744,7 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
                 s.what = actions::learn_spec::kind::match_field;
                 s.src = s.dst;
                 if (auto e = check_src(s.src, t.key_col)) return e;
-            } else if (const std::size_t b2 = t.value.find('[');
-                       find_field_any(t.value.substr(0, b2)).has_value()) {
+            } else if (const std::size_t b2 = t.value.find('['); find_field_any(t.value.substr(0, b2)).has_value()) {
                 s.what = actions::learn_spec::kind::match_field;
                 if (auto e = learn_subfield(t.value, t.value_col, s.src)) return e;
                 if (s.src.n_bits != s.dst.n_bits)
@@ -776,8 +774,8 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
                     return parse_error{"learn: value " + quoted(t.value) + " does not fit in " +
                                            std::to_string(s.dst.n_bits) + " bits",
                                        t.value_col};
-                learned.set(s.dst.field, (learned.value_of(s.dst.field) & ~(s.dst.mask() << s.dst.start)) |
-                                             (s.value << s.dst.start),
+                learned.set(s.dst.field,
+                            (learned.value_of(s.dst.field) & ~(s.dst.mask() << s.dst.start)) | (s.value << s.dst.start),
                             learned.mask_of(s.dst.field) | (s.dst.mask() << s.dst.start));
             }
             d.specs.push_back(s);
@@ -900,13 +898,16 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
                                    cols[i]};
         }
         if (cols_l4[i] != 0 && !flowpipe::detail::exact_is(m, field_id::nw_proto, cols_l4[i]))
-            return parse_error{std::string(cols_l4[i] == 6 ? "NXM_OF_TCP_*" : cols_l4[i] == 17 ? "NXM_OF_UDP_*"
-                                                                                                 : "OXM_OF_SCTP_*") +
-                                   " needs " + (cols_l4[i] == 6 ? "tcp" : cols_l4[i] == 17 ? "udp" : "sctp") +
+            return parse_error{std::string(cols_l4[i] == 6    ? "NXM_OF_TCP_*"
+                                           : cols_l4[i] == 17 ? "NXM_OF_UDP_*"
+                                                              : "OXM_OF_SCTP_*") +
+                                   " needs " +
+                                   (cols_l4[i] == 6    ? "tcp"
+                                    : cols_l4[i] == 17 ? "udp"
+                                                       : "sctp") +
                                    " in the match",
                                cols[i]};
-        if (dst && !writable(*dst))
-            return parse_error{std::string(info(*dst).name) + " cannot be written", cols[i]};
+        if (dst && !writable(*dst)) return parse_error{std::string(info(*dst).name) + " cannot be written", cols[i]};
         if (const auto* g = std::get_if<actions::goto_table>(&a)) {
             if (table != all_tables && g->table <= table)
                 return parse_error{"goto_table must go to a later table than " + std::to_string(table), cols[i]};

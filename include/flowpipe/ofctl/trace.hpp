@@ -35,9 +35,9 @@
 namespace flowpipe::ofctl {
 
 struct trace_options {
-    bool generate = false;          // run learn actions (ofproto/trace -generate)
-    std::int64_t now_ms = 0;        // the time learn and timeouts see
-    std::uint32_t packet_len = 60;  // the frame length learn and controller see
+    bool generate = false;         // run learn actions (ofproto/trace -generate)
+    std::int64_t now_ms = 0;       // the time learn and timeouts see
+    std::uint32_t packet_len = 60; // the frame length learn and controller see
 };
 
 struct trace_output {
@@ -46,7 +46,7 @@ struct trace_output {
 };
 
 struct trace_result {
-    std::string text;     // the whole trace, ending with "Final flow:" and "Output:" lines
+    std::string text; // the whole trace, ending with "Final flow:" and "Output:" lines
     flow_key initial{};
     flow_key final_key{};
     std::vector<trace_output> outputs; // empty: dropped
@@ -231,15 +231,18 @@ class tracing_context {
         }
         const flow_key before = key_;
         const int resubmits = resubmits_;
-        if constexpr (requires { a.d->specs; a.stats(); }) {
+        if constexpr (requires {
+                          a.d->specs;
+                          a.stats();
+                      }) {
             const learn_stats st = a.stats();
             a(*this);
             const learn_stats& now = a.stats();
-            line(now.added != st.added             ? " -> learned: a new flow"
-                 : now.refreshed != st.refreshed     ? " -> learned: the same flow was there, its timers restart"
-                 : now.modified != st.modified       ? " -> learned: the flow's actions (or cookie) were replaced"
+            line(now.added != st.added                   ? " -> learned: a new flow"
+                 : now.refreshed != st.refreshed         ? " -> learned: the same flow was there, its timers restart"
+                 : now.modified != st.modified           ? " -> learned: the flow's actions (or cookie) were replaced"
                  : now.refused_limit != st.refused_limit ? " -> not learned: limit reached"
-                                                     : " -> not learned: the target table refused the flow");
+                                                         : " -> not learned: the target table refused the flow");
         } else {
             a(*this);
         }

@@ -25,23 +25,23 @@ inline constexpr std::uint64_t clone_cookie = ~std::uint64_t{0};
 
 struct burst_counters {
     std::uint64_t received = 0;
-    std::uint64_t transmitted = 0;      // frames handed back for transmission (clones included)
-    std::uint64_t dropped = 0;          // frames no flow output anywhere
-    std::uint64_t malformed = 0;        // frames whose parse stopped early (still processed)
-    std::uint64_t not_ethernet = 0;     // shorter than an Ethernet header: dropped unprocessed
-    std::uint64_t too_deep = 0;         // over 64 nested resubmits or 4096 resubmits: dropped
-    std::uint64_t no_headroom = 0;      // an output needing a VLAN push had no room: that output dropped
-    std::uint64_t clone_failed = 0;     // clone arena exhausted or frame too large: that output dropped
-    std::uint64_t output_overflow = 0;  // more outputs than a burst can record: those outputs dropped
+    std::uint64_t transmitted = 0;     // frames handed back for transmission (clones included)
+    std::uint64_t dropped = 0;         // frames no flow output anywhere
+    std::uint64_t malformed = 0;       // frames whose parse stopped early (still processed)
+    std::uint64_t not_ethernet = 0;    // shorter than an Ethernet header: dropped unprocessed
+    std::uint64_t too_deep = 0;        // over 64 nested resubmits or 4096 resubmits: dropped
+    std::uint64_t no_headroom = 0;     // an output needing a VLAN push had no room: that output dropped
+    std::uint64_t clone_failed = 0;    // clone arena exhausted or frame too large: that output dropped
+    std::uint64_t output_overflow = 0; // more outputs than a burst can record: those outputs dropped
     std::uint64_t to_controller = 0;
 };
 
 class burst_output {
   public:
     struct config {
-        std::size_t max_clones = 512;         // clones per run
-        std::size_t clone_size = 2048;        // largest frame that can be cloned
-        std::size_t clone_headroom = 64;      // room before each clone (VLAN push, encapsulation)
+        std::size_t max_clones = 512;            // clones per run
+        std::size_t clone_size = 2048;           // largest frame that can be cloned
+        std::size_t clone_headroom = 64;         // room before each clone (VLAN push, encapsulation)
         std::size_t max_outputs = 4 * max_burst; // output records per run
     };
 

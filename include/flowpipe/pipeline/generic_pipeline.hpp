@@ -45,7 +45,8 @@ class generic_pipeline {
             flow_mod_status total;
             for (std::size_t i = 0; i < tables_.size(); ++i) {
                 if (!tables_[i]) continue;
-                if (auto why = validate(acts, static_cast<std::uint8_t>(i))) return {flow_mod_errc::bad_action, 0, {}, *why};
+                if (auto why = validate(acts, static_cast<std::uint8_t>(i)))
+                    return {flow_mod_errc::bad_action, 0, {}, *why};
                 total.count += tables_[i]->modify(m, strict, priority, acts, cookie, now_ms, false).count;
             }
             if (total.count == 0 && cookie.mask == 0) return add(0, m, priority, acts, {cookie.value}, now_ms);
@@ -59,7 +60,8 @@ class generic_pipeline {
                            cookie_filter cookie = {}) {
         flow_mod_status total;
         for (std::size_t i = 0; i < tables_.size(); ++i)
-            if (tables_[i] && (id == 255 || i == id)) total.count += tables_[i]->remove(m, strict, priority, cookie).count;
+            if (tables_[i] && (id == 255 || i == id))
+                total.count += tables_[i]->remove(m, strict, priority, cookie).count;
         return total;
     }
 

@@ -106,8 +106,7 @@ class pipeline {
     static_assert(sizeof...(Tables) > 0, "a pipeline has at least one table");
     static_assert((is_table<Tables> && ...), "pipeline<...> takes table<Id, Schema, Allowed> elements");
     static_assert(detail::unique_ids<Tables::id...>(), "each table number appears once in a pipeline");
-    static_assert((!detail::table_has_backward_goto<Tables>::value && ...),
-                  "goto_table must go to a later table");
+    static_assert((!detail::table_has_backward_goto<Tables>::value && ...), "goto_table must go to a later table");
 
     using slots = std::tuple<detail::table_slot<Tables>...>;
 
@@ -115,7 +114,8 @@ class pipeline {
     static constexpr auto positions = [] {
         return []<std::size_t... I>(std::index_sequence<I...>) {
             return hana::make_map(hana::make_pair(hana::integral_c<std::uint8_t, Tables::id>, hana::size_c<I>)...);
-        }(std::index_sequence_for<Tables...>{});
+        }
+        (std::index_sequence_for<Tables...>{});
     }();
 
   public:
@@ -151,8 +151,11 @@ class pipeline {
     // Calls f(flow_table&) for each table, in declaration order.
     template <class F>
     void for_each_table(F&& f) {
-        std::apply([&](auto&... t) { (f(static_cast<typename std::remove_reference_t<decltype(t)>::flow_table_type&>(t)), ...); },
-                   *tables_);
+        std::apply(
+            [&](auto&... t) {
+                (f(static_cast<typename std::remove_reference_t<decltype(t)>::flow_table_type&>(t)), ...);
+            },
+            *tables_);
     }
 
     // ---- run-time flow mods by table number (text, learn, generic code) ----
@@ -170,7 +173,8 @@ class pipeline {
                 }
                 st = t.add(m, priority, acts, o, now_ms);
             } else {
-                st = flow_mod_status{flow_mod_errc::bad_action, 0, {}, "this table does not take run-time action lists"};
+                st =
+                    flow_mod_status{flow_mod_errc::bad_action, 0, {}, "this table does not take run-time action lists"};
             }
         });
         return st;
@@ -210,11 +214,11 @@ class pipeline {
     template <class F>
     bool with_table(std::uint8_t id, F&& f) {
         return [&]<std::size_t... I>(std::index_sequence<I...>) {
-            return ((id == Tables::id
-                         ? (f(static_cast<typename Tables::flow_table_type&>(std::get<I>(*tables_))), true)
-                         : false) ||
+            return ((id == Tables::id ? (f(static_cast<typename Tables::flow_table_type&>(std::get<I>(*tables_))), true)
+                                      : false) ||
                     ...);
-        }(std::index_sequence_for<Tables...>{});
+        }
+        (std::index_sequence_for<Tables...>{});
     }
 
     std::unique_ptr<slots> tables_;

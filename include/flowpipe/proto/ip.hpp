@@ -35,9 +35,9 @@ inline constexpr std::uint8_t ip_proto_sctp = 132;
 inline constexpr std::size_t tcp_min_header_len = 20;
 inline constexpr std::size_t udp_header_len = 8;
 inline constexpr std::size_t sctp_header_len = 12;
-inline constexpr std::size_t icmp_header_len = 4;       // type, code, checksum
-inline constexpr std::size_t nd_target_offset = 8;      // after ICMPv6 header + reserved
-inline constexpr std::size_t nd_min_len = 24;           // ICMPv6 header, reserved, target
+inline constexpr std::size_t icmp_header_len = 4;  // type, code, checksum
+inline constexpr std::size_t nd_target_offset = 8; // after ICMPv6 header + reserved
+inline constexpr std::size_t nd_min_len = 24;      // ICMPv6 header, reserved, target
 inline constexpr std::uint8_t icmpv6_neighbor_solicit = 135;
 inline constexpr std::uint8_t icmpv6_neighbor_advert = 136;
 

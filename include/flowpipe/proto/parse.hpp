@@ -30,12 +30,12 @@ enum class parse_status : std::uint8_t {
     truncated_ethernet, // shorter than dst+src+type: the frame is not Ethernet at all
     truncated_vlan,     // 802.1Q TPID with no room for TCI and inner type
     truncated_arp,
-    malformed_arp,      // not Ethernet/IPv4 ARP (hardware/protocol type or lengths)
-    truncated_ipv4,     // header, or the datagram its total length announces, cut short
-    malformed_ipv4,     // version != 4, IHL < 5, header longer than the frame or total length < IHL
-    truncated_ipv6,     // header, or the 40 + payload length bytes it announces, cut short
-    malformed_ipv6,     // version != 6
-    truncated_l4,       // transport header announced but cut short (or a TCP data offset < 5)
+    malformed_arp,  // not Ethernet/IPv4 ARP (hardware/protocol type or lengths)
+    truncated_ipv4, // header, or the datagram its total length announces, cut short
+    malformed_ipv4, // version != 4, IHL < 5, header longer than the frame or total length < IHL
+    truncated_ipv6, // header, or the 40 + payload length bytes it announces, cut short
+    malformed_ipv6, // version != 6
+    truncated_l4,   // transport header announced but cut short (or a TCP data offset < 5)
 };
 
 [[nodiscard]] constexpr const char* to_string(parse_status s) noexcept {
@@ -166,9 +166,8 @@ inline void parse_l4(const std::uint8_t* frame, std::size_t len, std::size_t off
             return out;
         }
         const std::uint8_t* a = frame + off;
-        if (load_be16(a + arp_htype_offset) != arp_htype_ethernet ||
-            load_be16(a + arp_ptype_offset) != eth_type_ipv4 || a[arp_hlen_offset] != eth_addr_len ||
-            a[arp_plen_offset] != 4) {
+        if (load_be16(a + arp_htype_offset) != arp_htype_ethernet || load_be16(a + arp_ptype_offset) != eth_type_ipv4 ||
+            a[arp_hlen_offset] != eth_addr_len || a[arp_plen_offset] != 4) {
             out.status = parse_status::malformed_arp;
             return out;
         }

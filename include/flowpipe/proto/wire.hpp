@@ -12,8 +12,7 @@
 
 namespace flowpipe::proto {
 
-static_assert(std::endian::native == std::endian::little,
-              "flowpipe assumes a little-endian host (x86-64, AArch64)");
+static_assert(std::endian::native == std::endian::little, "flowpipe assumes a little-endian host (x86-64, AArch64)");
 
 [[nodiscard]] inline std::uint16_t load_be16(const std::uint8_t* p) noexcept {
     return static_cast<std::uint16_t>((p[0] << 8) | p[1]);

@@ -138,18 +138,22 @@ template <std::size_t Words, std::size_t Slots>
 struct exact_slot_layout {
     static constexpr std::size_t line = 64;
     static constexpr std::size_t key_bytes = 8 * Words;
-    static constexpr std::size_t per_line = line / (key_bytes + 4);   // 0 for keys of 8+ words
-    static constexpr std::size_t stride = key_bytes + 8;              // used only when per_line == 0
+    static constexpr std::size_t per_line = line / (key_bytes + 4); // 0 for keys of 8+ words
+    static constexpr std::size_t stride = key_bytes + 8;            // used only when per_line == 0
     static constexpr std::size_t block_bytes =
         per_line != 0 ? (Slots + per_line - 1) / per_line * line : (Slots * stride + line - 1) / line * line;
 
     static constexpr std::size_t key_offset(std::size_t s) noexcept {
-        if constexpr (per_line != 0) return s / per_line * line + s % per_line * key_bytes;
-        else return s * stride;
+        if constexpr (per_line != 0)
+            return s / per_line * line + s % per_line * key_bytes;
+        else
+            return s * stride;
     }
     static constexpr std::size_t id_offset(std::size_t s) noexcept {
-        if constexpr (per_line != 0) return s / per_line * line + per_line * key_bytes + s % per_line * 4;
-        else return s * stride + key_bytes;
+        if constexpr (per_line != 0)
+            return s / per_line * line + per_line * key_bytes + s % per_line * 4;
+        else
+            return s * stride + key_bytes;
     }
 };
 
@@ -185,7 +189,7 @@ class exact_index {
         mask_ = bucket_count_ - 1;
         capacity_ = capacity_for(capacity);
         // One allocation: all tag groups, then all slot blocks.
-        mem_.reset(static_cast<std::byte*>(::operator new(bytes(), std::align_val_t{line})));
+        mem_.reset(static_cast<std::byte*>(::operator new (bytes(), std::align_val_t{line})));
         groups_ = reinterpret_cast<group*>(mem_.get());
         blocks_ = mem_.get() + groups_bytes();
         clear();
@@ -202,7 +206,7 @@ class exact_index {
         const std::uint16_t t = tag_of(h);
         if (locate(k, h, t).found) return insert_result::exists;
         if (size_ >= capacity_) return insert_result::full;
-        for (std::size_t i = 0;; ++i) {   // terminates: size_ < slot count
+        for (std::size_t i = 0;; ++i) { // terminates: size_ < slot count
             const std::size_t bi = (h + i) & mask_;
             group& g = groups_[bi];
             const std::uint32_t free = match(g, 0);
@@ -214,7 +218,7 @@ class exact_index {
                     std::uint16_t& o = groups_[(h + j) & mask_].lane[overflow_lane];
                     if (o != overflow_sticky) ++o;
                 }
-                g.lane[s] = t;   // published last (see "Concurrency")
+                g.lane[s] = t; // published last (see "Concurrency")
                 ++size_;
                 return insert_result::inserted;
             }
@@ -231,12 +235,12 @@ class exact_index {
     // new one with probe(k, p.hash), which skips the hash).
     struct probe_result {
         std::uint64_t hash = 0;
-        std::size_t bucket = 0;   // found: the key's bucket; else the free slot's bucket
+        std::size_t bucket = 0; // found: the key's bucket; else the free slot's bucket
         std::uint32_t slot = 0;
-        std::uint32_t id = npos;  // the key's id when found, else npos
+        std::uint32_t id = npos;   // the key's id when found, else npos
         std::uint32_t skipped = 0; // buckets passed before `bucket`
         bool found = false;
-        bool has_free = false;    // not found and a free slot exists
+        bool has_free = false; // not found and a free slot exists
     };
 
     [[nodiscard]] static std::uint64_t hash(const key_type& k) noexcept { return hash_of(k); }
@@ -368,24 +372,24 @@ class exact_index {
   private:
     static constexpr std::size_t line = 64;
     static constexpr std::size_t overflow_lane = tag_group - 1;
-    static constexpr std::uint16_t overflow_sticky = 0xffff;   // saturated: never decremented again
+    static constexpr std::uint16_t overflow_sticky = 0xffff; // saturated: never decremented again
     static constexpr std::uint32_t slot_mask = (1u << slots_per_bucket) - 1;
     using layout = detail::exact_slot_layout<Words, slots_per_bucket>;
 
     struct alignas(tag_group * 2) group {
-        std::uint16_t lane[tag_group];   // lanes 0..14: tags (0 = empty); lane 15: overflow count
+        std::uint16_t lane[tag_group]; // lanes 0..14: tags (0 = empty); lane 15: overflow count
     };
     static_assert(line % sizeof(group) == 0, "tag groups never straddle a cache line");
 
     struct aligned_delete {
-        void operator()(std::byte* p) const noexcept { ::operator delete(p, std::align_val_t{line}); }
+        void operator()(std::byte* p) const noexcept { ::operator delete (p, std::align_val_t{line}); }
     };
 
     struct slot_ref {
         bool found;
         unsigned slot;
         std::size_t bucket;
-        std::size_t probe;   // buckets passed before the one holding the key
+        std::size_t probe; // buckets passed before the one holding the key
     };
 
     [[nodiscard]] std::size_t groups_bytes() const noexcept {
@@ -459,7 +463,7 @@ class exact_index {
         // Pass 2: compare tags, prefetch the line of the first candidate. A
         // key with no candidate whose home bucket never overflowed is a miss
         // already; the others go on the to-do list of pass 3.
-        std::size_t cand[burst_group];   // byte offset of the first candidate key in blocks_
+        std::size_t cand[burst_group]; // byte offset of the first candidate key in blocks_
         std::uint8_t todo[burst_group];
         std::size_t n_todo = 0;
         for (std::size_t i = 0; i < m; ++i) {
@@ -473,8 +477,9 @@ class exact_index {
                 cand[i] = bi * layout::block_bytes + key_offsets[std::countr_zero(hits[i])];
                 const std::byte* kp = blocks_ + cand[i];
                 detail::prefetch_read(kp);
-                if constexpr (layout::per_line == 0)   // a key of 8+ words spans lines
-                    for (std::size_t off = line; off < sizeof(key_type) + 4; off += line) detail::prefetch_read(kp + off);
+                if constexpr (layout::per_line == 0) // a key of 8+ words spans lines
+                    for (std::size_t off = line; off < sizeof(key_type) + 4; off += line)
+                        detail::prefetch_read(kp + off);
             }
         }
         // Pass 3: verify the first candidate; the rare others (a false tag

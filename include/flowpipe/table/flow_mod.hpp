@@ -54,8 +54,8 @@ enum class flow_mod_errc : std::uint8_t {
 // The outcome of a flow mod: ok (with how many flows it touched) or why not.
 struct flow_mod_status {
     flow_mod_errc code = flow_mod_errc::ok;
-    std::size_t count = 0;       // flows added, modified or deleted
-    field_id field{};            // unmet_prerequisite and schema errors: the field at fault
+    std::size_t count = 0;        // flows added, modified or deleted
+    field_id field{};             // unmet_prerequisite and schema errors: the field at fault
     const char* detail = nullptr; // for bad_action: which rule it breaks
 
     [[nodiscard]] explicit operator bool() const noexcept { return code == flow_mod_errc::ok; }
@@ -66,9 +66,7 @@ struct flow_mod_status {
 struct cookie_filter {
     std::uint64_t value = 0;
     std::uint64_t mask = 0; // 0: every flow
-    [[nodiscard]] constexpr bool matches(std::uint64_t cookie) const noexcept {
-        return ((cookie ^ value) & mask) == 0;
-    }
+    [[nodiscard]] constexpr bool matches(std::uint64_t cookie) const noexcept { return ((cookie ^ value) & mask) == 0; }
 };
 
 // What a new flow carries besides its match, priority and actions.

@@ -168,9 +168,9 @@ class flow_table {
         std::is_same_v<Lookup, lookup::exact> || (std::is_same_v<Lookup, lookup::automatic> && Schema::all_exact);
     static_assert(!std::is_same_v<Lookup, lookup::exact> || Schema::all_exact,
                   "lookup::exact needs a schema whose fields are all exact<F>");
-    using index_type = std::conditional_t<exact_mode, exact_index<words>,
-                                          std::conditional_t<std::is_same_v<Lookup, lookup::scan>,
-                                                             scan_index<words>, masked_index<words>>>;
+    using index_type = std::conditional_t<
+        exact_mode, exact_index<words>,
+        std::conditional_t<std::is_same_v<Lookup, lookup::scan>, scan_index<words>, masked_index<words>>>;
 
     explicit flow_table(table_config cfg = {}, std::uint8_t table_id = 0)
         : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)) {}
@@ -391,8 +391,10 @@ class flow_table {
         std::uint64_t changes = 0;
     };
     [[nodiscard]] static std::uint64_t learn_hash(const key_type& value) noexcept {
-        if constexpr (exact_mode) return exact_index<words>::hash(value);
-        else return 0;
+        if constexpr (exact_mode)
+            return exact_index<words>::hash(value);
+        else
+            return 0;
     }
     [[nodiscard]] learn_probe probe_learn(const key_type& value) const noexcept {
         return probe_learn(value, learn_hash(value));
@@ -414,19 +416,23 @@ class flow_table {
     void prefetch_flow(std::uint32_t id) const noexcept {
         const auto* p = &chunks_[id >> chunk_bits][id & (chunk_size - 1)];
         __builtin_prefetch(p, 1, 3);
-        if constexpr (sizeof(flow_type) > 1) __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1, 1, 3);
+        if constexpr (sizeof(flow_type) > 1)
+            __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1, 1, 3);
         if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
     }
     // Prefetches (for writing) the slab slot the k-th next new flow will take.
     void prefetch_new_flow(std::size_t k) const noexcept {
         std::size_t id;
-        if (k < free_.size()) id = free_[free_.size() - 1 - k];
-        else id = next_id_ + (k - free_.size());
+        if (k < free_.size())
+            id = free_[free_.size() - 1 - k];
+        else
+            id = next_id_ + (k - free_.size());
         if ((id >> chunk_bits) < chunks_.size()) {
             const auto* p = &chunks_[id >> chunk_bits][id & (chunk_size - 1)];
             __builtin_prefetch(p, 1, 3);
-            if constexpr (sizeof(flow_type) > 1) __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1, 1, 3);
-        if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
+            if constexpr (sizeof(flow_type) > 1)
+                __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1, 1, 3);
+            if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
         }
     }
 

@@ -148,7 +148,8 @@ class masked_index {
         } else {
             // Among equal priorities the newest goes last: the head stays put.
             std::uint32_t prev = head;
-            while (nodes_[prev].next != npos && nodes_[nodes_[prev].next].priority >= priority) prev = nodes_[prev].next;
+            while (nodes_[prev].next != npos && nodes_[nodes_[prev].next].priority >= priority)
+                prev = nodes_[prev].next;
             nodes_[node].next = nodes_[prev].next;
             nodes_[prev].next = node;
         }
@@ -237,8 +238,7 @@ class masked_index {
     // control path estimated at three pointers plus their payload each).
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
         std::size_t bytes = sizeof(*this) + nodes_.capacity() * sizeof(rule_node) +
-                            order_.capacity() * sizeof(subtable*) +
-                            by_mask_.bucket_count() * sizeof(void*) +
+                            order_.capacity() * sizeof(subtable*) + by_mask_.bucket_count() * sizeof(void*) +
                             by_mask_.size() * (sizeof(key_type) + 4 * sizeof(void*));
         for (const subtable* st : order_)
             bytes += sizeof(subtable) + st->slots.capacity() * sizeof(std::uint64_t) +
@@ -297,27 +297,27 @@ class masked_index {
 
     // What the tags of a packet's home group say (find_burst's first probe stage).
     enum class stage : std::uint8_t {
-        miss,       // no tag matches and the group has an empty slot: not in this subtable
-        candidate,  // exactly one tag matches: the slot to compare
-        probe,      // several candidates, or a full group: run the full probe
+        miss,      // no tag matches and the group has an empty slot: not in this subtable
+        candidate, // exactly one tag matches: the slot to compare
+        probe,     // several candidates, or a full group: run the full probe
     };
 
     struct subtable {
         key_type mask;
-        std::uint32_t n = 0;       // nonzero words of the mask
-        std::uint32_t stride = 2;  // words per slot: 2 + n
+        std::uint32_t n = 0;      // nonzero words of the mask
+        std::uint32_t stride = 2; // words per slot: 2 + n
         std::array<std::uint8_t, Words> word_index{};
         std::array<std::uint64_t, Words> word_mask{};
         std::int32_t max_priority = INT32_MIN;
-        std::uint32_t group_mask = 0;  // groups - 1
-        std::uint32_t entries = 0;     // occupied slots (distinct values)
+        std::uint32_t group_mask = 0; // groups - 1
+        std::uint32_t entries = 0;    // occupied slots (distinct values)
         std::uint32_t tombstones = 0;
         std::uint32_t rule_count = 0;
-        const std::uint16_t* tag_base = nullptr;   // == tags.data(), kept next to the header
-        const std::uint64_t* slot_base = nullptr;  // == slots.data()
-        std::vector<std::uint16_t> tags;            // group_size per group
-        std::vector<std::uint64_t> slots;           // stride words per slot
-        std::map<std::int32_t, std::uint32_t> priority_counts;  // priority -> rules
+        const std::uint16_t* tag_base = nullptr;               // == tags.data(), kept next to the header
+        const std::uint64_t* slot_base = nullptr;              // == slots.data()
+        std::vector<std::uint16_t> tags;                       // group_size per group
+        std::vector<std::uint64_t> slots;                      // stride words per slot
+        std::map<std::int32_t, std::uint32_t> priority_counts; // priority -> rules
 
         explicit subtable(const key_type& m) : mask(m) {
             for (std::size_t i = 0; i < Words; ++i) {
@@ -401,10 +401,12 @@ class masked_index {
                     for (std::uint64_t z = zero_lanes(w[half] ^ pattern); z != 0; z &= z - 1) {
                         const std::uint32_t k = half * 4 + static_cast<std::uint32_t>(std::countr_zero(z)) / 16;
                         const std::uint64_t* s = slot_base + (static_cast<std::size_t>(g) * group_size + k) * stride;
-                        if (t[k] == tag && same_key(s, key)) [[likely]] return s;
+                        if (t[k] == tag && same_key(s, key)) [[likely]]
+                            return s;
                     }
                 }
-                if ((zero_lanes(w[0]) | zero_lanes(w[1])) != 0) [[likely]] return nullptr;  // an empty slot ends the probe
+                if ((zero_lanes(w[0]) | zero_lanes(w[1])) != 0) [[likely]]
+                    return nullptr; // an empty slot ends the probe
                 g = (g + 1) & group_mask;
             }
         }
@@ -418,8 +420,7 @@ class masked_index {
             const std::uint64_t pattern = tag * lanes_low;
             const std::uint64_t z0 = zero_lanes(w[0] ^ pattern);
             const std::uint64_t z1 = zero_lanes(w[1] ^ pattern);
-            if ((z0 | z1) == 0)
-                return (zero_lanes(w[0]) | zero_lanes(w[1])) != 0 ? stage::miss : stage::probe;
+            if ((z0 | z1) == 0) return (zero_lanes(w[0]) | zero_lanes(w[1])) != 0 ? stage::miss : stage::probe;
             if (std::popcount(z0) + std::popcount(z1) != 1) return stage::probe;
             // The lowest flagged lane is always a true match (see zero_lanes).
             const std::uint32_t k = z0 != 0 ? static_cast<std::uint32_t>(std::countr_zero(z0)) / 16
@@ -520,7 +521,7 @@ class masked_index {
         subtable* st = owned.get();
         order_.reserve(order_.size() + 1);
         by_mask_.emplace(mask, std::move(owned));
-        order_.push_back(st);  // placed by reposition() once its max_priority is known
+        order_.push_back(st); // placed by reposition() once its max_priority is known
         return st;
     }
 
@@ -541,7 +542,7 @@ class masked_index {
     void find_chunk(const key_type* keys, std::size_t n, std::uint32_t* out) const noexcept {
         std::array<std::int64_t, burst_chunk> best;
         std::array<std::uint64_t, burst_chunk> hashes;
-        std::array<std::uint8_t, burst_chunk> active;  // packets still searching, in order
+        std::array<std::uint8_t, burst_chunk> active; // packets still searching, in order
         std::array<stage, burst_chunk> stages;
         std::array<const std::uint64_t*, burst_chunk> candidates;
         for (std::size_t i = 0; i < n; ++i) {
@@ -594,7 +595,7 @@ class masked_index {
     std::size_t size_ = 0;
     std::uint32_t free_head_ = npos;
     std::vector<rule_node> nodes_;
-    std::vector<subtable*> order_;  // search order: max_priority descending
+    std::vector<subtable*> order_; // search order: max_priority descending
     std::unordered_map<key_type, std::unique_ptr<subtable>, mask_hash> by_mask_;
 };
 

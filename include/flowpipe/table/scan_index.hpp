@@ -149,7 +149,7 @@ class scan_index {
             for (std::size_t w = 1; w < Words; ++w)
                 hit = hit & ((k[w] & batch::load_aligned(&mask_[w * stride_ + r])) ==
                              batch::load_aligned(&value_[w * stride_ + r]));
-            if (xsimd::any(hit)) {  // once per lookup: find the lowest matching lane
+            if (xsimd::any(hit)) { // once per lookup: find the lowest matching lane
                 alignas(64) bool lane[lanes];
                 hit.store_aligned(lane);
                 for (std::size_t l = 0;; ++l)
@@ -180,7 +180,7 @@ class scan_index {
     using word_vector = std::vector<std::uint64_t, xsimd::aligned_allocator<std::uint64_t, 64>>;
 
     std::size_t capacity_;
-    std::size_t stride_;  // capacity rounded up to lane_group: distance between words
+    std::size_t stride_; // capacity rounded up to lane_group: distance between words
     std::size_t size_ = 0;
     word_vector mask_;
     word_vector value_;

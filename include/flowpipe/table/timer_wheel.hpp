@@ -55,8 +55,9 @@ class timer_wheel {
             heads_ = std::make_unique<std::uint32_t[]>(slot_count + 1);
             std::fill_n(heads_.get(), slot_count + 1, npos);
         }
-        const std::uint32_t s =
-            bound <= cursor_ ? late_slot : static_cast<std::uint32_t>(static_cast<std::uint64_t>(bound) & (slot_count - 1));
+        const std::uint32_t s = bound <= cursor_
+                                    ? late_slot
+                                    : static_cast<std::uint32_t>(static_cast<std::uint64_t>(bound) & (slot_count - 1));
         push(l, id, s);
         ++size_;
     }
@@ -89,7 +90,8 @@ class timer_wheel {
         const std::int64_t old_cursor = cursor_;
         cursor_ = std::min(old_cursor, first - 1);
         for (std::int64_t t = first; t <= now && size_ != 0; ++t)
-            n += visit(l, static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) & (slot_count - 1)), now, due_of, fire);
+            n += visit(l, static_cast<std::uint32_t>(static_cast<std::uint64_t>(t) & (slot_count - 1)), now, due_of,
+                       fire);
         cursor_ = now;
         return n;
     }

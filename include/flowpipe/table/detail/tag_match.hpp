@@ -72,13 +72,13 @@ template <std::size_t N, class Arch = tag_arch<N>>
             const auto eq = batch::load_unaligned(tags + c) == needle;
             std::uint32_t part;
             if constexpr (lanes == 32) {
-                part = static_cast<std::uint32_t>(eq.data);   // already a __mmask32
+                part = static_cast<std::uint32_t>(eq.data); // already a __mmask32
             } else if constexpr (lanes == 16) {
-                const auto r = eq.data;                       // __m256i, 0xffff per true lane
-                part = static_cast<std::uint32_t>(_mm_movemask_epi8(
-                    _mm_packs_epi16(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1))));
+                const auto r = eq.data; // __m256i, 0xffff per true lane
+                part = static_cast<std::uint32_t>(
+                    _mm_movemask_epi8(_mm_packs_epi16(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1))));
             } else {
-                const auto r = eq.data;                       // __m128i
+                const auto r = eq.data; // __m128i
                 part = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_packs_epi16(r, _mm_setzero_si128()))) & 0xffu;
             }
             m |= part << c;
