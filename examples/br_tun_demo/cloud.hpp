@@ -14,6 +14,7 @@
 #include <flowpipe/neutron/agent.hpp>
 
 #include <cctype>
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -132,7 +133,8 @@ inline std::optional<cloud> parse_cloud(const std::string& file, const std::stri
                                         std::vector<std::string>& errors) {
     cloud c;
     const std::size_t errors_before = errors.size();
-    auto err = [&](int line, const std::string& why) { errors.push_back(file + ":" + std::to_string(line) + ": " + why); };
+    std::vector<std::pair<int, std::string>> found; // by line, in the end
+    auto err = [&](int line, const std::string& why) { found.emplace_back(line, why); };
     std::map<std::string, int> node_lines, net_lines, vm_lines, router_lines;
 
     std::istringstream in(text);
@@ -319,8 +321,10 @@ inline std::optional<cloud> parse_cloud(const std::string& file, const std::stri
         if (!any) err(l.line, "no vm on the local node " + l.name + ": its br-tun would have no network");
         if (!c.routers.empty() && !l.dvr_mac)
             err(c.routers.front().line,
-                "router interfaces need DVR: give the local node " + l.name + " a dvr_mac=");
+                "router interfaces need DVR, but the local node " + l.name + " has no dvr_mac=");
     }
+    std::stable_sort(found.begin(), found.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    for (const auto& [line, why] : found) errors.push_back(file + ":" + std::to_string(line) + ": " + why);
     if (errors.size() != errors_before) return std::nullopt;
     return c;
 }

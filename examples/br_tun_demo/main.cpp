@@ -55,6 +55,7 @@ const char* usage_text =
     "\n"
     "  --cloud FILE   cloud description (docs/cloud-file.md); default:\n"
     "                 " BR_TUN_DEMO_CLOUD "\n"
+    "                 (or br_tun_demo.cloud next to the binary, where `cmake --install` puts it)\n"
     "  --out DIR      where input.pcap and one pcap per port go (default br_tun_demo_out)\n"
     "  --pcap FILE    run this capture instead of generated traffic. VXLAN/Geneve/GRE packets from a node\n"
     "                 of the cloud to the local node enter on the tunnel port to that node, decapsulated,\n"
@@ -72,6 +73,7 @@ const char* usage_text =
 
 struct options {
     std::string cloud = BR_TUN_DEMO_CLOUD;
+    bool cloud_given = false;
     std::string out = "br_tun_demo_out";
     std::string pcap;
     std::string in_port;
@@ -129,6 +131,14 @@ struct world {
             return t->name + " (" + (n ? n->name : ip_str(t->remote_ip)) + ")";
         }
         return "port " + std::to_string(port);
+    }
+    // "compute2/vxlan": where a frame from a tunnel came from
+    std::string short_port(std::uint32_t port) const {
+        if (const auto* t = tunnel(port)) {
+            const auto* n = c.node_by_ip(t->remote_ip);
+            return (n ? n->name : ip_str(t->remote_ip)) + "/" + nt::to_string(t->type);
+        }
+        return port == patch_int ? "patch-int" : "port " + std::to_string(port);
     }
     std::string port_file(std::uint32_t port) const {
         if (port == patch_int) return "patch-int.pcap";
@@ -497,7 +507,8 @@ std::optional<std::vector<input>> read_pcap(const world& w, const options& o) {
 
 // ---- describing frames --------------------------------------------------------------
 
-std::string describe(const world& w, const std::uint8_t* data, std::size_t len, std::uint64_t tun_id, bool on_tunnel) {
+std::string describe(const world& w, const std::uint8_t* data, std::size_t len, std::uint64_t tun_id, bool on_tunnel,
+                     bool ips = true) {
     if (len < 14) return std::to_string(len) + "-byte runt";
     fp::flow_key k{};
     const auto l = fp::extract(data, len, k);
@@ -511,7 +522,7 @@ std::string describe(const world& w, const std::uint8_t* data, std::size_t len, 
             s += "ARP who-has " + ip_str(k.arp_tpa) + " from " + w.name(k.eth_src);
     } else {
         s += w.name(k.eth_src) + " -> " + w.name(k.eth_dst);
-        if (k.eth_type == 0x0800) s += " " + ip_str(k.nw_src) + " > " + ip_str(k.nw_dst);
+        if (k.eth_type == 0x0800 && ips) s += " " + ip_str(k.nw_src) + " > " + ip_str(k.nw_dst);
     }
     return s;
 }
@@ -568,6 +579,7 @@ int parse_args(int argc, char** argv, options& o) {
             return -1;
         } else if (a == "--cloud") {
             if (!value(o.cloud)) return usage_error;
+            o.cloud_given = true;
         } else if (a == "--out") {
             if (!value(o.out)) return usage_error;
         } else if (a == "--pcap") {
@@ -612,7 +624,16 @@ int main(int argc, char** argv) {
     if (const int rc = parse_args(argc, argv, o); rc != ok) return rc < 0 ? ok : rc;
 
     // ---- the cloud ----
-    const auto text = fp::io::read_file(o.cloud);
+    auto text = fp::io::read_file(o.cloud);
+    if (!text && !o.cloud_given) {
+        // An installed demo: the cloud file installed next to the binary.
+        std::error_code ec;
+        const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+        if (!ec) {
+            const auto beside = (exe.parent_path() / "br_tun_demo.cloud").string();
+            if ((text = fp::io::read_file(beside))) o.cloud = beside;
+        }
+    }
     if (!text) {
         std::fprintf(stderr, "br_tun_demo: cannot read cloud file %s\n", o.cloud.c_str());
         return failure;
@@ -649,8 +670,8 @@ int main(int argc, char** argv) {
         inputs = std::move(*v);
         for (auto& in : inputs)
             if (!in.skip)
-                in.what = (in.in_port == patch_int ? "" : "from " + w->port_name(in.in_port) + ": ") +
-                          describe(*w, in.bytes.data(), in.bytes.size(), in.tun_id, in.in_port != patch_int);
+                in.what = (in.in_port == patch_int ? "" : w->short_port(in.in_port) + " ") +
+                          describe(*w, in.bytes.data(), in.bytes.size(), in.tun_id, in.in_port != patch_int, false);
     }
     std::error_code ec;
     const std::filesystem::path out_dir = o.out;
