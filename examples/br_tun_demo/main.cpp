@@ -293,7 +293,7 @@ class generator {
             if (first) {
                 const std::uint32_t unknown = unused_ip(a->ip);
                 add(a->name + " ARP who-has " + ip_str(unknown) + " (nobody)", arp(*a, vlan, unknown));
-                if (gw && c.dvr()) add(a->name + " ARP who-has " + ip_str(gw->ip) + " (gateway)", arp(*a, vlan, gw->ip));
+                if (gw && c.dvr()) add(a->name + " ARP who-has " + ip_str(gw->ip) + " (gateway: local)", arp(*a, vlan, gw->ip));
             }
             if (r) {
                 add(a->name + " -> " + r->name, local(udp_key(a->mac, r->mac, a->ip, r->ip), vlan));
@@ -321,7 +321,7 @@ class generator {
                 push(std::move(wrong));
             }
             if (gw && c.dvr()) {
-                add(a->name + " -> gateway MAC (routed locally)", local(udp_key(a->mac, gw->mac, a->ip, gw->ip), vlan));
+                add(a->name + " -> gateway MAC (local router)", local(udp_key(a->mac, gw->mac, a->ip, gw->ip), vlan));
                 routed(*a, n);
             }
         }
@@ -396,12 +396,12 @@ class generator {
                 if (v.network != m.name || c.is_local(v)) continue;
                 auto k = local(udp_key(gw->mac, v.mac, a.ip, v.ip), w_.lvid(m.name));
                 k.nw_ttl = 63;
-                add(a.name + " -> " + v.name + " routed here (DVR)", k);
+                add(a.name + " -> " + v.name + " via local router (DVR)", k);
                 const demo::node* vn = c.find_node(v.node);
                 if (vn->dvr_mac && w_.tunnel_to(an.type, vn->ip)) {
                     auto back = udp_key(*vn->dvr_mac, a.mac, v.ip, a.ip);
                     back.nw_ttl = 63;
-                    from_tunnel(v.name + " -> " + a.name + " routed on " + vn->name, v, an, back);
+                    from_tunnel(v.name + " -> " + a.name + " via " + vn->name + "'s router", v, an, back);
                 }
                 return;
             }
