@@ -138,7 +138,7 @@ fp::flow_key edit(const fp::flow_key& k, const pr::frame_layout& l, rng& r) {
     switch (l.l3_type) {
     case pr::l3_kind::none: break;
     case pr::l3_kind::arp:
-        if (r.coin()) a.arp_op = static_cast<std::uint16_t>(r.next());
+        if (r.coin()) a.arp_op = static_cast<std::uint16_t>(r.next() & 0xff); // 8 bits, as Open vSwitch keeps it
         if (r.coin()) a.arp_sha = r.next() & 0xffffffffffffull;
         if (r.coin()) a.arp_tha = r.next() & 0xffffffffffffull;
         if (r.coin()) a.arp_spa = static_cast<std::uint32_t>(r.next());
