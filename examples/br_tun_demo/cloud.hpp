@@ -13,8 +13,8 @@
 
 #include <flowpipe/neutron/agent.hpp>
 
-#include <cctype>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -220,8 +220,9 @@ inline std::optional<cloud> parse_cloud(const std::string& file, const std::stri
         };
         auto dup = [&](std::map<std::string, int>& seen, const char* what) {
             auto [it, fresh] = seen.emplace(name, lineno);
-            if (!fresh) err(lineno, std::string("duplicate ") + what + " '" + name + "' (first at line " +
-                                        std::to_string(it->second) + ")");
+            if (!fresh)
+                err(lineno, std::string("duplicate ") + what + " '" + name + "' (first at line " +
+                                std::to_string(it->second) + ")");
             return !fresh;
         };
 
@@ -242,7 +243,8 @@ inline std::optional<cloud> parse_cloud(const std::string& file, const std::stri
             const std::string& s = kv.at("segment");
             const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), seg);
             const bool seg_ok = ec == std::errc{} && p == s.data() + s.size() && seg != 0;
-            if (!seg_ok) err(lineno, "segment '" + s + "' is not a positive number");
+            if (!seg_ok)
+                err(lineno, "segment '" + s + "' is not a positive number");
             else if (t && seg > nt::max_segment(*t)) {
                 err(lineno, "segment " + s + " is out of range for " + kv.at("type") + " (1.." +
                                 std::to_string(nt::max_segment(*t)) + ")");
@@ -264,7 +266,8 @@ inline std::optional<cloud> parse_cloud(const std::string& file, const std::stri
             const auto m = mac("mac");
             auto [it, fresh] = router_lines.emplace(name, lineno);
             if (!fresh) {
-                err(lineno, "duplicate router for network '" + name + "' (first at line " + std::to_string(it->second) + ")");
+                err(lineno,
+                    "duplicate router for network '" + name + "' (first at line " + std::to_string(it->second) + ")");
                 continue;
             }
             if (!ip || !m) continue;

@@ -167,7 +167,9 @@ std::string fdb_entry_str(const world& w, const nt::fdb_port_entry& e) {
 bool build(world& w) {
     const auto& c = w.c;
     const auto& me = c.local();
-    nt::agent_config cfg{.local_ip = ip_str(me.ip), .arp_responder = true, .dvr = c.dvr(),
+    nt::agent_config cfg{.local_ip = ip_str(me.ip),
+                         .arp_responder = true,
+                         .dvr = c.dvr(),
                          .dvr_host_mac = me.dvr_mac ? mac_str(*me.dvr_mac) : ""};
     w.a.emplace(w.p, cfg);
     auto& a = *w.a;
@@ -188,8 +190,8 @@ bool build(world& w) {
         const bool here = std::any_of(c.vms.begin(), c.vms.end(),
                                       [&](const demo::vm& v) { return v.network == n.name && c.is_local(v); });
         if (!here) continue;
-        const std::string call = "provision_local_vlan(" + n.name + ", " + nt::to_string(n.type) + ", " +
-                                 std::to_string(n.segment) + ")";
+        const std::string call =
+            "provision_local_vlan(" + n.name + ", " + nt::to_string(n.type) + ", " + std::to_string(n.segment) + ")";
         const auto st = a.provision_local_vlan(n.name, nt::to_string(n.type), n.segment);
         if (!check(st, call)) return false;
         line(call, "-> local VLAN " + std::to_string(st.lvid));
@@ -211,8 +213,8 @@ bool build(world& w) {
         const std::string call = "add_fdb_entries(" + n.name + ")";
         const auto st = a.add_fdb_entries(msg);
         if (!check(st, call)) return false;
-        line(call, st.ignored ? "ignored: no local port on " + n.name : std::string(nt::to_string(n.type)) + " segment " +
-                                                                            std::to_string(n.segment));
+        line(call, st.ignored ? "ignored: no local port on " + n.name
+                              : std::string(nt::to_string(n.type)) + " segment " + std::to_string(n.segment));
         for (const auto& [rip, entries] : ne.ports) {
             std::string s;
             for (const auto& e : entries) s += (s.empty() ? "" : ", ") + fdb_entry_str(w, e);
@@ -293,7 +295,8 @@ class generator {
             if (first) {
                 const std::uint32_t unknown = unused_ip(a->ip);
                 add(a->name + " ARP who-has " + ip_str(unknown) + " (nobody)", arp(*a, vlan, unknown));
-                if (gw && c.dvr()) add(a->name + " ARP who-has " + ip_str(gw->ip) + " (gateway: local)", arp(*a, vlan, gw->ip));
+                if (gw && c.dvr())
+                    add(a->name + " ARP who-has " + ip_str(gw->ip) + " (gateway: local)", arp(*a, vlan, gw->ip));
             }
             if (r) {
                 add(a->name + " -> " + r->name, local(udp_key(a->mac, r->mac, a->ip, r->ip), vlan));
@@ -307,7 +310,8 @@ class generator {
             if (!first) continue;
             first = false;
             const std::uint64_t stranger = 0xfa163edead01ULL, lost = 0xfa163edead02ULL;
-            add(a->name + " -> unknown MAC " + mac_str(lost), local(udp_key(a->mac, lost, a->ip, unused_ip(a->ip)), vlan));
+            add(a->name + " -> unknown MAC " + mac_str(lost),
+                local(udp_key(a->mac, lost, a->ip, unused_ip(a->ip)), vlan));
             if (r) {
                 from_tunnel("unknown MAC ..de:ad:01 -> " + a->name, *r, n,
                             udp_key(stranger, a->mac, unused_ip(a->ip), a->ip));
@@ -493,7 +497,8 @@ std::optional<std::vector<input>> read_pcap(const world& w, const options& o) {
             in.tun_id = o.tun_id.value_or(0);
             if (tag && in.in_port == patch_int && in.bytes.size() >= 14 &&
                 !(in.bytes[12] == 0x81 && in.bytes[13] == 0x00)) {
-                const std::uint8_t t[4] = {0x81, 0x00, static_cast<std::uint8_t>(tag >> 8), static_cast<std::uint8_t>(tag)};
+                const std::uint8_t t[4] = {0x81, 0x00, static_cast<std::uint8_t>(tag >> 8),
+                                           static_cast<std::uint8_t>(tag)};
                 in.bytes.insert(in.bytes.begin() + 12, t, t + 4);
             }
         }
@@ -555,8 +560,9 @@ void write_frame(const world& w, fp::io::pcap_writer& out, std::span<const std::
     const std::int64_t t = pcap_epoch_ns + now_ms * 1'000'000;
     if (const auto* tp = w.tunnel(port)) {
         const std::uint32_t me = w.local().ip;
-        out.write(demo::encapsulate(frame, tp->type, tun_id, incoming ? tp->remote_ip : me, incoming ? me : tp->remote_ip),
-                  t);
+        out.write(
+            demo::encapsulate(frame, tp->type, tun_id, incoming ? tp->remote_ip : me, incoming ? me : tp->remote_ip),
+            t);
     } else {
         out.write(frame, t);
     }
@@ -690,7 +696,8 @@ int main(int argc, char** argv) {
     }
 
     // ---- one pass, frame by frame, as a switch sees them ----
-    std::printf("\n%-3s %-44s %s\n", "#", o.pcap.empty() ? "frame in (all in input.pcap)" : ("frame in " + o.pcap).c_str(),
+    std::printf("\n%-3s %-44s %s\n", "#",
+                o.pcap.empty() ? "frame in (all in input.pcap)" : ("frame in " + o.pcap).c_str(),
                 "what came out where");
     std::map<std::uint32_t, std::vector<sent>> per_port;
     fp::burst_output out;
@@ -724,7 +731,8 @@ int main(int argc, char** argv) {
             std::printf("%-3s %-*s %-26s %s\n", first ? std::to_string(i + 1).c_str() : "", int(width),
                         first ? what.c_str() : "", (w->port_name(t.port) + ":").c_str(),
                         describe(*w, t.pkt.data, t.pkt.len, t.pkt.tun_id, tun).c_str());
-            per_port[t.port].push_back({std::vector<std::uint8_t>(t.pkt.data, t.pkt.data + t.pkt.len), t.pkt.tun_id, now});
+            per_port[t.port].push_back(
+                {std::vector<std::uint8_t>(t.pkt.data, t.pkt.data + t.pkt.len), t.pkt.tun_id, now});
             first = false;
         }
     }
@@ -766,7 +774,8 @@ int main(int argc, char** argv) {
     const char* notes[] = {"known unicast: l2pop flows (priority 2), learned flows (priority 1, hard_timeout=300)",
                            "ARP responder: one flow per remote IP", "flooding per local VLAN (DVR: no gateway ARP)"};
     int ni = 0;
-    for (std::uint8_t id : {std::uint8_t{nt::ucast_to_tun}, std::uint8_t{nt::arp_responder}, std::uint8_t{nt::flood_to_tun}}) {
+    for (std::uint8_t id :
+         {std::uint8_t{nt::ucast_to_tun}, std::uint8_t{nt::arp_responder}, std::uint8_t{nt::flood_to_tun}}) {
         std::printf("\ndump-flows table=%u  (%s)\n", id, notes[ni++]);
         w->p.for_each_table([&](const auto& t) {
             if (t.id() != id) return;

@@ -83,7 +83,7 @@ inline std::uint32_t get32(const std::uint8_t* p) {
         if (t == nt::network_type::vxlan) {
             put32(b, 0x08000000); // I flag: VNI valid
         } else {
-            put16(b, 0x0000);     // version 0, no options, no flags
+            put16(b, 0x0000); // version 0, no options, no flags
             put16(b, 0x6558);
         }
         put32(b, static_cast<std::uint32_t>(segment << 8));
