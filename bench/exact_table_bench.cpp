@@ -34,6 +34,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "support/rounds.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -298,61 +300,14 @@ void register_all() {
     }
 }
 
-// Forwards to the console and keeps items_per_second of every row.
-class recording_reporter : public benchmark::ConsoleReporter {
-  public:
-    std::map<std::string, double> rate; // run name -> lookups/s
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const Run& r : runs) {
-            if (r.error_occurred || r.run_type != Run::RT_Iteration) continue;
-            const auto it = r.counters.find("items_per_second");
-            if (it != r.counters.end()) rate[r.benchmark_name()] = it->second.value;
-        }
-    }
-};
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n == 0 ? 0.0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
+    using flowpipe::bench::median;
+    if (!flowpipe::bench::start_dpdk(argv[0])) return 1;
     int rounds = 1;
-    std::vector<char*> args;
-    for (int i = 0; i < argc; ++i) {
-        if (std::strncmp(argv[i], "--rounds=", 9) == 0)
-            rounds = std::max(1, std::atoi(argv[i] + 9));
-        else
-            args.push_back(argv[i]);
-    }
-    int bargc = static_cast<int>(args.size());
-
-#if FLOWPIPE_HAVE_DPDK
-    // EAL without huge pages, NICs or shared config (two DPDK processes on one
-    // machine would otherwise collide), on the first CPU.
-    const char* eal_args[] = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0", "--log-level=1"};
-    std::vector<char*> eal_argv;
-    for (const char* a : eal_args) eal_argv.push_back(const_cast<char*>(a));
-    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-        std::fprintf(stderr, "rte_eal_init failed: %s\n", rte_strerror(rte_errno));
-        return 1;
-    }
-#endif
-
-    benchmark::Initialize(&bargc, args.data());
-    if (benchmark::ReportUnrecognizedArguments(bargc, args.data())) return 1;
-    register_all();
-
-    std::vector<std::map<std::string, double>> per_round;
-    for (int r = 0; r < rounds; ++r) {
-        recording_reporter rep;
-        benchmark::RunSpecifiedBenchmarks(&rep);
-        per_round.push_back(rep.rate);
-    }
+    const auto per_round = flowpipe::bench::run_rounds(argc, argv, register_all, rounds);
+    if (per_round.empty()) return 1;
 
     // flowpipe exact_index size, and the ratios of each round.
     for (std::size_t flows : {std::size_t{1024}, std::size_t{65536}, std::size_t{1048576}, std::size_t{1474560}}) {
@@ -388,8 +343,6 @@ int main(int argc, char** argv) {
                     median(r_rte), median(r_ab));
     }
     benchmark::Shutdown();
-#if FLOWPIPE_HAVE_DPDK
-    rte_eal_cleanup();
-#endif
+    flowpipe::bench::stop_dpdk();
     return 0;
 }

@@ -38,6 +38,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "support/rounds.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -571,56 +573,14 @@ void register_all() {
     benchmark::RegisterBenchmark("flowpipe_mac_flood", bm_flowpipe_mac_flood)->Iterations(2);
 }
 
-class recording_reporter : public benchmark::ConsoleReporter {
-  public:
-    std::map<std::string, double> rate;
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const Run& r : runs) {
-            if (r.error_occurred || r.run_type != Run::RT_Iteration) continue;
-            const auto it = r.counters.find("items_per_second");
-            if (it != r.counters.end()) rate[r.benchmark_name()] = it->second.value;
-        }
-    }
-};
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n == 0 ? 0.0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
+    using flowpipe::bench::median;
+    if (!flowpipe::bench::start_dpdk(argv[0])) return 1;
     int rounds = 1;
-    std::vector<char*> args;
-    for (int i = 0; i < argc; ++i) {
-        if (std::strncmp(argv[i], "--rounds=", 9) == 0)
-            rounds = std::max(1, std::atoi(argv[i] + 9));
-        else
-            args.push_back(argv[i]);
-    }
-    int bargc = static_cast<int>(args.size());
-#if FLOWPIPE_HAVE_DPDK
-    const char* eal_args[] = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0", "--log-level=1"};
-    std::vector<char*> eal_argv;
-    for (const char* a : eal_args) eal_argv.push_back(const_cast<char*>(a));
-    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-        std::fprintf(stderr, "rte_eal_init failed: %s\n", rte_strerror(rte_errno));
-        return 1;
-    }
-#endif
-    benchmark::Initialize(&bargc, args.data());
-    if (benchmark::ReportUnrecognizedArguments(bargc, args.data())) return 1;
-    register_all();
-
-    std::vector<std::map<std::string, double>> per_round;
-    for (int r = 0; r < rounds; ++r) {
-        recording_reporter rep;
-        benchmark::RunSpecifiedBenchmarks(&rep);
-        per_round.push_back(rep.rate);
-    }
+    const auto per_round = flowpipe::bench::run_rounds(argc, argv, register_all, rounds);
+    if (per_round.empty()) return 1;
 
     std::printf("\nflowpipe table-20 memory per learned flow (N held, sized for N + F + 1), by part:\n");
     std::printf("  sizeof(flow) %zu bytes: value %zu (+ mask %zu only in masked schemas) + priority 4 + cookie 8 + "
@@ -669,8 +629,6 @@ int main(int argc, char** argv) {
                     median(rrb));
     }
     benchmark::Shutdown();
-#if FLOWPIPE_HAVE_DPDK
-    rte_eal_cleanup();
-#endif
+    flowpipe::bench::stop_dpdk();
     return 0;
 }
