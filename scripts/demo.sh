@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine, builds the br-tun demo (examples/br_tun_demo,
 # the Neutron tunnel bridge pipeline on real packets) and runs it.
-#   sudo bash scripts/demo.sh [arguments passed to br_tun_demo]
+#   bash scripts/demo.sh [arguments passed to br_tun_demo]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

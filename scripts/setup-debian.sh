@@ -18,8 +18,8 @@ packages=(
   libfuzzer-14-dev libclang-rt-14-dev
   # peers and drivers used by benchmarks and examples
   libdpdk-dev dpdk-dev libpcap-dev libxdp-dev libbpf-dev
-  # Open vSwitch, the reference for semantics (used as an oracle by tests)
-  openvswitch-switch
+  # Open vSwitch, the reference for semantics (used as an oracle by tests, driven by python3)
+  openvswitch-switch python3
   # network namespaces, veth pairs and captures for the examples
   iproute2 tcpdump
 )

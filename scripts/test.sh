@@ -2,7 +2,7 @@
 # Sets up a Debian 12 machine, builds flowpipe (the `release` preset) and runs
 # every test, then the parsers' tests again under the sanitizers (`asan`
 # preset). Idempotent: a second run only rebuilds what changed.
-#   sudo bash scripts/test.sh
+#   bash scripts/test.sh
 # Environment: JOBS (build parallelism, default nproc), TEST_JOBS (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
