@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "wildcard_index_support.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -17,21 +19,16 @@
 #include <vector>
 
 namespace fp = flowpipe;
+using fp::test::check_lookups;
+using fp::test::diff_totals;
+using fp::test::key_of;
+using fp::test::random_mask;
+using fp::test::word_counts;
 
 namespace {
 
-template <std::size_t Words>
-fp::packed_key<Words> key_of(std::initializer_list<std::uint64_t> ws) {
-    fp::packed_key<Words> k;
-    std::size_t i = 0;
-    for (std::uint64_t w : ws) k.w[i++] = w;
-    return k;
-}
-
 template <class T>
 class masked_index_basic : public ::testing::Test {};
-using word_counts = ::testing::Types<std::integral_constant<std::size_t, 1>, std::integral_constant<std::size_t, 2>,
-                                     std::integral_constant<std::size_t, 22>>;
 TYPED_TEST_SUITE(masked_index_basic, word_counts);
 
 TYPED_TEST(masked_index_basic, highest_priority_wins_and_erase_reveals_the_next) {
@@ -179,68 +176,6 @@ struct diff_config {
     std::int32_t priority_range; // small: many ties
     std::uint64_t seed;
 };
-
-struct diff_totals {
-    std::size_t rules_inserted = 0;
-    std::size_t erases = 0;
-    std::size_t lookups = 0; // keys checked (each through find and every burst size)
-    std::size_t hits = 0;
-    std::size_t mismatches = 0;
-};
-
-template <std::size_t Words>
-fp::packed_key<Words> random_mask(std::mt19937_64& rng, bool allow_zero) {
-    fp::packed_key<Words> m{};
-    // The generic 22-word key is matched on a few fields: 1..3 nonzero words.
-    const std::size_t words = Words <= 2 ? Words : 1 + rng() % 3;
-    for (std::size_t t = 0; t < words; ++t) {
-        const std::size_t w = Words <= 2 ? t : rng() % Words;
-        switch (rng() % 5) {
-        case 0: m.w[w] = ~0ull; break;                        // exact word
-        case 1: m.w[w] = ~0ull << (rng() % 64); break;        // prefix
-        case 2: m.w[w] = rng() & rng() & rng(); break;        // sparse bits
-        case 3: m.w[w] = 0xffull << (8 * (rng() % 8)); break; // one byte
-        default: m.w[w] = 0; break;                           // word not matched
-        }
-    }
-    if (m.is_zero() && !allow_zero) m.w[0] = 0xff;
-    return m;
-}
-
-template <class Index, std::size_t Words>
-void check_lookups(const Index& t, const fp::reference_index<Words>& ref,
-                   const std::vector<typename fp::reference_index<Words>::rule>& live, std::size_t count,
-                   std::mt19937_64& rng, diff_totals& tot) {
-    using key = fp::packed_key<Words>;
-    std::vector<key> keys(count);
-    for (key& k : keys) {
-        for (std::size_t w = 0; w < Words; ++w) k.w[w] = rng();
-        if (!live.empty() && rng() % 10 < 8) { // mostly keys that hit a rule
-            const auto& r = live[rng() % live.size()];
-            for (std::size_t w = 0; w < Words; ++w) k.w[w] = r.value.w[w] | (k.w[w] & ~r.mask.w[w]);
-        }
-    }
-    std::vector<std::uint32_t> single(count);
-    for (std::size_t i = 0; i < count; ++i) {
-        single[i] = t.find(keys[i]);
-        const bool ok = single[i] == t.npos ? ref.find(keys[i]) == ref.npos : ref.is_a_best_match(keys[i], single[i]);
-        tot.mismatches += !ok;
-        tot.hits += single[i] != t.npos;
-        EXPECT_TRUE(ok) << "find, key " << i;
-    }
-    for (std::size_t burst : {1, 7, 32, 33, 256}) {
-        std::vector<std::uint32_t> out(count, 0xdeadbeef);
-        for (std::size_t base = 0; base < count; base += burst)
-            t.find_burst(keys.data() + base, std::min(burst, count - base), out.data() + base);
-        for (std::size_t i = 0; i < count; ++i) {
-            if (out[i] == single[i]) continue; // already checked
-            const bool ok = out[i] == t.npos ? ref.find(keys[i]) == ref.npos : ref.is_a_best_match(keys[i], out[i]);
-            tot.mismatches += !ok;
-            EXPECT_TRUE(ok) << "find_burst(" << burst << "), key " << i;
-        }
-    }
-    tot.lookups += count;
-}
 
 template <class Index, std::size_t Words>
 diff_totals run_differential(const diff_config& cfg, std::size_t capacity, std::size_t lookups_per_phase) {

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "wildcard_index_support.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -17,21 +19,16 @@
 #include <vector>
 
 namespace fp = flowpipe;
+using fp::test::check_lookups;
+using fp::test::diff_totals;
+using fp::test::key_of;
+using fp::test::random_mask;
+using fp::test::word_counts;
 
 namespace {
 
-template <std::size_t Words>
-fp::packed_key<Words> key_of(std::initializer_list<std::uint64_t> ws) {
-    fp::packed_key<Words> k;
-    std::size_t i = 0;
-    for (std::uint64_t w : ws) k.w[i++] = w;
-    return k;
-}
-
 template <class T>
 class scan_index_basic : public ::testing::Test {};
-using word_counts = ::testing::Types<std::integral_constant<std::size_t, 1>, std::integral_constant<std::size_t, 2>,
-                                     std::integral_constant<std::size_t, 22>>;
 TYPED_TEST_SUITE(scan_index_basic, word_counts);
 
 TYPED_TEST(scan_index_basic, highest_priority_wins_and_erase_reveals_the_next) {
@@ -105,67 +102,6 @@ TYPED_TEST(scan_index_basic, full_table_refuses_and_accepts_again_after_erase) {
 // Randomised differential test against reference_index (and the scalar twin).
 
 template <std::size_t Words>
-fp::packed_key<Words> random_mask(std::mt19937_64& rng, bool allow_zero) {
-    fp::packed_key<Words> m{};
-    const std::size_t words = Words <= 2 ? Words : 1 + rng() % 3;
-    for (std::size_t t = 0; t < words; ++t) {
-        const std::size_t w = Words <= 2 ? t : rng() % Words;
-        switch (rng() % 5) {
-        case 0: m.w[w] = ~0ull; break;
-        case 1: m.w[w] = ~0ull << (rng() % 64); break;
-        case 2: m.w[w] = rng() & rng() & rng(); break;
-        case 3: m.w[w] = 0xffull << (8 * (rng() % 8)); break;
-        default: m.w[w] = 0; break;
-        }
-    }
-    if (m.is_zero() && !allow_zero) m.w[0] = 0xff;
-    return m;
-}
-
-struct diff_totals {
-    std::size_t rules_inserted = 0;
-    std::size_t lookups = 0;
-    std::size_t hits = 0;
-    std::size_t mismatches = 0;
-};
-
-template <std::size_t Words>
-void check_lookups(const fp::scan_index<Words>& t, const fp::reference_index<Words>& ref, std::size_t count,
-                   std::mt19937_64& rng, diff_totals& tot) {
-    using key = fp::packed_key<Words>;
-    const auto& live = ref.rules();
-    std::vector<key> keys(count);
-    for (key& k : keys) {
-        for (std::size_t w = 0; w < Words; ++w) k.w[w] = rng();
-        if (!live.empty() && rng() % 10 < 8) {
-            const auto& r = live[rng() % live.size()];
-            for (std::size_t w = 0; w < Words; ++w) k.w[w] = r.value.w[w] | (k.w[w] & ~r.mask.w[w]);
-        }
-    }
-    std::vector<std::uint32_t> single(count);
-    for (std::size_t i = 0; i < count; ++i) {
-        single[i] = t.find(keys[i]);
-        const bool ok = single[i] == t.npos ? ref.find(keys[i]) == ref.npos : ref.is_a_best_match(keys[i], single[i]);
-        // The scan is deterministic: its SIMD path and scalar twin agree exactly.
-        const bool twin = t.find_scalar(keys[i]) == single[i];
-        tot.mismatches += !ok + !twin;
-        tot.hits += single[i] != t.npos;
-        EXPECT_TRUE(ok) << "find, key " << i;
-        EXPECT_TRUE(twin) << "find vs find_scalar, key " << i;
-    }
-    for (std::size_t burst : {1, 7, 32, 33, 256}) {
-        std::vector<std::uint32_t> out(count, 0xdeadbeef);
-        for (std::size_t base = 0; base < count; base += burst)
-            t.find_burst(keys.data() + base, std::min(burst, count - base), out.data() + base);
-        for (std::size_t i = 0; i < count; ++i) {
-            tot.mismatches += out[i] != single[i];
-            EXPECT_EQ(out[i], single[i]) << "find_burst(" << burst << "), key " << i;
-        }
-    }
-    tot.lookups += count;
-}
-
-template <std::size_t Words>
 void run_differential(std::size_t distinct_masks, std::size_t capacity, std::int32_t priority_range, std::uint64_t seed,
                       diff_totals& tot) {
     using key = fp::packed_key<Words>;
@@ -211,7 +147,7 @@ void run_differential(std::size_t distinct_masks, std::size_t capacity, std::int
         }
         ASSERT_EQ(t.size(), ref.size());
         ASSERT_EQ(t.subtable_count(), ref.size() > 0 ? 1u : 0u);
-        check_lookups<Words>(t, ref, 40, rng, tot);
+        check_lookups<fp::scan_index<Words>, Words>(t, ref, ref.rules(), 40, rng, tot);
     }
 }
 
