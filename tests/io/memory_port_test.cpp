@@ -57,7 +57,7 @@ TEST(memory_port, inject_fails_and_counts_when_queue_full_pool_empty_or_frame_to
     EXPECT_FALSE(port.inject(f)); // queue full
     io::memory_port other(pool, {2, 0, 4, 4});
     EXPECT_TRUE(other.inject(f));
-    EXPECT_FALSE(other.inject(f)); // pool empty
+    EXPECT_FALSE(other.inject(f));             // pool empty
     EXPECT_FALSE(other.inject(bytes(193, 0))); // longer than 256 - 64
     EXPECT_EQ(port.counters().inject_failed, 1u);
     EXPECT_EQ(other.counters().inject_failed, 2u);

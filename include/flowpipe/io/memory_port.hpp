@@ -90,14 +90,14 @@ class buffer_pool {
 struct memory_port_counters {
     std::uint64_t received = 0;
     std::uint64_t transmitted = 0;
-    std::uint64_t tx_refused = 0;     // frames transmit did not accept (log full, no buffer, too long)
-    std::uint64_t inject_failed = 0;  // frames inject could not queue
+    std::uint64_t tx_refused = 0;    // frames transmit did not accept (log full, no buffer, too long)
+    std::uint64_t inject_failed = 0; // frames inject could not queue
 };
 
 class memory_port {
   public:
     struct config {
-        std::uint32_t port = 0;        // set as packet::in_port on receive
+        std::uint32_t port = 0; // set as packet::in_port on receive
         std::uint16_t queue = 0;
         std::uint32_t rx_capacity = 1024;
         std::uint32_t tx_capacity = 1024;

@@ -57,11 +57,16 @@ namespace flowpipe::io {
 
 template <class Port>
 concept packet_port = requires(Port& p, const Port& cp, std::span<packet> rx, std::span<const packet> tx) {
-    { p.receive(rx) } noexcept -> std::same_as<std::size_t>;
-    { p.transmit(tx) } noexcept -> std::same_as<std::size_t>;
-    { p.release(tx) } noexcept -> std::same_as<void>;
-    { cp.headroom() } noexcept -> std::same_as<std::uint32_t>;
-    { cp.queue() } noexcept -> std::same_as<std::uint16_t>;
+    { p.receive(rx) }
+    noexcept->std::same_as<std::size_t>;
+    { p.transmit(tx) }
+    noexcept->std::same_as<std::size_t>;
+    { p.release(tx) }
+    noexcept->std::same_as<void>;
+    { cp.headroom() }
+    noexcept->std::same_as<std::uint32_t>;
+    { cp.queue() }
+    noexcept->std::same_as<std::uint16_t>;
 };
 
 // Checks that Port models packet_port with one sentence instead of a page
