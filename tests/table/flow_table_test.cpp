@@ -38,14 +38,6 @@ struct scan_kind {
 using kinds = ::testing::Types<exact_kind, tss_kind, scan_kind>;
 TYPED_TEST_SUITE(flow_table_test, kinds);
 
-fp::match full(std::uint16_t vlan, std::uint64_t mac, std::uint64_t tun) {
-    (void)tun;
-    fp::match m;
-    m.set(fp::field_id::vlan_tci, vlan, 0x0fff);
-    m.set(fp::field_id::eth_dst, mac);
-    return m;
-}
-
 // A match that fits the table kind: exact tables take vlan+mac, wildcard ones mac+tun.
 template <class K>
 fp::match key_match(std::uint64_t mac, std::uint16_t vlan = 5) {
