@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/frames.hpp"
+
 #include <array>
 #include <deque>
 #include <random>
@@ -21,51 +23,11 @@ namespace fp = flowpipe;
 namespace f = fp::fields;
 namespace la = fp::learn_args;
 using namespace fp::actions;
+using fp::test::eth;
+using fp::test::frames;
+using fp::test::key_of;
 
 namespace {
-
-constexpr std::uint32_t headroom = 64;
-
-struct frames {
-    std::deque<std::array<std::uint8_t, 2048>> bufs;
-    std::vector<fp::packet> pkts;
-
-    fp::packet& add(const fp::flow_key& k) {
-        auto& b = bufs.emplace_back();
-        b.fill(0);
-        const std::size_t len = fp::compose_frame(k, std::span<std::uint8_t>(b.data() + headroom, b.size() - headroom));
-        fp::packet p;
-        p.data = b.data() + headroom;
-        p.len = static_cast<std::uint32_t>(len);
-        p.headroom = headroom;
-        p.in_port = k.in_port;
-        p.tun_id = k.tun_id;
-        pkts.push_back(p);
-        return pkts.back();
-    }
-};
-
-fp::flow_key eth(std::uint32_t in_port, std::uint64_t src, std::uint64_t dst, std::uint16_t vlan_tci = 0) {
-    fp::flow_key k{};
-    k.in_port = in_port;
-    k.eth_src = src;
-    k.eth_dst = dst;
-    k.eth_type = 0x0800;
-    k.vlan_tci = vlan_tci;
-    k.nw_src = 0x0a000001;
-    k.nw_dst = 0x0a000002;
-    k.nw_proto = 17;
-    k.nw_ttl = 64;
-    k.tp_src = 1000;
-    k.tp_dst = 2000;
-    return k;
-}
-
-fp::flow_key key_of(const fp::packet& p) {
-    fp::flow_key k{};
-    fp::extract(p.data, p.len, k);
-    return k;
-}
 
 // ---- the typed br-tun core with table 10's learn ----
 using br_tun = fp::neutron::br_tun_core;
