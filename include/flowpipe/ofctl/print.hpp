@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <flowpipe/action/generic.hpp>
+#include <flowpipe/action/lower.hpp>
 #include <flowpipe/core/field.hpp>
 #include <flowpipe/core/flow_key.hpp>
 #include <flowpipe/match/match.hpp>
@@ -428,28 +429,11 @@ struct l4_scope {
     l4_scope& operator=(const l4_scope&) = delete;
 };
 
-template <class T>
-inline constexpr bool is_output_ports = false;
-template <std::size_t N>
-inline constexpr bool is_output_ports<actions::output_ports<N>> = true;
-template <class T>
-inline constexpr bool is_resubmit_to = false;
-template <std::uint8_t T>
-inline constexpr bool is_resubmit_to<actions::resubmit_to<T>> = true;
-template <class T>
-inline constexpr bool is_goto_to = false;
-template <std::uint8_t T>
-inline constexpr bool is_goto_to<actions::goto_table_to<T>> = true;
-template <class T>
-inline constexpr bool is_load_to = false;
-template <class B>
-inline constexpr bool is_load_to<actions::load_to<B>> = true;
-template <class F>
-inline constexpr bool is_load_to<actions::set_field_to<F>> = true;
-template <class T>
-inline constexpr bool is_move_bits = false;
-template <class S, class D>
-inline constexpr bool is_move_bits<actions::move_bits<S, D>> = true;
+using flowpipe::detail::is_goto_to;
+using flowpipe::detail::is_load_to;
+using flowpipe::detail::is_move_bits;
+using flowpipe::detail::is_output_ports;
+using flowpipe::detail::is_resubmit_to;
 
 template <class A>
 inline constexpr bool always_false = false;

@@ -31,6 +31,7 @@
 #include <flowpipe/action/action_list.hpp>
 #include <flowpipe/action/generic.hpp>
 #include <flowpipe/action/goto_table.hpp>
+#include <flowpipe/action/lower.hpp>
 #include <flowpipe/pipeline/engine.hpp>
 #include <flowpipe/table/flow_table.hpp>
 
@@ -160,22 +161,26 @@ class pipeline {
 
     // ---- run-time flow mods by table number (text, learn, generic code) ----
 
-    // Adds a flow with generic actions to table `id`, which must allow them.
+    // Adds a flow with run-time actions to table `id`: as they are when the
+    // table stores generic_actions, otherwise lowered (action/lower.hpp) to
+    // the first of the table's allowed lists that spells the same actions.
     flow_mod_status add(std::uint8_t id, const match& m, std::int32_t priority, const generic_actions& acts,
                         const flow_options& o, std::int64_t now_ms) {
         flow_mod_status st{flow_mod_errc::no_such_table};
         with_table(id, [&](auto& t) {
-            using T = std::remove_reference_t<decltype(t)>;
-            if constexpr (std::is_constructible_v<typename T::actions_type, const generic_actions&>) {
-                if (auto why = validate(acts, id)) {
-                    st = flow_mod_status{flow_mod_errc::bad_action, 0, {}, *why};
-                    return;
-                }
-                st = t.add(m, priority, acts, o, now_ms);
-            } else {
-                st =
-                    flow_mod_status{flow_mod_errc::bad_action, 0, {}, "this table does not take run-time action lists"};
-            }
+            with_actions_for(t, id, acts, st, [&](auto&& a) { st = t.add(m, priority, a, o, now_ms); });
+        });
+        return st;
+    }
+
+    // ovs-ofctl mod-flows [--strict] on table `id` (a typed pipeline needs the
+    // table: its tables take different action lists).
+    flow_mod_status modify(std::uint8_t id, const match& m, bool strict, std::int32_t priority,
+                           const generic_actions& acts, cookie_filter cookie, std::int64_t now_ms) {
+        if (id == 255) return {flow_mod_errc::no_such_table, 0, {}, "mod-flows on a typed pipeline needs table=N"};
+        flow_mod_status st{flow_mod_errc::no_such_table};
+        with_table(id, [&](auto& t) {
+            with_actions_for(t, id, acts, st, [&](auto&& a) { st = t.modify(m, strict, priority, a, cookie, now_ms); });
         });
         return st;
     }
@@ -211,6 +216,26 @@ class pipeline {
     }
 
   private:
+    // Calls f(actions as table t stores them) for run-time `acts`, or sets
+    // `st` to why t cannot take them.
+    template <class T, class F>
+    static void with_actions_for(T& t, std::uint8_t id, const generic_actions& acts, flow_mod_status& st, F&& f) {
+        using Table = std::remove_reference_t<T>;
+        if (auto why = validate(acts, id)) {
+            st = flow_mod_status{flow_mod_errc::bad_action, 0, {}, *why};
+            return;
+        }
+        if constexpr (std::is_constructible_v<typename Table::actions_type, const generic_actions&>) {
+            f(acts);
+        } else if (auto lowered = lower_to<typename Table::allowed_type>(acts)) {
+            f(std::move(*lowered));
+        } else {
+            st = flow_mod_status{
+                flow_mod_errc::bad_action, 0, {}, "these actions are none of the action lists this table allows"};
+        }
+        (void)t;
+    }
+
     template <class F>
     bool with_table(std::uint8_t id, F&& f) {
         return [&]<std::size_t... I>(std::index_sequence<I...>) {
