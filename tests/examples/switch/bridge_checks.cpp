@@ -5,6 +5,7 @@
 // control command good and bad plus random lines, every drop reason, and the
 // buffer laws (each pool has all its buffers back at the end).
 #include "switch/bridge.hpp"
+#include "switch/control_socket.hpp"
 #include "switch/port_ref.hpp"
 
 #include <gtest/gtest.h>
@@ -14,10 +15,17 @@
 #include <flowpipe/io/memory_port.hpp>
 
 #include <array>
+#include <cstdio>
+#include <fstream>
+
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -526,6 +534,128 @@ TEST_F(flows_mode, flow_mods_and_dumps) {
     EXPECT_TRUE(ok(br->execute("del-flows")));
     EXPECT_EQ(br->execute("dump-flows"), "OK\n");
     EXPECT_TRUE(error(br->execute("add-fdb net1 10.0.0.2 00:00:00:00:00:00 0.0.0.0"))) << "no l2pop in flows mode";
+}
+
+// ---- the control socket ----
+
+struct control_socket_test : ::testing::Test {
+    std::string dir;
+    std::string path;
+
+    void SetUp() override {
+        char tmpl[] = "/tmp/fp-ctl-XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        dir = tmpl;
+        path = dir + "/ctl";
+    }
+    void TearDown() override {
+        ::unlink(path.c_str());
+        ::rmdir(dir.c_str());
+    }
+    int connect_client() const {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+        EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        return fd;
+    }
+    // Polls `c` until the client has read `want` replies (or 2 s pass).
+    static std::string exchange(fx::control_socket& c, int fd, const std::string& send, int want,
+                                const std::function<std::string(std::string_view)>& h) {
+        if (!send.empty()) {
+            EXPECT_EQ(::send(fd, send.data(), send.size(), 0), static_cast<ssize_t>(send.size()));
+        }
+        std::string got;
+        for (int i = 0; i < 2000; ++i) {
+            c.poll(h);
+            char buf[4096];
+            const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+            int lines = 0;
+            for (char ch : got) lines += ch == '\n';
+            if (lines >= want) break;
+            ::usleep(1000);
+        }
+        return got;
+    }
+};
+
+TEST_F(control_socket_test, answers_each_line_and_closes_after_a_half_closed_client) {
+    auto made = fx::control_socket::open(path);
+    ASSERT_EQ(made.index(), 0u) << std::get<1>(made);
+    fx::control_socket c = std::move(std::get<0>(made));
+    auto echo = [](std::string_view l) { return "got " + std::string(l) + "\n"; };
+    const int fd = connect_client();
+    EXPECT_EQ(exchange(c, fd, "one\ntw", 1, echo), "got one\n");
+    EXPECT_EQ(exchange(c, fd, "o\n", 1, echo), "got two\n") << "a line split across reads";
+    // A last line without its newline, then the client closes its side: the
+    // reply still comes, then the connection closes.
+    ASSERT_EQ(::send(fd, "three", 5, 0), 5);
+    ::shutdown(fd, SHUT_WR);
+    EXPECT_EQ(exchange(c, fd, "", 1, echo), "got three\n");
+    for (int i = 0; i < 100 && c.clients() != 0; ++i) c.poll(echo);
+    EXPECT_EQ(c.clients(), 0u);
+    ::close(fd);
+}
+
+TEST_F(control_socket_test, drives_a_bridge) {
+    auto made = fx::control_socket::open(path);
+    ASSERT_EQ(made.index(), 0u);
+    fx::control_socket c = std::move(std::get<0>(made));
+    auto b = std::get<0>(bridge::from_flows({}, "priority=1 actions=drop\n"));
+    const int fd = connect_client();
+    const std::string r = exchange(c, fd, "dump-flows\nbogus\n", 3, [&](std::string_view l) { return b.execute(l); });
+    EXPECT_NE(r.find("priority=1 actions=drop\nOK\nERROR: unknown command \"bogus\""), std::string::npos) << r;
+    ::close(fd);
+}
+
+TEST_F(control_socket_test, refuses_a_live_path_and_replaces_a_stale_one) {
+    {
+        auto first = fx::control_socket::open(path);
+        ASSERT_EQ(first.index(), 0u);
+        auto second = fx::control_socket::open(path);
+        ASSERT_EQ(second.index(), 1u);
+        EXPECT_NE(std::get<1>(second).find("in use"), std::string::npos) << std::get<1>(second);
+    }
+    EXPECT_NE(::access(path.c_str(), F_OK), 0) << "closing removes the socket file";
+    // A stale socket file (bound, nobody listening) is replaced.
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ::close(fd);
+    EXPECT_EQ(fx::control_socket::open(path).index(), 0u);
+    // A regular file is not touched.
+    { std::ofstream(path) << "x"; }
+    auto r = fx::control_socket::open(path);
+    ASSERT_EQ(r.index(), 1u);
+    EXPECT_NE(std::get<1>(r).find("not a socket"), std::string::npos);
+    EXPECT_EQ(fx::control_socket::open(std::string(200, 'x')).index(), 1u) << "too long for sun_path";
+}
+
+TEST_F(control_socket_test, an_overlong_line_gets_an_error_and_the_connection_closes) {
+    auto made = fx::control_socket::open(path);
+    ASSERT_EQ(made.index(), 0u);
+    fx::control_socket c = std::move(std::get<0>(made));
+    const int fd = connect_client();
+    const std::string big(fx::control_socket::max_line + 10, 'a');
+    std::size_t sent = 0;
+    std::string got;
+    auto h = [](std::string_view) { return std::string("never\n"); };
+    for (int i = 0; i < 4000 && got.find('\n') == std::string::npos; ++i) {
+        if (sent < big.size()) {
+            const ssize_t n = ::send(fd, big.data() + sent, big.size() - sent, MSG_DONTWAIT);
+            if (n > 0) sent += static_cast<std::size_t>(n);
+        }
+        c.poll(h);
+        char buf[256];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+    }
+    EXPECT_EQ(got.rfind("ERROR: line longer than", 0), 0u) << got;
+    ::close(fd);
 }
 
 } // namespace
