@@ -472,3 +472,107 @@ TEST(learn, install_burst_agrees_with_packet_by_packet_installs) {
         EXPECT_EQ(fa.modified_ms, fb->modified_ms);
     });
 }
+
+namespace {
+
+// ---- the learned match built straight into packed words ----
+
+// build_match packs a typed learn's match without a flow key in between; it
+// must give exactly what the reference route (set() into a zeroed key, then
+// Schema::pack, masked) gives, for views that imply the VLAN present bit,
+// several specs writing one storage field, constants, and schemas that
+// cover more or fewer bits than the learn sets.
+template <class L, class Schema>
+void expect_direct_pack_matches_reference(std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < 2000; ++i) {
+        fp::flow_key k{};
+        k.in_port = static_cast<std::uint32_t>(rng());
+        k.tun_id = rng();
+        k.eth_src = rng() & 0xffffffffffffULL;
+        k.eth_dst = rng() & 0xffffffffffffULL;
+        k.vlan_tci = static_cast<std::uint16_t>(rng());
+        k.regs[0] = static_cast<std::uint32_t>(rng());
+        k.regs[1] = static_cast<std::uint32_t>(rng());
+        typename Schema::key_type v1, m1, v2, m2;
+        L::template build_match<Schema>(k, v1, m1);
+        L::template build_match_via_key<Schema>(k, v2, m2);
+        ASSERT_EQ(v1, v2) << "packet " << i;
+        ASSERT_EQ(m1, m2) << "packet " << i;
+    }
+}
+
+TEST(learn, direct_match_pack_agrees_with_the_flow_key_route) {
+    using table20_schema = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>::schema_type;
+    expect_direct_pack_matches_reference<fp::neutron::learn_ucast, table20_schema>(1);
+    // The dvr br-tun's table 20 matches the whole vlan_tci, masked.
+    expect_direct_pack_matches_reference<fp::neutron::learn_ucast,
+                                         fp::schema<fp::masked<f::vlan_tci>, fp::exact<f::eth_dst>>>(2);
+    // dl_vlan implies the present bit; vlan_pcp writes the same storage; a
+    // constant into a register; a schema wider than what is learned.
+    using L = learn<la::table<1>, la::match_field<f::dl_vlan>, la::match_field<f::vlan_pcp>,
+                    la::match_field<f::eth_dst, f::eth_src>, la::match_const<f::reg0::bits<4, 11>, 0x5a>,
+                    la::match_field<f::reg1::bits<8, 15>, f::in_port::bits<0, 7>>, la::output_field<f::in_port>>;
+    expect_direct_pack_matches_reference<L,
+                                         fp::schema<fp::masked<f::vlan_tci>, fp::exact<f::eth_dst>, fp::masked<f::reg0>,
+                                                    fp::masked<f::reg1>, fp::exact<f::eth_type>>>(3);
+    expect_direct_pack_matches_reference<L, fp::schema<fp::exact<f::dl_vlan>, fp::exact<f::eth_dst>>>(4);
+    // A learn whose specs overlap: the later one wins, as in set() order.
+    using O = learn<la::table<1>, la::match_field<f::vlan_tci>, la::match_const<f::dl_vlan, 7>>;
+    expect_direct_pack_matches_reference<O, fp::schema<fp::masked<f::vlan_tci>>>(5);
+}
+
+// install_burst against packet-by-packet installs in tables that evict when
+// full, with bursts that repeat and move MACs, and a limit: every result,
+// every flow and every counter the same.
+TEST(learn, install_burst_agrees_in_evicting_and_limited_tables) {
+    for (const bool limited : {false, true}) {
+        fp::pipeline_config cfg;
+        cfg.tables.emplace_back(std::uint8_t{20}, fp::table_config{64, fp::overflow_policy::evict});
+        br_tun a(cfg), b(cfg);
+        fp::neutron::learn_ucast la_, lb_;
+        if (limited) la_.limit = lb_.limit = 40;
+        std::mt19937_64 rng(limited ? 21 : 22);
+        std::vector<fp::learn_result> ra, rb;
+        for (int round = 0; round < 200; ++round) {
+            std::vector<fp::flow_key> keys;
+            const std::size_t n = 1 + rng() % 48;
+            for (std::size_t i = 0; i < n; ++i) {
+                fp::flow_key k = from_tunnel(rng() % 2 ? tun_a : tun_b, 0x020000000000ULL | (rng() % 120), vm_local);
+                k.vlan_tci = static_cast<std::uint16_t>(0x1000 | (1 + rng() % 2));
+                keys.push_back(k);
+            }
+            std::vector<const fp::flow_key*> ptrs;
+            for (const auto& k : keys) ptrs.push_back(&k);
+            std::vector<fp::learn_result> res(n);
+            // Time moves on, so flows expire and the table evicts by expiry.
+            const std::int64_t now = round * 20 * s;
+            la_.install_burst(a.table<20>(), ptrs.data(), n, now, res.data());
+            for (std::size_t i = 0; i < n; ++i) {
+                ra.push_back(res[i]);
+                rb.push_back(lb_.install(b.table<20>(), keys[i], now));
+            }
+            if (round % 50 == 49) {
+                EXPECT_EQ(a.expire(now), b.expire(now));
+            }
+        }
+        EXPECT_EQ(ra, rb);
+        EXPECT_EQ(a.table<20>().size(), b.table<20>().size());
+        EXPECT_EQ(a.table<20>().stats().evicted, b.table<20>().stats().evicted);
+        EXPECT_EQ(la_.stats().added, lb_.stats().added);
+        EXPECT_EQ(la_.stats().refused_limit, lb_.stats().refused_limit);
+        if (limited)
+            EXPECT_GT(la_.stats().refused_limit, 0u);
+        else
+            EXPECT_GT(a.table<20>().stats().evicted, 0u);
+        a.table<20>().for_each([&](const auto& fa) {
+            const auto* fb = b.table<20>().find_strict(fa.get_match(), fa.priority);
+            ASSERT_NE(fb, nullptr);
+            EXPECT_EQ(fa.actions, fb->actions);
+            EXPECT_EQ(fa.created_ms, fb->created_ms);
+            EXPECT_EQ(fa.modified_ms, fb->modified_ms);
+        });
+    }
+}
+
+} // namespace

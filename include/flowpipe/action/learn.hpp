@@ -277,6 +277,73 @@ struct learn_schema_check<schema<Specs...>> {
     }
 };
 
+template <class Schema>
+inline constexpr bool is_typed_schema = false;
+template <class... Specs>
+inline constexpr bool is_typed_schema<schema<Specs...>> = true;
+
+// A typed learn's match packed for a schema<...> without a flow key in
+// between: per schema element, the learned bits of its storage field
+// (L::learned_storage_value), masked by what the element covers and what
+// the learn sets, deposited at the element's byte offset as Schema::pack
+// lays it out (little endian, elements back to back).
+template <class Schema>
+struct learn_direct_pack;
+template <class... Specs>
+struct learn_direct_pack<schema<Specs...>> {
+    using key_type = typename schema<Specs...>::key_type;
+    static constexpr std::array<std::size_t, sizeof...(Specs)> offset = [] {
+        std::array<std::size_t, sizeof...(Specs)> o{};
+        std::size_t at = 0, i = 0;
+        ((o[i++] = at, at += Specs::packed_bytes), ...);
+        return o;
+    }();
+
+    template <std::size_t At, std::size_t Bytes>
+    [[gnu::always_inline]] static constexpr void deposit(key_type& out, uint128 v) noexcept {
+        constexpr std::size_t w = At / 8, sh = (At % 8) * 8;
+        if constexpr (Bytes < 16) v &= (uint128{1} << (Bytes * 8)) - 1;
+        out.w[w] |= static_cast<std::uint64_t>(v << sh);
+        if constexpr (sh + Bytes * 8 > 64) out.w[w + 1] |= static_cast<std::uint64_t>((v << sh) >> 64);
+        if constexpr (sh != 0 && sh + Bytes * 8 > 128) out.w[w + 2] |= static_cast<std::uint64_t>(v >> (128 - sh));
+    }
+
+    // The storage bits of element Spec that learn L sets.
+    template <class L, class Spec>
+    static constexpr uint128
+        covered = L::learned_masks()[static_cast<std::size_t>(Spec::storage.id)] & Spec::storage_mask;
+
+    template <class L>
+    [[gnu::always_inline]] static key_type pack(const flow_key& k) noexcept {
+        key_type out{};
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (
+                [&] {
+                    if constexpr (covered<L, Specs> != 0)
+                        deposit<offset[I], Specs::packed_bytes>(
+                            out, L::template learned_storage_value<Specs::storage.id>(k) & covered<L, Specs>);
+                }(),
+                ...);
+        }
+        (std::index_sequence_for<Specs...>{});
+        return out;
+    }
+
+    // Whether L's match sets every bit the schema covers.
+    template <class L>
+    static constexpr bool full = ((covered<L, Specs> == Specs::storage_mask) && ...);
+
+    template <class L>
+    static constexpr key_type mask() noexcept {
+        key_type out{};
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (deposit<offset[I], Specs::packed_bytes>(out, covered<L, Specs>), ...);
+        }
+        (std::index_sequence_for<Specs...>{});
+        return out;
+    }
+};
+
 template <class T>
 struct lazy_generic_actions {
     using type = generic_actions; // named only when instantiated: generic.hpp is complete by then
@@ -557,11 +624,27 @@ struct learn {
     }
 
     // The learned match for a packet, packed for Schema: (value, mask).
-    // (flatten: the generic bit-range get/set and Schema::pack it calls are
-    // a few instructions each for a fixed learn; calls would cost more.)
+    // For a schema<...> the packed words are built straight from the
+    // packet's fields in registers: every shift and mask is a constant of
+    // this learn and the schema (a few instructions per learned field; the
+    // route through a scratch key, `build_match_via_key`, cost a fifth of a
+    // re-learn at 1K flows). Other schemas (generic_schema) take that route.
     template <class Schema>
     [[gnu::flatten]] static void build_match(const flow_key& k, typename Schema::key_type& value,
                                              typename Schema::key_type& mask) noexcept {
+        if constexpr (detail::is_typed_schema<Schema>) {
+            value = detail::learn_direct_pack<Schema>::template pack<learn>(k);
+            mask = detail::learn_direct_pack<Schema>::template mask<learn>();
+        } else {
+            build_match_via_key<Schema>(k, value, mask);
+        }
+    }
+
+    // The same through a scratch flow key and Schema::pack: the reference
+    // twin the direct build is tested against.
+    template <class Schema>
+    static void build_match_via_key(const flow_key& k, typename Schema::key_type& value,
+                                    typename Schema::key_type& mask) noexcept {
         static const typename Schema::key_type packed_mask = [] {
             flow_key mk{};
             const auto m = learned_masks();
@@ -569,19 +652,40 @@ struct learn {
                 if (m[i] != 0) store_storage(mk, info(static_cast<field_id>(i)), m[i]);
             return Schema::pack(mk);
         }();
-        // A scratch key whose only bits ever written are the learned match's
-        // (the same bits every time): no 176-byte key to zero per learn.
-        thread_local flow_key vk{};
+        flow_key vk{};
         [&]<class... M>(detail::type_list<M...>) { (set(vk, M::dst::range, M::value(k)), ...); }(match_specs{});
         value = Schema::pack(vk) & packed_mask;
         mask = packed_mask;
+    }
+
+    // The bits of storage field `Storage` that the learned match sets from
+    // `k`, as the match specs' set() calls (in order) would leave them in a
+    // zeroed key.
+    template <field_id Storage>
+    [[gnu::always_inline]] static uint128 learned_storage_value(const flow_key& k) noexcept {
+        uint128 s = 0;
+        [&]<class... M>(detail::type_list<M...>) {
+            (
+                [&] {
+                    using D = typename M::dst;
+                    if constexpr (info(D::id).base == Storage) {
+                        constexpr uint128 m = (D::range.mask() << D::range.start) << info(D::id).shift;
+                        s = (s & ~m) | (((M::value(k) << D::range.start) << info(D::id).shift) & m);
+                        if constexpr (info(D::id).implies_present) s |= proto::vlan_cfi;
+                    }
+                }(),
+                ...);
+        }(match_specs{});
+        return s;
     }
 
     // Whether the learned match sets every bit of an all-exact target
     // schema (then an exact table takes the one-hash path).
     template <class Table>
     static bool full_exact_match() noexcept {
-        if constexpr (Table::exact_mode) {
+        if constexpr (Table::exact_mode && detail::is_typed_schema<typename Table::schema_type>) {
+            return detail::learn_direct_pack<typename Table::schema_type>::template full<learn>;
+        } else if constexpr (Table::exact_mode) {
             static const bool full = [] {
                 typename Table::key_type v, m;
                 build_match<typename Table::schema_type>(flow_key{}, v, m);
@@ -698,30 +802,34 @@ struct learn {
     }
 
     // install_burst into an exact table, in passes that overlap the cache
-    // misses of the 32 packets: hash the learned keys and prefetch their tag
-    // groups; prefetch the key line each would hit (or the free slot it
-    // would fill); probe, and prefetch the flows found and the slab slots
-    // the new ones will take; then install each in order (a probe taken
-    // before an earlier packet of the burst changed the table is redone from
-    // its hash, on lines now in cache).
+    // misses of up to 32 packets: build and hash every learned key; probe
+    // them all at once (flow_table::probe_learn_burst: tag groups, then key
+    // lines, prefetched a pass ahead); prefetch the flows found and the slab
+    // slots the new ones will take; then install each in order. The probes
+    // stay usable across the burst's own inserts (flow_table::learn_probe:
+    // one tag-lane check per use), and one that does not (an eviction, an
+    // earlier packet of the burst that took its slot or learned its key) is
+    // redone by find/add_probed. (The first version redid every probe after
+    // the burst's first insert, through an out-of-line probe returning its
+    // result in memory: at 1K flows it learned new MACs at half the
+    // packet-by-packet rate.)
     template <class Table>
     void install_burst_exact(Table& t, const flow_key* const* keys, std::size_t n, std::int64_t now,
                              learn_result* results) const {
         constexpr std::size_t group = 32;
+        using schema_t = typename Table::schema_type;
         typename Table::key_type value[group], mask;
         std::uint64_t hash[group];
         typename Table::learn_probe probe[group];
         for (std::size_t base = 0; base < n; base += group) {
             const std::size_t m = n - base < group ? n - base : group;
             for (std::size_t i = 0; i < m; ++i) {
-                build_match<typename Table::schema_type>(*keys[base + i], value[i], mask);
+                build_match<schema_t>(*keys[base + i], value[i], mask);
                 hash[i] = Table::learn_hash(value[i]);
-                t.prefetch_learn(hash[i]);
             }
-            for (std::size_t i = 0; i < m; ++i) t.prefetch_learn_slot(hash[i], value[i]);
+            t.probe_learn_burst(value, hash, m, probe);
             std::size_t misses = 0;
             for (std::size_t i = 0; i < m; ++i) {
-                probe[i] = t.probe_learn(value[i], hash[i]);
                 if (probe[i].r.found)
                     t.prefetch_flow(probe[i].r.id);
                 else

@@ -263,6 +263,13 @@ class flow_table {
         f.used_ms = now_ms;
     }
 
+    // Counts lookups made for this table elsewhere: the pipeline's flow cache
+    // replays a walk's lookups without running them (pipeline/flow_cache.hpp).
+    void count_lookups(std::uint64_t lookups, std::uint64_t matched) noexcept {
+        stats_.lookups += lookups;
+        stats_.matched += matched;
+    }
+
     // ---- control path ---------------------------------------------------
 
     // ovs-ofctl add-flow: installs a flow, replacing one with the same match
@@ -384,11 +391,16 @@ class flow_table {
     // flows (the head of its same-key chain) or where the index would put it;
     // find_probed and add_probed then use that probe instead of hashing and
     // probing again (add used to hash the key four times: strict find,
-    // add's own find, link's find, insert). A probe taken before the table's
-    // set of flows changed is redone from its stored hash (lines in cache).
+    // add's own find, link's find, insert). A probe stays usable across
+    // add_probed's inserts of other keys (learn's burst probes 32 keys, then
+    // installs them one by one): its `epoch` is the table's index_epoch()
+    // when taken, which every other index change moves (link, unlink: adds
+    // through the general path, removals, evictions), and learn_probe_valid
+    // says whether it still holds; find_probed and add_probed redo a probe
+    // that does not, from its stored hash (lines in cache).
     struct learn_probe {
         std::conditional_t<exact_mode, typename exact_index<words>::probe_result, char> r{};
-        std::uint64_t changes = 0;
+        std::uint64_t epoch = 0;
     };
     [[nodiscard]] static std::uint64_t learn_hash(const key_type& value) noexcept {
         if constexpr (exact_mode)
@@ -402,9 +414,38 @@ class flow_table {
     [[nodiscard]] learn_probe probe_learn(const key_type& value, std::uint64_t h) const noexcept {
         learn_probe p;
         if constexpr (exact_mode) p.r = index_.probe(value, h);
-        p.changes = changes_;
+        p.epoch = index_epoch_;
         return p;
     }
+    // probe_learn for n keys and their hashes at once (the index overlaps
+    // their cache misses: exact_index::probe_burst).
+    void probe_learn_burst(const key_type* values, const std::uint64_t* hashes, std::size_t n,
+                           learn_probe* out) const noexcept {
+        if constexpr (exact_mode) {
+            typename exact_index<words>::probe_result r[exact_index<words>::burst_group];
+            for (std::size_t base = 0; base < n; base += exact_index<words>::burst_group) {
+                const std::size_t m = std::min(n - base, exact_index<words>::burst_group);
+                index_.probe_burst(values + base, hashes + base, m, r);
+                for (std::size_t i = 0; i < m; ++i) out[base + i] = learn_probe{r[i], index_epoch_};
+            }
+        } else {
+            for (std::size_t i = 0; i < n; ++i) out[i] = learn_probe{{}, index_epoch_};
+        }
+    }
+    // Whether a probe still says what probing again would: no index change
+    // but add_probed's inserts since (its epoch), and, when it found nothing,
+    // the free slot it chose is still free. That suffices: an insert fills
+    // the first free slot of its key's probe sequence, so another key cannot
+    // make an earlier free slot appear, and the probe's own key could only
+    // have been inserted into the very slot the probe chose.
+    [[nodiscard]] bool learn_probe_valid(const learn_probe& p) const noexcept {
+        if constexpr (exact_mode)
+            return p.epoch == index_epoch_ && (p.r.found || !p.r.has_free || index_.slot_free(p.r.bucket, p.r.slot));
+        else
+            return true;
+    }
+    // Counts every index change but add_probed's inserts (see learn_probe).
+    [[nodiscard]] std::uint64_t index_epoch() const noexcept { return index_epoch_; }
     // Prefetches the index lines a probe of hash h reads first.
     void prefetch_learn(std::uint64_t h) const noexcept {
         if constexpr (exact_mode) index_.prefetch(h);
@@ -439,7 +480,7 @@ class flow_table {
     // The flow with (value, every schema bit, priority), from a probe of value.
     [[nodiscard]] flow_type* find_probed(learn_probe& p, const key_type& value, std::int32_t priority) noexcept {
         if constexpr (exact_mode) {
-            if (p.changes != changes_) p = probe_learn(value, p.r.hash);
+            if (!learn_probe_valid(p)) p = probe_learn(value, p.r.hash);
             for (std::uint32_t id = p.r.found ? p.r.id : npos; id != npos; id = at(id).next_same_key)
                 if (at(id).priority == priority) return &at(id);
             return nullptr;
@@ -455,7 +496,7 @@ class flow_table {
         static_assert(std::is_constructible_v<actions_type, Actions&&>,
                       "this table does not allow that action list: add it to the table's allowed<...>");
         if constexpr (exact_mode) {
-            if (p.changes != changes_) p = probe_learn(value, p.r.hash);
+            if (!learn_probe_valid(p)) p = probe_learn(value, p.r.hash);
             // Other flows with this key, or a full table: the general path.
             if (p.r.found || n_flows_ >= cfg_.max_flows)
                 return add_packed(value, Schema::full_mask(), priority, std::forward<Actions>(acts), o, now_ms);
@@ -476,7 +517,6 @@ class flow_table {
                 return {flow_mod_errc::table_full};
             }
             schedule(f);
-            p.changes = changes_ - 1; // stale now: the index changed
             return {flow_mod_errc::ok, 1};
         } else {
             return add_packed(value, Schema::full_mask(), priority, std::forward<Actions>(acts), o, now_ms);
@@ -606,6 +646,7 @@ class flow_table {
 
     // Puts a flow into the lookup structure; false when the index is full.
     bool link(flow_type& f) {
+        ++index_epoch_;
         if constexpr (exact_mode) {
             if (f.catch_all()) {
                 auto pos = std::find_if(catch_alls_.begin(), catch_alls_.end(),
@@ -636,6 +677,7 @@ class flow_table {
     }
 
     void unlink(flow_type& f) {
+        ++index_epoch_;
         if constexpr (exact_mode) {
             if (f.catch_all()) {
                 catch_alls_.erase(std::find(catch_alls_.begin(), catch_alls_.end(), f.id));
@@ -708,6 +750,7 @@ class flow_table {
     std::uint32_t next_id_ = 0;
     std::size_t n_flows_ = 0;
     std::uint64_t changes_ = 0;
+    std::uint64_t index_epoch_ = 0; // see learn_probe
     // Burst pre-lookup results (exact tables only; see prelookup).
     struct pre_entry {
         key_type key;
