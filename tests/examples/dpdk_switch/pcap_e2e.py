@@ -13,13 +13,17 @@ byte for byte, the frames built here independently of the library (outer
 headers, checksums and the VXLAN source port included): the ARP reply and
 the echo reply to the VM, the echo request encapsulated towards 10.0.0.2 with
 the next hop's MAC (and nothing else: no ARP on the underlay). Then `show`
-must have counted the drops. Also checked: bad arguments, a missing port and
-a failed EAL init each give one error line and a non-zero exit.
+must have counted the drops. Then flows mode (a flows file, plain ports and a
+GRE tunnel from the command line) on the same kind of files; SIGTERM ends a
+running switch with exit 0, `show` printed and the socket removed; and bad
+arguments, a missing port and a failed EAL init each give one error line and
+a non-zero exit.
 
 Exit 77 (CTest skip) when not root or when the binary was not built.
 """
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -104,6 +108,11 @@ def vxlan(outer_src_mac, outer_dst_mac, src, dst, vni, inner, sport=None):
     return mac(outer_dst_mac) + mac(outer_src_mac) + b"\x08\x00" + ipv4(src, dst, 17, udp, flags=0x4000)
 
 
+def gre(outer_src_mac, outer_dst_mac, src, dst, key, inner):
+    return (mac(outer_dst_mac) + mac(outer_src_mac) + b"\x08\x00" +
+            ipv4(src, dst, 47, struct.pack("!HHI", 0x2000, 0x6558, key) + inner, flags=0x4000))
+
+
 def write_pcap(path, frames):
     with open(path, "wb") as f:
         f.write(struct.pack("=IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
@@ -136,7 +145,7 @@ def check(cond, what):
 
 def eal_args(prefix):
     return ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix", prefix,
-            "--log-level", "lib.eal:error"]
+            "--log-level", "lib.eal:error", "--no-telemetry"]
 
 
 def run_quick(binary, args, want_rc, want_text, what):
@@ -159,7 +168,7 @@ def command(sock, line):
 
 def remove_runtime_dirs(prefix):
     """EAL leaves /var/run/dpdk/<file-prefix> behind even with --no-shconf: remove ours."""
-    for p in (prefix, prefix + "b", prefix + "c"):
+    for p in (prefix, prefix + "b", prefix + "c", prefix + "f", prefix + "s"):
         path = os.path.join("/var/run/dpdk", p)
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
@@ -250,6 +259,49 @@ def run(binary, prefix):
                           ("tunnels.decapsulated", "2"), ("tunnels.decap_dropped.not_ipv4", "1"),
                           ("tunnels.encapsulated", "1")]:
             check(show.get(key) == want, "show: %s is %s, expected %s" % (key, show.get(key), want))
+
+        # Flows mode: plain ports and a GRE tunnel given on the command line.
+        flows = os.path.join(d, "flows.txt")
+        with open(flows, "w") as f:
+            f.write("# ARP to port 2, IPv4 into the tunnel with key 77\n"
+                    "in_port=1,arp actions=output:2\n"
+                    "in_port=1,ip actions=set_tunnel:77,output:10\n")
+        p1_in, p2_out, u_out = (os.path.join(d, n) for n in ("p1_in.pcap", "p2_out.pcap", "u2_out.pcap"))
+        empty = os.path.join(d, "empty.pcap")
+        write_pcap(p1_in, [arp_request, echo])
+        write_pcap(empty, [])
+        args = eal_args(prefix + "f") + [
+            "--vdev", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (p1_in, os.path.join(d, "p1_out.pcap")),
+            "--vdev", "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (empty, p2_out),
+            "--vdev", "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (empty, u_out), "--",
+            "--flows", flows, "--port", "net_pcap0,ofport=1", "--port", "net_pcap1,ofport=2",
+            "--underlay", "net_pcap2,ip=%s,mac=%s,next-hop-mac=%s" % (LOCAL_IP, LOCAL_MAC, NEXT_HOP),
+            "--tunnel", "10,gre,10.0.0.9", "--packets", "2", "--duration", "15"]
+        r = subprocess.run([binary] + args, capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0 and r.stdout.startswith("ready\n"), "flows mode run: exit %d, stdout %r, stderr %r" %
+              (r.returncode, r.stdout[:200], r.stderr))
+        check(os.path.exists(p2_out) and read_pcap(p2_out) == [arp_request], "flows mode: port 2 gets the ARP frame")
+        want = [gre(LOCAL_MAC, NEXT_HOP, LOCAL_IP, "10.0.0.9", 77, echo)]
+        got = read_pcap(u_out) if os.path.exists(u_out) else None
+        check(got == want, "flows mode: underlay output %s, expected %s" %
+              ([f.hex() for f in got or []], [f.hex() for f in want]))
+
+        # SIGTERM stops the loop cleanly: exit 0, `show` printed, socket gone.
+        args = eal_args(prefix + "s") + ["--vdev", "net_null0", "--", "--flows", flows, "--port",
+                                         "net_null0,ofport=1", "--control", ctl, "--duration", "15"]
+        proc = subprocess.Popen([binary] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ready = proc.stdout.readline()
+            check(ready == "ready\n", "SIGTERM run: ready, got %r" % ready)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=10)
+            check(proc.returncode == 0, "SIGTERM: exit %s (stderr %s)" % (proc.returncode, err))
+            check("\nport.net_null0.rx_packets " in "\n" + out, "SIGTERM: show printed at exit")
+            check(not os.path.exists(ctl), "SIGTERM: control socket removed")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
         # Failures before the loop: one line, non-zero.
         base = eal_args(prefix + "b") + ["--vdev", "net_null0", "--"]
