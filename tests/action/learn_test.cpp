@@ -453,7 +453,8 @@ TEST(learn, install_burst_agrees_with_packet_by_packet_installs) {
         std::vector<const fp::flow_key*> ptrs;
         for (const auto& k : keys) ptrs.push_back(&k);
         std::vector<fp::learn_result> res(n);
-        la_.install_burst(a.table<20>(), ptrs.data(), n, round * s, res.data());
+        // The staged path itself: a table this small takes install_burst packet by packet.
+        la_.install_burst_exact(a.table<20>(), ptrs.data(), n, round * s, res.data());
         for (std::size_t i = 0; i < n; ++i) {
             ra.push_back(res[i]);
             rb.push_back(lb_.install(b.table<20>(), keys[i], round * s));
@@ -522,6 +523,45 @@ TEST(learn, direct_match_pack_agrees_with_the_flow_key_route) {
     expect_direct_pack_matches_reference<O, fp::schema<fp::masked<f::vlan_tci>>>(5);
 }
 
+// install_burst picks the staged path for a table past the threshold, and
+// the results stay those of packet-by-packet installs.
+TEST(learn, install_burst_in_a_big_table_agrees_with_packet_by_packet_installs) {
+    using L = fp::neutron::learn_ucast;
+    const std::size_t prefill = L::staged_learn_threshold + 100;
+    fp::pipeline_config cfg;
+    cfg.tables.emplace_back(std::uint8_t{20}, fp::table_config{prefill + 3000, fp::overflow_policy::refuse});
+    br_tun a(cfg), b(cfg);
+    L la_, lb_;
+    for (std::size_t i = 0; i < prefill; ++i) {
+        fp::flow_key k = from_tunnel(tun_a, 0x020000000000ULL | i, vm_local);
+        k.vlan_tci = 0x1001;
+        ASSERT_EQ(la_.install(a.table<20>(), k, 0), fp::learn_result::added);
+        ASSERT_EQ(lb_.install(b.table<20>(), k, 0), fp::learn_result::added);
+    }
+    std::mt19937_64 rng(5);
+    std::vector<fp::learn_result> ra, rb;
+    for (int round = 0; round < 100; ++round) {
+        std::vector<fp::flow_key> keys(32);
+        for (auto& k : keys) {
+            k = from_tunnel(rng() % 2 ? tun_a : tun_b, 0x020000000000ULL | (rng() % (prefill + 1000)), vm_local);
+            k.vlan_tci = 0x1001;
+        }
+        std::vector<const fp::flow_key*> ptrs;
+        for (const auto& k : keys) ptrs.push_back(&k);
+        std::vector<fp::learn_result> res(keys.size());
+        la_.install_burst(a.table<20>(), ptrs.data(), keys.size(), round * s, res.data());
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            ra.push_back(res[i]);
+            rb.push_back(lb_.install(b.table<20>(), keys[i], round * s));
+        }
+    }
+    EXPECT_EQ(ra, rb);
+    EXPECT_GT(la_.stats().added, prefill);
+    EXPECT_GT(la_.stats().modified, 0u);
+    EXPECT_GT(la_.stats().refreshed, 0u);
+    EXPECT_EQ(a.table<20>().size(), b.table<20>().size());
+}
+
 // install_burst against packet-by-packet installs in tables that evict when
 // full, with bursts that repeat and move MACs, and a limit: every result,
 // every flow and every counter the same.
@@ -547,7 +587,7 @@ TEST(learn, install_burst_agrees_in_evicting_and_limited_tables) {
             std::vector<fp::learn_result> res(n);
             // Time moves on, so flows expire and the table evicts by expiry.
             const std::int64_t now = round * 20 * s;
-            la_.install_burst(a.table<20>(), ptrs.data(), n, now, res.data());
+            la_.install_burst_exact(a.table<20>(), ptrs.data(), n, now, res.data());
             for (std::size_t i = 0; i < n; ++i) {
                 ra.push_back(res[i]);
                 rb.push_back(lb_.install(b.table<20>(), keys[i], now));

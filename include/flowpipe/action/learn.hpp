@@ -745,6 +745,9 @@ struct learn {
     // probe; otherwise (an earlier packet of the burst added or evicted a
     // flow) the packet looks its flow up again, from lines now in cache.
     // Note: the probe counts as lookups in the target table's stats.
+    // Target tables with fewer flows take install_burst packet by packet.
+    static constexpr std::size_t staged_learn_threshold = 8192;
+
     template <class Table>
     void install_burst(Table& t, const flow_key* const* keys, std::size_t n, std::int64_t now,
                        learn_result* results) const {
@@ -754,7 +757,15 @@ struct learn {
         if constexpr (schema_fits<Table> && actions_fit<Table>) {
             if constexpr (Table::exact_mode) {
                 if (full_exact_match<Table>()) {
-                    install_burst_exact(t, keys, n, now, results);
+                    if (t.size() < staged_learn_threshold) {
+                        // A table this small is in L2: packet by packet,
+                        // the core overlaps the few hits of consecutive
+                        // installs by itself, and staging only adds work
+                        // (measured at 1K flows: re-learn 57 vs 41 M/s).
+                        for (std::size_t i = 0; i < n; ++i) results[i] = install(t, *keys[i], now);
+                    } else {
+                        install_burst_exact(t, keys, n, now, results);
+                    }
                     return;
                 }
             }
