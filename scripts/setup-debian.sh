@@ -21,7 +21,7 @@ packages=(
   # Open vSwitch, the reference for semantics (used as an oracle by tests, driven by python3)
   openvswitch-switch python3
   # network namespaces, veth pairs and captures for the examples
-  iproute2 tcpdump
+  iproute2 iputils-ping tcpdump
 )
 
 if [[ $(id -u) -ne 0 ]]; then
