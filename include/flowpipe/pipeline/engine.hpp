@@ -28,6 +28,14 @@
 // The engine is shared by the typed `pipeline<...>` and the run-time
 // `generic_pipeline` through `Tables::run_table(table_id, ctx)` (CRTP-free:
 // the engine takes the table set as a template parameter).
+//
+// With a flow cache (pipeline/flow_cache.hpp; opt-in, `flow_cache_ptr()` of
+// the table set is null without one) a burst is first looked up in the cache
+// as a whole; a packet that hits replays the stored walk (credits its flows
+// and table stats, emits its outputs), one that misses walks the tables with
+// a log of its lookups and effects, and the walk is stored when it may be.
+// Packets still go in order: a walk that learned moves the cache's
+// generation, so later packets of the burst that hit an older entry walk.
 #pragma once
 
 #include <array>
@@ -41,6 +49,7 @@
 #include <flowpipe/core/packet.hpp>
 #include <flowpipe/core/rewrite.hpp>
 #include <flowpipe/pipeline/burst_output.hpp>
+#include <flowpipe/pipeline/flow_cache.hpp>
 #include <flowpipe/proto/parse.hpp>
 
 namespace flowpipe {
@@ -108,6 +117,16 @@ class packet_context {
     [[nodiscard]] std::size_t overflowed_outputs() const noexcept { return overflow_; }
     [[nodiscard]] std::size_t controller_calls() const noexcept { return controller_calls_; }
 
+    // ---- for the flow cache: what a walk that may be stored did ----
+    void log_into(walk_log* log) noexcept { log_ = log; }
+    [[nodiscard]] bool logging() const noexcept { return log_ != nullptr; }
+    // A lookup in `table` that found `flow` (null: a miss) whose actions have `effects`.
+    void note_lookup(std::uint8_t table, void* flow, std::uint8_t effects) noexcept {
+        log_->lookup(table, flow);
+        log_->effects |= effects;
+    }
+    void note_replaced_actions() noexcept { log_->replaced_actions = true; }
+
     // Runs the packet from table 0.
     void start() noexcept {
         table_ = 0;
@@ -168,6 +187,7 @@ class packet_context {
     std::span<output_record> outputs_;
     std::span<flow_key> snapshots_;
     std::size_t& snapshots_used_;
+    walk_log* log_ = nullptr;
     std::size_t n_outputs_ = 0;
     std::size_t live_outputs_ = 0;
     std::size_t overflow_ = 0;
@@ -186,6 +206,19 @@ template <class Table, class Ctx>
 inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t restore_in_port) noexcept {
     auto* f = table.lookup_at(key, ctx.index());
     key.in_port = restore_in_port;
+    if (ctx.logging()) { // the flow cache is on and this walk may be stored
+        // (Read before the actions run: a learn may evict this very flow.)
+        const std::uint8_t effects = f != nullptr ? action_effects(f->actions) : effect::none;
+        ctx.note_lookup(table.id(), f, effects);
+        if ((effects & effect::changes_tables) != 0) {
+            const std::uint64_t before = learn_replacements(f->actions);
+            Table::hit(*f, ctx.pkt().len, ctx.now());
+            Table::allowed_type::run(f->actions, ctx);
+            ctx.end_of_list();
+            if (learn_replacements(f->actions) != before) ctx.note_replaced_actions();
+            return;
+        }
+    }
     if (f == nullptr) return;
     Table::hit(*f, ctx.pkt().len, ctx.now());
     Table::allowed_type::run(f->actions, ctx);
@@ -199,17 +232,96 @@ struct engine_scratch {
     std::array<proto::frame_layout, max_burst> layouts;
     std::array<output_record, 4096> outputs; // per packet
     std::array<flow_key, 256> snapshots;     // per packet
+    // flow cache only
+    std::array<std::uint64_t, max_burst> hashes;
+    std::array<std::uint32_t, max_burst> candidates;
+    walk_log log;
 };
+
+namespace detail {
+
+// Emits packet p's n_out outputs: output o goes to port(o) carrying key
+// after(o). All but the last get a clone of the untouched frame, the last
+// one the frame itself, rewritten in place.
+template <class Port, class After>
+void emit_outputs(burst_output& out, burst_counters& c, packet& p, const proto::frame_layout& layout,
+                  const flow_key& original, std::size_t n_out, Port&& port, After&& after) {
+    std::size_t sent = 0;
+    for (std::size_t o = 0; o + 1 < n_out; ++o) {
+        const std::uint32_t to = port(o);
+        if (to == ports::none) continue;
+        packet copy;
+        if (!out.clone(p, copy)) continue;
+        const flow_key& a = after(o);
+        if (rewrite_frame(copy, layout, original, a) != rewrite_status::ok) {
+            ++c.no_headroom;
+            continue;
+        }
+        copy.tun_id = a.tun_id;
+        copy.tun_src = a.tun_src;
+        copy.tun_dst = a.tun_dst;
+        out.emit(to, copy);
+        ++sent;
+    }
+    if (n_out > 0 && port(n_out - 1) != ports::none) {
+        const flow_key& a = after(n_out - 1);
+        if (rewrite_frame(p, layout, original, a) == rewrite_status::ok) {
+            p.tun_id = a.tun_id;
+            p.tun_src = a.tun_src;
+            p.tun_dst = a.tun_dst;
+            out.emit(port(n_out - 1), p);
+            return;
+        }
+        ++c.no_headroom;
+    }
+    if (sent == 0)
+        out.drop(p);
+    else
+        out.release(p); // the buffer itself goes nowhere; its clones do
+}
+
+} // namespace detail
+
+// A packet that hit the flow cache: what its walk did, without walking.
+template <class Tables>
+void replay_cached(Tables& tables, flow_cache& cache, const flow_cache::entry& e, engine_scratch& s, std::size_t i,
+                   packet& p, const proto::frame_layout& layout, std::int64_t now_ms, burst_output& out) {
+    burst_counters& c = out.counters();
+    ++cache.counters().hits;
+    for (std::size_t j = 0; j < e.n_lookups; ++j) {
+        cache.credit_lookup(e.table[j], e.flow[j] != nullptr);
+        if (e.flow[j] != nullptr) tables.credit_flow(e.table[j], e.flow[j], p.len, now_ms);
+    }
+    if (e.too_deep) {
+        ++c.too_deep;
+        out.drop(p);
+        return;
+    }
+    // Version 0 is built in the packet's key (still the original: no walk
+    // ran), the others in the snapshot pool.
+    for (std::size_t v = 0; v < e.n_versions; ++v) {
+        flow_key& k = v == 0 ? s.keys[i] : s.snapshots[v];
+        if (v != 0) k = s.original[i];
+        flow_cache::apply(e, v, k);
+    }
+    detail::emit_outputs(
+        out, c, p, layout, s.original[i], e.n_outputs, [&](std::size_t o) { return e.port[o]; },
+        [&](std::size_t o) -> const flow_key& { return e.version[o] == 0 ? s.keys[i] : s.snapshots[e.version[o]]; });
+}
 
 // Runs pkts through `tables`, which provide prelookup(span<const flow_key>) and
 // run_table(table_id, ctx, restore_in_port):
 // look the table up with ctx's key, set key.in_port = restore_in_port, then
-// run the matched flow's actions (see lookup_and_run).
+// run the matched flow's actions (see lookup_and_run); and for the flow
+// cache flow_cache_ptr() (null: none), flow_cache_generation() (see
+// flow_cache.hpp), credit_flow(table_id, flow, bytes, now) (Table::hit on a
+// flow a cached walk found), for_each_table.
 template <class Tables, class Hooks>
 void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::int64_t now_ms, burst_output& out,
                Hooks& hooks) {
     out.begin();
     burst_counters& c = out.counters();
+    flow_cache* const cache = tables.flow_cache_ptr();
     std::size_t snapshots_used = 0;
     for (std::size_t base = 0; base < pkts.size(); base += max_burst) {
         const std::size_t n = std::min(max_burst, pkts.size() - base);
@@ -230,9 +342,30 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
         // one by one stalls on store forwarding (wide loads of narrow stores).
         for (std::size_t i = 0; i < n; ++i) s.original[i] = s.keys[i];
         c.received += n;
+        // The flow cache, in passes over the burst: hash every key and
+        // prefetch its slots; pick each candidate entry and prefetch it;
+        // prefetch the flows a candidate will credit. Keys are compared as
+        // each packet's turn comes (the generation may move before).
+        std::size_t candidates = 0;
+        const std::uint64_t inserts_before = cache != nullptr ? cache->counters().inserts : 0;
+        if (cache != nullptr) {
+            cache->observe(tables.flow_cache_generation());
+            for (std::size_t i = 0; i < n; ++i) {
+                s.hashes[i] = flow_cache::hash(s.original[i]);
+                cache->prefetch_slots(s.hashes[i]);
+            }
+            for (std::size_t i = 0; i < n; ++i) {
+                s.candidates[i] = s.layouts[i].has_ethernet ? cache->candidate(s.hashes[i]) : flow_cache::npos;
+                candidates += s.candidates[i] != flow_cache::npos;
+            }
+            for (std::size_t i = 0; i < n; ++i)
+                if (s.candidates[i] != flow_cache::npos) cache->prefetch_flows(s.candidates[i]);
+        }
         // Big exact tables look the whole burst up now, interleaving the cache
-        // misses of all packets, instead of once per packet as each gets there.
-        tables.prelookup(std::span<const flow_key>(s.keys.data(), n));
+        // misses of all packets, instead of once per packet as each gets there
+        // (skipped when the flow cache is about to answer for most of them:
+        // lookup_at then looks up the few that walk by themselves).
+        if (cache == nullptr || 4 * (n - candidates) > n) tables.prelookup(std::span<const flow_key>(s.keys.data(), n));
         // (2) run, (3) rewrite and emit, packet by packet
         for (std::size_t i = 0; i < n; ++i) {
             // Outputs are emitted right after each packet runs, so every
@@ -246,55 +379,54 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
                 continue;
             }
             if (layout.status != proto::parse_status::ok) ++c.malformed;
+            if (cache != nullptr) {
+                // A packet whose key an earlier packet of this burst stored
+                // (a flow's packets often come in a row) looks again.
+                std::uint32_t cand = s.candidates[i];
+                if (cand == flow_cache::npos && cache->counters().inserts != inserts_before)
+                    cand = cache->candidate(s.hashes[i]);
+                if (const flow_cache::entry* e = cache->find(cand, s.hashes[i], s.original[i])) {
+                    replay_cached(tables, *cache, *e, s, i, p, layout, now_ms, out);
+                    continue;
+                }
+                ++cache->counters().misses;
+                s.log.reset();
+            }
             const std::span<output_record> outs(s.outputs);
             packet_context<Tables, Hooks> ctx(tables, hooks, now_ms, p, i, s.keys[i], outs,
                                               std::span<flow_key>(s.snapshots), snapshots_used);
+            if (cache != nullptr) ctx.log_into(&s.log);
             ctx.start();
             c.output_overflow += ctx.overflowed_outputs();
             c.to_controller += ctx.controller_calls();
+            const std::size_t n_out = ctx.output_count();
+            auto port = [&](std::size_t o) { return outs[o].port; };
+            auto after = [&](std::size_t o) -> const flow_key& {
+                return outs[o].snapshot == live_key ? s.keys[i] : s.snapshots[outs[o].snapshot];
+            };
+            if (cache != nullptr) {
+                const bool may_store =
+                    s.log.effects == effect::none && ctx.overflowed_outputs() == 0 && ctx.controller_calls() == 0;
+                if (!may_store ||
+                    !cache->insert(s.hashes[i], s.original[i], s.log, ctx.failed(), ctx.failed() ? 0 : n_out, port,
+                                   after, [&](std::size_t o) { return outs[o].snapshot; }))
+                    ++cache->counters().uncacheable;
+                if ((s.log.effects & effect::changes_tables) != 0) {
+                    // A learn's new flow moved its table's changes(); a learn
+                    // that replaced actions in place moves the epoch.
+                    if (s.log.replaced_actions) cache->invalidate();
+                    cache->observe(tables.flow_cache_generation());
+                }
+            }
             if (ctx.failed()) {
                 ++c.too_deep;
                 out.drop(p);
                 continue;
             }
-            const std::size_t n_out = ctx.output_count();
-            std::size_t sent = 0;
-            // All outputs but the last get a clone of the untouched frame...
-            for (std::size_t o = 0; o + 1 < n_out; ++o) {
-                const output_record& r = outs[o];
-                if (r.port == ports::none) continue;
-                packet copy;
-                if (!out.clone(p, copy)) continue;
-                const flow_key& after = r.snapshot == live_key ? s.keys[i] : s.snapshots[r.snapshot];
-                if (rewrite_frame(copy, layout, s.original[i], after) != rewrite_status::ok) {
-                    ++c.no_headroom;
-                    continue;
-                }
-                copy.tun_id = after.tun_id;
-                copy.tun_src = after.tun_src;
-                copy.tun_dst = after.tun_dst;
-                out.emit(r.port, copy);
-                ++sent;
-            }
-            // ...and the last one the frame itself, rewritten in place.
-            if (n_out > 0 && outs[n_out - 1].port != ports::none) {
-                const output_record& r = outs[n_out - 1];
-                const flow_key& after = r.snapshot == live_key ? s.keys[i] : s.snapshots[r.snapshot];
-                if (rewrite_frame(p, layout, s.original[i], after) == rewrite_status::ok) {
-                    p.tun_id = after.tun_id;
-                    p.tun_src = after.tun_src;
-                    p.tun_dst = after.tun_dst;
-                    out.emit(r.port, p);
-                    continue;
-                }
-                ++c.no_headroom;
-            }
-            if (sent == 0)
-                out.drop(p);
-            else
-                out.release(p); // the buffer itself goes nowhere; its clones do
+            detail::emit_outputs(out, c, p, layout, s.original[i], n_out, port, after);
         }
     }
+    if (cache != nullptr) cache->flush_lookups(tables);
     out.finish();
 }
 

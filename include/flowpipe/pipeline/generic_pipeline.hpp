@@ -4,6 +4,7 @@
 // the typed pipelines are compared with.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -21,12 +22,19 @@ class generic_pipeline {
   public:
     using table_type = flow_table<generic_schema, allowed<generic_actions>>;
 
-    explicit generic_pipeline(table_config cfg = {}) : cfg_(cfg), scratch_(std::make_unique<engine_scratch>()) {}
+    // flow_cache_entries: size of the exact-match flow cache in front of the
+    // tables (pipeline/flow_cache.hpp); 0: no cache.
+    explicit generic_pipeline(table_config cfg = {}, std::size_t flow_cache_entries = 0)
+        : cfg_(cfg), scratch_(std::make_unique<engine_scratch>()),
+          cache_(flow_cache_entries != 0 ? std::make_unique<flow_cache>(flow_cache_entries) : nullptr) {}
 
     // Table `id`, created empty on first use.
     table_type& table(std::uint8_t id) {
         auto& t = tables_[id];
-        if (!t) t = std::make_unique<table_type>(cfg_, id);
+        if (!t) {
+            t = std::make_unique<table_type>(cfg_, id);
+            top_ = std::max<std::size_t>(top_, std::size_t{id} + 1);
+        }
         return *t;
     }
     [[nodiscard]] table_type* find_table(std::uint8_t id) noexcept { return tables_[id].get(); }
@@ -49,10 +57,12 @@ class generic_pipeline {
                     return {flow_mod_errc::bad_action, 0, {}, *why};
                 total.count += tables_[i]->modify(m, strict, priority, acts, cookie, now_ms, false).count;
             }
+            invalidate_flow_cache();
             if (total.count == 0 && cookie.mask == 0) return add(0, m, priority, acts, {cookie.value}, now_ms);
             return total;
         }
         if (auto why = validate(acts, id)) return {flow_mod_errc::bad_action, 0, {}, *why};
+        invalidate_flow_cache(); // actions replaced in place: the tables' changes() do not see it
         return table(id).modify(m, strict, priority, acts, cookie, now_ms);
     }
 
@@ -83,6 +93,24 @@ class generic_pipeline {
         run_burst(*this, *scratch_, pkts, now_ms, out, hooks);
     }
 
+    // ---- the flow cache (null when built without one) ----
+    [[nodiscard]] flow_cache* flow_cache_ptr() noexcept { return cache_.get(); }
+    [[nodiscard]] const flow_cache* flow_cache_ptr() const noexcept { return cache_.get(); }
+    // For an embedder that replaced a flow's actions through table(id)
+    // directly (modify): adds, removals and expiry are seen without it.
+    void invalidate_flow_cache() noexcept {
+        if (cache_) cache_->invalidate();
+    }
+    [[nodiscard]] std::uint64_t flow_cache_generation() const noexcept {
+        std::uint64_t g = cache_ ? cache_->epoch() : 0;
+        for (std::size_t i = 0; i < top_; ++i)
+            if (tables_[i]) g += tables_[i]->changes();
+        return g;
+    }
+    void credit_flow(std::uint8_t, void* flow, std::uint32_t bytes, std::int64_t now_ms) noexcept {
+        table_type::hit(*static_cast<table_type::flow_type*>(flow), bytes, now_ms);
+    }
+
     // Generic tables use tuple space search: nothing to look up ahead.
     void prelookup(std::span<const flow_key>) noexcept {}
 
@@ -98,7 +126,9 @@ class generic_pipeline {
   private:
     table_config cfg_;
     std::array<std::unique_ptr<table_type>, 255> tables_{};
+    std::size_t top_ = 0; // tables_[top_..] were never created
     std::unique_ptr<engine_scratch> scratch_;
+    std::unique_ptr<flow_cache> cache_;
 };
 
 } // namespace flowpipe

@@ -53,10 +53,13 @@ inline constexpr bool is_table = false;
 template <std::uint8_t Id, class S, class A, class L>
 inline constexpr bool is_table<table<Id, S, A, L>> = true;
 
-// Table sizes and overflow policies, per table number.
+// Table sizes and overflow policies, per table number; the flow cache.
 struct pipeline_config {
     table_config default_table{};
     std::vector<std::pair<std::uint8_t, table_config>> tables{};
+    // Entries of the exact-match flow cache in front of the tables
+    // (pipeline/flow_cache.hpp), rounded up to a power of two; 0: no cache.
+    std::size_t flow_cache = 0;
 
     [[nodiscard]] table_config for_table(std::uint8_t id) const {
         for (const auto& [n, c] : tables)
@@ -122,7 +125,8 @@ class pipeline {
   public:
     explicit pipeline(const pipeline_config& cfg = {})
         : tables_(std::make_unique<slots>(((void)sizeof(Tables), cfg)...)),
-          scratch_(std::make_unique<engine_scratch>()) {}
+          scratch_(std::make_unique<engine_scratch>()),
+          cache_(cfg.flow_cache != 0 ? std::make_unique<flowpipe::flow_cache>(cfg.flow_cache) : nullptr) {}
 
     // The flow table numbered Id.
     template <std::uint8_t Id>
@@ -182,6 +186,7 @@ class pipeline {
         with_table(id, [&](auto& t) {
             with_actions_for(t, id, acts, st, [&](auto&& a) { st = t.modify(m, strict, priority, a, cookie, now_ms); });
         });
+        invalidate_flow_cache(); // actions replaced in place: the tables' changes() do not see it
         return st;
     }
 
@@ -199,6 +204,27 @@ class pipeline {
         flow_mod_status st{flow_mod_errc::no_such_table};
         with_table(id, [&](auto& t) { st = t.remove(m, strict, priority, cookie); });
         return st;
+    }
+
+    // ---- the flow cache (null when pipeline_config::flow_cache is 0) ----
+    [[nodiscard]] flowpipe::flow_cache* flow_cache_ptr() noexcept { return cache_.get(); }
+    [[nodiscard]] const flowpipe::flow_cache* flow_cache_ptr() const noexcept { return cache_.get(); }
+    // For an embedder that replaced a flow's actions through table<N>()
+    // directly (modify): adds, removals and expiry are seen without it.
+    void invalidate_flow_cache() noexcept {
+        if (cache_) cache_->invalidate();
+    }
+    [[nodiscard]] std::uint64_t flow_cache_generation() noexcept {
+        std::uint64_t g = cache_ ? cache_->epoch() : 0;
+        for_each_table([&](auto& t) { g += t.changes(); });
+        return g;
+    }
+    // Credits a flow of table `id` that a cached walk found.
+    void credit_flow(std::uint8_t id, void* flow, std::uint32_t bytes, std::int64_t now_ms) noexcept {
+        with_table(id, [&](auto& t) {
+            using T = std::remove_reference_t<decltype(t)>;
+            T::hit(*static_cast<typename T::flow_type*>(flow), bytes, now_ms);
+        });
     }
 
     // ---- used by the engine ----
@@ -248,6 +274,7 @@ class pipeline {
 
     std::unique_ptr<slots> tables_;
     std::unique_ptr<engine_scratch> scratch_;
+    std::unique_ptr<flowpipe::flow_cache> cache_;
 };
 
 } // namespace flowpipe
