@@ -599,36 +599,37 @@ class bridge {
             transmit(owner, *ports[target], frames);
         }
 
-        // Whether `to`, accepting a frame `owner` received, frees its buffer
-        // itself; else it only copied it and the buffer is still `owner`'s.
-        static bool takes_buffer(port_entry& owner, port_entry& to, const packet& f) noexcept {
-            if (&owner == &to) return true;
-            return std::visit(
-                [&](const auto& p) {
-                    if constexpr (requires { p.owns(f); })
-                        return p.owns(f);
-                    else
-                        return false; // a port that cannot tell copies what it did not receive (law 3)
-                },
-                to.port);
+        // Whether port `p`, accepting a frame another port received, frees
+        // its buffer itself; else it only copied it (law 3) and the buffer
+        // is still the receiver's.
+        template <class Port>
+        static bool takes_buffer(const Port& p, const packet& f) noexcept {
+            if constexpr (requires { p.owns(f); })
+                return p.owns(f);
+            else
+                return false; // a port that cannot tell copies what it did not receive
         }
 
         void transmit(port_entry& owner, port_entry& to, std::span<const packet> frames) noexcept {
             if (frames.empty()) return;
-            const std::size_t sent = std::visit([&](auto& p) { return p.transmit(frames); }, to.port);
-            to.c.tx_packets += sent;
-            if (&owner != &to) {
-                // Buffers `to` copied go back to their owner (views are no buffers).
-                std::size_t copied = 0;
-                for (std::size_t k = 0; k < sent; ++k)
-                    if (frames[k].cookie != clone_cookie && !takes_buffer(owner, to, frames[k]))
-                        spill[copied++] = frames[k];
-                release_to(owner, std::span<const packet>(spill.data(), copied));
-            }
-            if (sent < frames.size()) {
-                drop(to, drop_reason::tx_full, frames.size() - sent);
-                release_to(owner, frames.subspan(sent)); // release ignores clone_cookie views (law 3)
-            }
+            std::visit(
+                [&](auto& p) {
+                    const std::size_t sent = p.transmit(frames);
+                    to.c.tx_packets += sent;
+                    if (&owner != &to) {
+                        // Buffers `to` copied go back to their owner (views are no buffers).
+                        std::size_t copied = 0;
+                        for (std::size_t k = 0; k < sent; ++k)
+                            if (frames[k].cookie != clone_cookie && !takes_buffer(p, frames[k]))
+                                spill[copied++] = frames[k];
+                        release_to(owner, std::span<const packet>(spill.data(), copied));
+                    }
+                    if (sent < frames.size()) {
+                        drop(to, drop_reason::tx_full, frames.size() - sent);
+                        release_to(owner, frames.subspan(sent)); // release ignores clone_cookie views (law 3)
+                    }
+                },
+                to.port);
         }
 
         // Frames br-tun sent to patch-int: strip the local VLAN tag and hand

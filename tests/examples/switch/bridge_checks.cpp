@@ -365,16 +365,14 @@ TEST_F(two_hosts, control_commands_that_work) {
     ASSERT_TRUE(ok(d22)) << d22;
     EXPECT_NE(d22.find("set_tunnel:0x3e9"), std::string::npos) << d22; // net1's VNI 1001 in its flood flow
     EXPECT_EQ(d22.find("dl_vlan=2"), std::string::npos) << d22;
-    // Typed tables take run-time action lists once pipeline.hpp lowers them;
-    // until then add-flow says so. Either way the reply is definite.
-    const std::string add = h1.cmd("add-flow table=22,priority=5,dl_vlan=1 actions=drop");
-    if (ok(add)) {
-        EXPECT_NE(h1.cmd("dump-flows table=22").find("priority=5"), std::string::npos);
-        EXPECT_TRUE(ok(h1.cmd("del-flows --strict table=22,priority=5,dl_vlan=1")));
-        EXPECT_EQ(h1.cmd("dump-flows table=22").find("priority=5"), std::string::npos);
-    } else {
-        EXPECT_NE(add.find("run-time action lists"), std::string::npos) << add;
-    }
+    // Typed tables take text flows whose actions are one of their allowed lists.
+    ASSERT_TRUE(ok(h1.cmd("add-flow table=22,priority=5,dl_vlan=1 actions=drop")));
+    EXPECT_NE(h1.cmd("dump-flows table=22").find("priority=5,dl_vlan=1 actions=drop"), std::string::npos);
+    ASSERT_TRUE(ok(h1.cmd("mod-flows --strict table=22,priority=5,dl_vlan=1 actions=drop")));
+    const std::string refused = h1.cmd("mod-flows table=20 actions=output:7");
+    EXPECT_TRUE(error(refused)) << "table 20 has no plain output list: " << refused;
+    EXPECT_TRUE(ok(h1.cmd("del-flows --strict table=22,priority=5,dl_vlan=1")));
+    EXPECT_EQ(h1.cmd("dump-flows table=22").find("priority=5"), std::string::npos);
     // del-flows on the preset: a strict delete of table 21's entry for vm2.
     ASSERT_TRUE(
         ok(h1.cmd("del-flows --strict table=21,priority=1,arp,dl_vlan=1,arp_tpa=" + fp::neutron::format_ipv4(vm2.ip))));
