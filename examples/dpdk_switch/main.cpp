@@ -483,7 +483,11 @@ int main(int argc, char** argv) {
                 if (n == 0 && paused) rte_delay_us_sleep(200);
             }
             if (control) control->poll(handle); // answer what is pending
-            std::fputs(br.execute("show").c_str(), stdout);
+            std::string show = br.execute("show");
+            // Before the "OK": mbufs not back in the pool (the drivers' rx
+            // rings hold some; net_pcap holds none, so 0 there means no leak).
+            show.insert(show.size() - 3, "dpdk.mbufs_in_use " + std::to_string(rte_mempool_in_use_count(pool)) + "\n");
+            std::fputs(show.c_str(), stdout);
             std::fflush(stdout);
         }
     }

@@ -257,30 +257,36 @@ def run(binary, prefix):
                           ("port.net_pcap1.rx_packets", "3"), ("port.net_pcap1.tx_packets", "1"),
                           ("port.net_pcap1.dropped.not_tunnel", "1"), ("port.net_pcap1.dropped.no_flow", "1"),
                           ("tunnels.decapsulated", "2"), ("tunnels.decap_dropped.not_ipv4", "1"),
-                          ("tunnels.encapsulated", "1")]:
+                          ("tunnels.encapsulated", "1"), ("dpdk.mbufs_in_use", "0")]:
             check(show.get(key) == want, "show: %s is %s, expected %s" % (key, show.get(key), want))
 
         # Flows mode: plain ports and a GRE tunnel given on the command line.
         flows = os.path.join(d, "flows.txt")
         with open(flows, "w") as f:
-            f.write("# ARP to port 2, IPv4 into the tunnel with key 77\n"
-                    "in_port=1,arp actions=output:2\n"
+            f.write("# ARP to ports 2 and 3 (a copy for 2), IPv4 into the tunnel with key 77\n"
+                    "in_port=1,arp actions=output:2,output:3\n"
                     "in_port=1,ip actions=set_tunnel:77,output:10\n")
-        p1_in, p2_out, u_out = (os.path.join(d, n) for n in ("p1_in.pcap", "p2_out.pcap", "u2_out.pcap"))
+        p1_in, p2_out, p3_out, u_out = (os.path.join(d, n)
+                                        for n in ("p1_in.pcap", "p2_out.pcap", "p3_out.pcap", "u2_out.pcap"))
         empty = os.path.join(d, "empty.pcap")
         write_pcap(p1_in, [arp_request, echo])
         write_pcap(empty, [])
         args = eal_args(prefix + "f") + [
             "--vdev", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (p1_in, os.path.join(d, "p1_out.pcap")),
             "--vdev", "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (empty, p2_out),
-            "--vdev", "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (empty, u_out), "--",
+            "--vdev", "net_pcap2,rx_pcap=%s,tx_pcap=%s" % (empty, u_out),
+            "--vdev", "net_pcap3,rx_pcap=%s,tx_pcap=%s" % (empty, p3_out), "--",
             "--flows", flows, "--port", "net_pcap0,ofport=1", "--port", "net_pcap1,ofport=2",
+            "--port", "net_pcap3,ofport=3",
             "--underlay", "net_pcap2,ip=%s,mac=%s,next-hop-mac=%s" % (LOCAL_IP, LOCAL_MAC, NEXT_HOP),
             "--tunnel", "10,gre,10.0.0.9", "--packets", "2", "--duration", "15"]
         r = subprocess.run([binary] + args, capture_output=True, text=True, timeout=30)
         check(r.returncode == 0 and r.stdout.startswith("ready\n"), "flows mode run: exit %d, stdout %r, stderr %r" %
               (r.returncode, r.stdout[:200], r.stderr))
-        check(os.path.exists(p2_out) and read_pcap(p2_out) == [arp_request], "flows mode: port 2 gets the ARP frame")
+        for name, path in (("2", p2_out), ("3", p3_out)):
+            check(os.path.exists(path) and read_pcap(path) == [arp_request],
+                  "flows mode: port %s gets the ARP frame" % name)
+        check("\ndpdk.mbufs_in_use 0\n" in r.stdout, "flows mode: every mbuf back in the pool")
         want = [gre(LOCAL_MAC, NEXT_HOP, LOCAL_IP, "10.0.0.9", 77, echo)]
         got = read_pcap(u_out) if os.path.exists(u_out) else None
         check(got == want, "flows mode: underlay output %s, expected %s" %
