@@ -6,7 +6,7 @@ if(FLOWPIPE_BUILD_EXAMPLES)
   add_executable(switch_bridge_checks ${CMAKE_CURRENT_SOURCE_DIR}/examples/switch/bridge_checks.cpp)
   target_link_libraries(switch_bridge_checks PRIVATE flowpipe_switch GTest::gtest_main)
   flowpipe_warnings(switch_bridge_checks)
-  gtest_discover_tests(switch_bridge_checks DISCOVERY_TIMEOUT 60)
+  gtest_discover_tests(switch_bridge_checks TEST_PREFIX switch. DISCOVERY_TIMEOUT 60)
 endif()
 
 # pcap files through dpdk_switch (net_pcap vdevs, --no-huge): the binary's
