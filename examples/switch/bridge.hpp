@@ -18,7 +18,10 @@
 //               br-tun as in_port=patch-int; what br-tun outputs to patch-int
 //               has its tag stripped and goes to the VM ports of that VLAN (a
 //               unicast to the port whose source MAC it is when one is known,
-//               else to all of them, as br-int's NORMAL would). Tunnel ports
+//               else to all of them, as br-int's NORMAL would). Between VM
+//               ports of one network the bridge switches as br-int does: a
+//               unicast to a MAC a local VM port sent from stays local, the
+//               rest goes to the other local ports and to br-tun. Tunnel ports
 //               are created by the agent (l2pop, `add-fdb`) and live in the
 //               io::tunnel_set over the underlay port.
 //   flows       a generic_pipeline loaded from ovs-ofctl add-flows text; ports
@@ -503,7 +506,7 @@ class bridge {
             const std::size_t n = std::visit([&](auto& p) { return p.receive(std::span<packet>(rx)); }, e.port);
             if (n == 0) return 0;
             e.c.rx_packets += n;
-            std::size_t keep = 0, refused = 0;
+            std::size_t keep = 0;
             switch (e.role) {
             case port_role::underlay: {
                 keep = tunnels.decapsulate(std::span<packet>(rx.data(), n));
@@ -515,38 +518,102 @@ class bridge {
                 for (std::size_t k = 0; k < n; ++k) rx[k].in_port = e.ofport;
                 keep = n;
                 break;
-            case port_role::vm:
-                for (std::size_t k = 0; k < n; ++k) {
-                    packet& p = rx[k];
-                    bool bad = true;
-                    drop_reason why = drop_reason::runt;
-                    if (p.len >= proto::eth_header_len) {
-                        const std::uint16_t type = proto::load_be16(p.data + proto::eth_type_offset);
-                        if (type == proto::eth_type_vlan || type == eth_type_qinq)
-                            why = drop_reason::tagged_on_access;
-                        else if (!p.push_front(proto::vlan_header_len))
-                            why = drop_reason::no_headroom;
-                        else
-                            bad = false;
-                    }
-                    if (bad) {
-                        drop(e, why);
-                        spill[refused++] = p;
-                        continue;
-                    }
-                    std::memmove(p.data, p.data + proto::vlan_header_len, 2 * proto::eth_addr_len);
-                    proto::store_be16(p.data + proto::eth_type_offset, proto::eth_type_vlan);
-                    proto::store_be16(p.data + proto::eth_type_offset + 2, static_cast<std::uint16_t>(e.vlan));
-                    e.mac = proto::load_be48(p.data + proto::eth_src_offset);
-                    p.in_port = opt.patch_int;
-                    rx[keep++] = p;
-                }
-                release_to(e, std::span<const packet>(spill.data(), refused));
-                break;
+            case port_role::vm: keep = from_vm_port(e, i, n); break;
             }
             if (keep == 0) return n;
             run(e, std::span<packet>(rx.data(), keep));
             return n;
+        }
+
+        // A VM port's burst rx[0, n), as br-int's access port would take it:
+        // tagged and runt frames dropped; switched locally to the other VM
+        // ports of its network (unicast to a port that sent from that MAC
+        // stays local; broadcast, multicast and unknown unicast go to all of
+        // them and on to br-tun); the rest tagged with the local VLAN and
+        // entering br-tun from patch-int. Returns the frames for br-tun, now
+        // at rx[0, keep).
+        std::size_t from_vm_port(port_entry& e, std::size_t self, std::size_t n) noexcept {
+            std::size_t valid = 0, refused = 0;
+            for (std::size_t k = 0; k < n; ++k) {
+                const packet& p = rx[k];
+                if (p.len < proto::eth_header_len) {
+                    drop(e, drop_reason::runt);
+                    spill[refused++] = p;
+                    continue;
+                }
+                const std::uint16_t type = proto::load_be16(p.data + proto::eth_type_offset);
+                if (type == proto::eth_type_vlan || type == eth_type_qinq) {
+                    drop(e, drop_reason::tagged_on_access);
+                    spill[refused++] = p;
+                    continue;
+                }
+                e.mac = proto::load_be48(p.data + proto::eth_src_offset);
+                rx[valid++] = p;
+            }
+            release_to(e, std::span<const packet>(spill.data(), refused));
+            valid = switch_locally(e, self, valid);
+            std::size_t keep = 0;
+            refused = 0;
+            for (std::size_t k = 0; k < valid; ++k) {
+                packet& p = rx[k];
+                if (!p.push_front(proto::vlan_header_len)) {
+                    drop(e, drop_reason::no_headroom);
+                    spill[refused++] = p;
+                    continue;
+                }
+                std::memmove(p.data, p.data + proto::vlan_header_len, 2 * proto::eth_addr_len);
+                proto::store_be16(p.data + proto::eth_type_offset, proto::eth_type_vlan);
+                proto::store_be16(p.data + proto::eth_type_offset + 2, static_cast<std::uint16_t>(e.vlan));
+                p.in_port = opt.patch_int;
+                rx[keep++] = p;
+            }
+            release_to(e, std::span<const packet>(spill.data(), refused));
+            return keep;
+        }
+
+        // br-int's part for frames between VM ports of one network: sends
+        // each frame of rx[0, n) to the other VM ports it is for; returns how
+        // many must still go to br-tun, moved to rx[0, result).
+        std::size_t switch_locally(port_entry& e, std::size_t self, std::size_t n) noexcept {
+            std::uint64_t peers = 0;
+            for (std::uint64_t mask = vm_mask & ~(std::uint64_t{1} << self); mask != 0; mask &= mask - 1) {
+                const auto v = static_cast<std::size_t>(__builtin_ctzll(mask));
+                if (ports[v]->vlan == e.vlan) peers |= std::uint64_t{1} << v;
+            }
+            if (peers == 0 || n == 0) return n;
+            std::array<bool, switch_burst> local_only{};
+            std::uint64_t any = 0;
+            for (std::size_t k = 0; k < n; ++k) {
+                const std::uint64_t dst = proto::load_be48(rx[k].data + proto::eth_dst_offset);
+                std::uint64_t to = 0;
+                if ((dst >> 40 & 1) == 0)
+                    for (std::uint64_t mask = peers; mask != 0; mask &= mask - 1) {
+                        const auto v = static_cast<std::size_t>(__builtin_ctzll(mask));
+                        if (ports[v]->mac == dst) to |= std::uint64_t{1} << v;
+                    }
+                local_only[k] = to != 0;
+                targets[k] = to != 0 ? to : peers;
+                any |= targets[k];
+            }
+            // Ports in increasing order: a local-only frame's last port takes
+            // its buffer, every other delivery is a view the port copies.
+            std::array<packet, switch_burst> batch;
+            for (std::uint64_t mask = any; mask != 0; mask &= mask - 1) {
+                const auto v = static_cast<std::size_t>(__builtin_ctzll(mask));
+                const std::uint64_t bit = std::uint64_t{1} << v;
+                std::size_t b = 0;
+                for (std::size_t k = 0; k < n; ++k) {
+                    if ((targets[k] & bit) == 0) continue;
+                    batch[b] = rx[k];
+                    if (!local_only[k] || (targets[k] & ~(bit | (bit - 1))) != 0) batch[b].cookie = clone_cookie;
+                    ++b;
+                }
+                transmit(e, *ports[v], std::span<const packet>(batch.data(), b));
+            }
+            std::size_t keep = 0;
+            for (std::size_t k = 0; k < n; ++k)
+                if (!local_only[k]) rx[keep++] = rx[k];
+            return keep;
         }
 
         void run(port_entry& owner, std::span<packet> frames) noexcept {

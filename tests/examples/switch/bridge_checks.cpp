@@ -291,12 +291,57 @@ TEST_F(two_hosts, a_full_transmit_queue_counts_tx_full_and_returns_buffers) {
     ASSERT_TRUE(h2.a.inject(icmp(vm2, vm1, 0)));
     h2.br->poll(3);
     h2.under.clear_transmitted();
+    EXPECT_EQ(tiny.transmitted().size(), 1u) << "vm1's MAC is unknown on h2: flooded to the local vm-c too";
+    tiny.clear_transmitted();
     ASSERT_TRUE(h1.a.inject(icmp(vm1, vm2, 8)));
     h1.br->poll(4);
     wire(h1, h2);
     h2.br->poll(5);
     EXPECT_EQ(h2.a.transmitted().size(), 1u);
     EXPECT_EQ(tiny.transmitted().size(), 0u);
+}
+
+TEST_F(two_hosts, vm_ports_of_one_network_are_switched_locally_as_br_int_would) {
+    memory_port c(h1.pool, {.port = 13});
+    ASSERT_FALSE(h1.br->add_vm_port(13, "vm-c", fx::memory_port_ref(c, h1.pool), "net1"));
+    const vm vm5{0xfa163e000005ULL, ip(192, 168, 1, 5)};
+    // A broadcast ARP: a copy to vm-c, the answer from table 21, nothing on the underlay.
+    const auto request = arp_request(vm1, vm2.ip);
+    ASSERT_TRUE(h1.a.inject(request));
+    h1.br->poll(1);
+    ASSERT_EQ(c.transmitted().size(), 1u);
+    EXPECT_EQ(bytes(c.transmitted()[0]), request);
+    ASSERT_EQ(h1.a.transmitted().size(), 1u);
+    EXPECT_EQ(key_of(h1.a.transmitted()[0]).arp_op, 2);
+    EXPECT_EQ(h1.under.transmitted().size(), 0u);
+    c.clear_transmitted();
+    h1.a.clear_transmitted();
+    // vm-c speaks (unknown unicast: to vm-a and over the tunnel)...
+    ASSERT_TRUE(c.inject(icmp(vm5, {0xfa163e0000aaULL, 1}, 8)));
+    h1.br->poll(2);
+    EXPECT_EQ(h1.a.transmitted().size(), 1u);
+    EXPECT_EQ(h1.under.transmitted().size(), 1u);
+    h1.a.clear_transmitted();
+    h1.under.clear_transmitted();
+    // ...so a unicast to its MAC stays on the host, without br-tun.
+    const std::uint64_t runs = h1.br->pipeline_counters().received;
+    const auto hello = icmp(vm1, vm5, 8);
+    ASSERT_TRUE(h1.a.inject(hello));
+    h1.br->poll(3);
+    ASSERT_EQ(c.transmitted().size(), 1u);
+    EXPECT_EQ(bytes(c.transmitted()[0]), hello);
+    EXPECT_EQ(h1.under.transmitted().size(), 0u);
+    EXPECT_EQ(h1.br->pipeline_counters().received, runs) << "br-tun never saw it";
+    EXPECT_EQ(h1.b.transmitted().size(), 0u) << "net2's port sees nothing of net1";
+    // From the tunnel to vm-c's MAC: only vm-c gets it.
+    ASSERT_TRUE(h2.a.inject(icmp(vm2, vm5, 8)));
+    h2.br->poll(4);
+    wire(h2, h1);
+    h1.br->poll(5);
+    EXPECT_EQ(c.transmitted().size(), 2u);
+    EXPECT_EQ(h1.a.transmitted().size(), 0u);
+    c.clear_transmitted();
+    EXPECT_EQ(h1.pool.available(), 512u);
 }
 
 TEST_F(two_hosts, every_pool_has_all_its_buffers_back_after_traffic) {
