@@ -39,6 +39,7 @@
 #include <vector>
 
 #include <flowpipe/action/normal.hpp>
+#include <flowpipe/io/memory_port.hpp>
 #include <flowpipe/io/port.hpp>
 #include <flowpipe/ofctl/parse.hpp>
 #include <flowpipe/pipeline/burst_output.hpp>
@@ -202,11 +203,18 @@ int main(int argc, char** argv) {
     std::unique_ptr<fp::l2_switch> normal;
     if (!load_flows(args.flows, pipeline, args.ports, normal)) return 1;
 
+    // One pool for every port: a frame received on one port and transmitted
+    // on another goes back to it there (pcap_port frees every buffer of its
+    // pool it transmits). Each port holds at most a burst at a time.
+    fp::io::buffer_pool pool(fp::io::buffer_pool::config{
+        .count = static_cast<std::uint32_t>(2 * burst_size * args.ports.size()), .buffer_size = 2048, .headroom = 128});
+    fp::examples::pcap_options options;
+    options.shared_pool = &pool;
     std::vector<pcap_port> ports;
     ports.reserve(args.ports.size());
     for (const port_spec& s : args.ports) {
-        auto r =
-            s.files ? pcap_port::open_files(s.rx_path, s.tx_path, s.number) : pcap_port::open_live(s.iface, s.number);
+        auto r = s.files ? pcap_port::open_files(s.rx_path, s.tx_path, s.number, options)
+                         : pcap_port::open_live(s.iface, s.number, options);
         if (auto* why = std::get_if<std::string>(&r)) {
             std::cerr << "pcap_switch: port " << s.number << ": " << *why << "\n";
             return 1;

@@ -3,7 +3,8 @@
 //
 // The one idea: libpcap lends each frame it reads only until the next read,
 // and injects or dumps a frame by copying it, so the port copies on both
-// sides and owns nothing but a fixed io::buffer_pool (io/memory_port.hpp):
+// sides and needs nothing but a fixed io::buffer_pool (io/memory_port.hpp),
+// its own or one its switch's ports share:
 //
 //   receive    pcap_next_ex() -> copy into a pool buffer at the pool's
 //              headroom (law 4) -> in_port set, tunnel fields cleared (law 5);
@@ -46,7 +47,14 @@
 namespace flowpipe::examples {
 
 struct pcap_options {
-    io::buffer_pool::config pool{}; // buffers receive copies frames into
+    io::buffer_pool::config pool{}; // the port's own buffers, which receive copies frames into
+    // Or buffers of a pool several ports share (it must outlive them), as the
+    // ports of one DPDK mempool do: a frame received on one port and
+    // transmitted on another then goes back to the pool, since each port frees
+    // every buffer of the pool it transmits. With a pool per port, a frame
+    // transmitted on another port stays its receiving port's (law 3), and the
+    // embedder must release it there.
+    io::buffer_pool* shared_pool = nullptr;
     int snaplen = 65535;
     int buffer_size = 4 << 20; // libpcap's kernel ring, live mode
 };
@@ -217,11 +225,13 @@ class pcap_port {
     using handle = std::unique_ptr<pcap_t, close_pcap>;
 
     pcap_port(std::uint32_t ofport, const pcap_options& o)
-        : ofport_(ofport), pool_(std::make_unique<io::buffer_pool>(o.pool)) {}
+        : ofport_(ofport), own_pool_(o.shared_pool ? nullptr : std::make_unique<io::buffer_pool>(o.pool)),
+          pool_(o.shared_pool ? o.shared_pool : own_pool_.get()) {}
 
     std::uint32_t ofport_;
-    std::unique_ptr<io::buffer_pool> pool_; // on the heap: packets point into it across moves
-    handle rx_;                             // the live handle (receive and inject) or the input file
+    std::unique_ptr<io::buffer_pool> own_pool_; // on the heap: packets point into it across moves
+    io::buffer_pool* pool_;                     // own_pool_ or options' shared_pool
+    handle rx_;                                 // the live handle (receive and inject) or the input file
     handle dead_; // the output file's handle (pcap_dump_open needs one); declared before dump_: closed after it
     std::unique_ptr<pcap_dumper_t, close_dumper> dump_;
     std::string name_;

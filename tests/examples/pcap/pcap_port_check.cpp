@@ -167,6 +167,35 @@ TEST(pcap_port, transmits_own_and_foreign_frames_and_frees_only_its_own) {
     EXPECT_EQ(read_back(s.file("out.pcap")), expect);
 }
 
+// Ports sharing one pool: a frame received on one and transmitted on the
+// other goes back to the pool there; with a pool each, it stays the
+// receiving port's, to be released there (law 3).
+TEST(pcap_port, ports_sharing_a_pool_take_each_others_buffers_back) {
+    scratch s;
+    {
+        fp::io::pcap_writer w(s.file("in.pcap"));
+        for (std::uint32_t i = 0; i < 8; ++i) w.write(test_frame(i, 64));
+    }
+    fp::io::buffer_pool pool(fp::io::buffer_pool::config{.count = 8, .buffer_size = 2048, .headroom = 128});
+    fp::examples::pcap_options o;
+    o.shared_pool = &pool;
+    pcap_port a = open_files(s.file("in.pcap"), "", o);
+    pcap_port b = open_files("", s.file("out.pcap"), o);
+    std::array<fp::packet, 8> burst;
+    ASSERT_EQ(a.receive(burst), 8u);
+    EXPECT_EQ(pool.available(), 0u);
+    EXPECT_EQ(b.transmit(burst), 8u);
+    EXPECT_EQ(pool.available(), 8u);
+
+    pcap_port c = open_files(s.file("in.pcap"), "");
+    pcap_port d = open_files("", s.file("out2.pcap"));
+    ASSERT_EQ(c.receive(burst), 8u);
+    EXPECT_EQ(d.transmit(burst), 8u);
+    EXPECT_EQ(c.pool().available(), c.pool().configuration().count - 8) << "d does not free c's buffers";
+    c.release(burst);
+    EXPECT_EQ(c.pool().available(), c.pool().configuration().count);
+}
+
 TEST(pcap_port, a_port_without_output_counts_what_it_cannot_send) {
     scratch s;
     {
