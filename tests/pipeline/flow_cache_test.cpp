@@ -111,6 +111,17 @@ void run_both(P& plain, P& cached, const std::vector<fp::flow_key>& keys, std::i
     ASSERT_EQ(counters_of(out_a), counters_of(out_b)) << where;
     ASSERT_EQ(ctl_a.calls, ctl_b.calls) << where;
     const auto a = dump(plain), b = dump(cached);
+    if (a.first != b.first) {
+        for (std::size_t i = 0; i < std::min(a.first.size(), b.first.size()); ++i)
+            if (a.first[i] != b.first[i]) {
+                const auto& x = a.first[i];
+                const auto& y = b.first[i];
+                ADD_FAILURE() << "first differing flow: table " << std::get<0>(x) << " id " << std::get<1>(x)
+                              << " n_packets " << std::get<3>(x) << " vs " << std::get<3>(y) << ", id "
+                              << std::get<1>(y);
+                break;
+            }
+    }
     ASSERT_EQ(a.first, b.first) << where << ": flow counters";
     ASSERT_EQ(a.second, b.second) << where << ": table stats";
 }
@@ -403,6 +414,62 @@ TEST(flow_cache, generic_random_tables_match_the_uncached_walk) {
     EXPECT_GT(inserts, 1000u);
 }
 
+TEST(flow_cache, a_big_exact_table_looked_up_ahead_agrees_with_the_cache) {
+    // Table 20 over the pre-lookup threshold: the uncached pipeline looks
+    // every burst up ahead in it; the cached one skips that when most packets
+    // hit, and its few walks take lookup_at's stored results only when the
+    // packed key and the table's flows are still the ones looked up.
+    using table_20 = std::remove_reference_t<decltype(std::declval<nt::br_tun_core&>().table<20>())>;
+    constexpr std::size_t macs = table_20::prelookup_threshold + 100;
+    auto mac = [](std::size_t i) { return 0xfa0000000000ULL | (i * 0x9e3779b1ULL & 0xffffffffffULL); };
+    const fp::pipeline_config big{.default_table = {}, .tables = {{nt::ucast_to_tun, {.max_flows = macs + 16}}}};
+    nt::br_tun_core plain(big), cached([&] {
+        fp::pipeline_config c = big;
+        c.flow_cache = 256;
+        return c;
+    }());
+    for (auto* p : {&plain, &cached}) {
+        install_br_tun(*p, {2}, {network{100, 2, {}, {}}});
+        for (std::size_t i = 0; i < macs; ++i)
+            ASSERT_TRUE(p->table<20>().add(m_vlan(2).set(fp::field_id::eth_dst, mac(i)), 2,
+                                           nt::to_tunnel_actions{{}, {100}, {2 + static_cast<std::uint32_t>(i % 8)}},
+                                           {}, 0));
+    }
+    std::mt19937_64 rng(11);
+    fp::burst_output out_a, out_b;
+    controller_log ctl_a, ctl_b;
+    for (int burst = 0; burst < 200; ++burst) {
+        if (rng() % 4 == 0) { // move or remove one of the MACs the traffic uses
+            const fp::match m = m_vlan(2).set(fp::field_id::eth_dst, mac(rng() % 48));
+            const std::uint32_t tun = 2 + static_cast<std::uint32_t>(rng() % 8);
+            const bool add = rng() % 2;
+            for (auto* p : {&plain, &cached}) {
+                if (add)
+                    p->table<20>().add(m, 2, nt::to_tunnel_actions{{}, {100}, {tun}}, {}, burst);
+                else
+                    p->remove(20, m, true, 2);
+            }
+        }
+        std::vector<fp::flow_key> keys;
+        for (int i = 0; i < 32; ++i) {
+            fp::flow_key k{};
+            k.in_port = patch_int;
+            k.vlan_tci = 0x1002;
+            k.eth_src = 0xfa163e000001ULL;
+            k.eth_dst = mac(rng() % 48);
+            k.eth_type = 0x0800;
+            k.nw_ttl = 64;
+            keys.push_back(k);
+        }
+        run_both(plain, cached, keys, burst, out_a, out_b, ctl_a, ctl_b, "big table");
+        if (testing::Test::HasFatalFailure()) {
+            ADD_FAILURE() << "burst " << burst;
+            return;
+        }
+    }
+    EXPECT_GT(cached.flow_cache_ptr()->counters().hits, 4000u);
+}
+
 namespace {
 // table 0: from port 2 or 4, learn "eth_dst=<eth_src> -> output:<in_port>"
 // into table 1 and drop; from port 3, resubmit(,1). Table 1: the learned
@@ -491,6 +558,21 @@ TEST(flow_cache, idle_timeout_of_a_flow_hit_only_through_the_cache_does_not_expi
     // And the cached walk that used it is gone with it.
     run_both(plain, cached, {l2(3, 0xbb, 0xaa)}, now + 3 * second, out_a, out_b, ctl_a, ctl_b, "after expiry");
     EXPECT_TRUE(out_b.outputs().empty());
+}
+
+TEST(flow_cache, a_generic_table_created_after_a_walk_was_stored_counts_its_lookups) {
+    fp::generic_pipeline plain, cached({}, 16);
+    for (auto* p : {&plain, &cached})
+        ASSERT_TRUE(p->add(0, fp::match{}, 0, {resubmit{fp::ports::in_port, 5}, output{2}}, {}, 0));
+    fp::burst_output out_a, out_b;
+    controller_log ctl_a, ctl_b;
+    run_both(plain, cached, {l2(1, 0xa, 0xb), l2(1, 0xa, 0xb)}, 0, out_a, out_b, ctl_a, ctl_b, "no table 5");
+    EXPECT_EQ(cached.flow_cache_ptr()->counters().hits, 1u);
+    // Table 5 now exists, empty: the same walk makes one lookup (a miss) in it.
+    plain.table(5);
+    cached.table(5);
+    run_both(plain, cached, {l2(1, 0xa, 0xb)}, 1, out_a, out_b, ctl_a, ctl_b, "empty table 5");
+    EXPECT_EQ(cached.table(5).stats().lookups, 1u);
 }
 
 TEST(flow_cache, walks_bigger_than_an_entry_are_walked_every_time) {

@@ -34,6 +34,7 @@ class generic_pipeline {
         if (!t) {
             t = std::make_unique<table_type>(cfg_, id);
             top_ = std::max<std::size_t>(top_, std::size_t{id} + 1);
+            invalidate_flow_cache(); // a walk into it now counts a lookup there
         }
         return *t;
     }
