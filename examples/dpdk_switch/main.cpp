@@ -76,6 +76,7 @@ const char* usage_text =
     "  --port NAME,ofport=N           DPDK port NAME as OpenFlow port N (flows)\n"
     "  --tunnel OFPORT,KIND,REMOTE_IP a VXLAN or GRE tunnel port over the underlay (flows; KIND vxlan or gre)\n"
     "  --control PATH                 the control socket (one command a line; see docs/dpdk-switch.md)\n"
+    "  --flow-cache N                 an exact-match flow cache of N entries in front of the tables (default: none)\n"
     "  --paused                       do not poll the ports until the control command `resume`\n"
     "  --duration S                   stop after S seconds\n"
     "  --packets N                    stop once N frames were received\n"
@@ -114,6 +115,7 @@ struct options {
     bool paused = false;
     double duration = 0;
     std::uint64_t packets = 0;
+    std::size_t flow_cache = 0;
 };
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -276,6 +278,11 @@ std::optional<std::string> parse_args(int argc, char** argv, options& o) {
             o.duration = std::strtod(s.c_str(), &end);
             if (s.empty() || *end != '\0' || !(o.duration > 0))
                 return "--duration must be a positive number of seconds, got \"" + s + "\"";
+        } else if (opt == "--flow-cache") {
+            auto v = value();
+            if (!v) return missing();
+            if (!parse_number(*v, o.flow_cache) || o.flow_cache > (std::size_t{1} << 24))
+                return "--flow-cache must be a number of entries up to 16777216, got \"" + std::string(*v) + "\"";
         } else if (opt == "--packets") {
             auto v = value();
             if (!v) return missing();
@@ -358,6 +365,7 @@ int main(int argc, char** argv) {
     fx::bridge_options bo;
     bo.local_ip = o.local_ip;
     bo.networks = o.networks;
+    bo.flow_cache = o.flow_cache;
     auto made = o.neutron ? bridge::neutron(bo) : bridge::from_flows(bo, flows_text);
     if (made.index() == 1) {
         std::fprintf(stderr, "dpdk_switch: %s%s\n", o.neutron ? "" : (o.flows_file + ": ").c_str(),

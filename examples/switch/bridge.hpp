@@ -71,6 +71,7 @@
 #include <flowpipe/ofctl/parse.hpp>
 #include <flowpipe/ofctl/print.hpp>
 #include <flowpipe/pipeline/burst_output.hpp>
+#include <flowpipe/pipeline/flow_cache.hpp>
 #include <flowpipe/pipeline/generic_pipeline.hpp>
 #include <flowpipe/proto/ethernet.hpp>
 #include <flowpipe/proto/wire.hpp>
@@ -98,6 +99,7 @@ struct bridge_options {
     std::uint32_t patch_int = 1;           // neutron: the internal number of the patch port to br-int
     std::uint32_t first_tunnel_port = 100; // neutron: tunnel ofports the agent gets are allocated from here
     table_config tables{.max_flows = 65536, .on_full = overflow_policy::evict};
+    std::size_t flow_cache = 0; // entries of the exact-match flow cache (pipeline/flow_cache.hpp); 0: none
 };
 
 // The underlay port's addresses: outer source IP and MAC of every tunnel
@@ -237,7 +239,7 @@ class bridge {
         }
         bridge b(mode::neutron, std::move(o));
         state& s = *b.s_;
-        s.typed = std::make_unique<neutron::br_tun>(pipeline_config{s.opt.tables, {}});
+        s.typed = std::make_unique<neutron::br_tun>(pipeline_config{s.opt.tables, {}, s.opt.flow_cache});
         state* sp = &s;
         s.agent = std::make_unique<neutron::basic_agent<neutron::br_tun>>(
             *s.typed, ac, [sp](neutron::network_type t, std::uint32_t ip) { return sp->allocate_tunnel(t, ip); });
@@ -256,7 +258,7 @@ class bridge {
         if (!fms) return ofctl::to_string(fms.error());
         bridge b(mode::flows, std::move(o));
         state& s = *b.s_;
-        s.generic = std::make_unique<generic_pipeline>(s.opt.tables);
+        s.generic = std::make_unique<generic_pipeline>(s.opt.tables, s.opt.flow_cache);
         std::size_t line = 0;
         for (const ofctl::flow_mod& fm : *fms) {
             ++line;
@@ -920,6 +922,16 @@ void bridge<Ports...>::state::show(std::string& reply) {
         tables(*typed);
     else
         tables(*generic);
+    const flow_cache* cache = typed ? typed->flow_cache_ptr() : generic->flow_cache_ptr();
+    if (cache != nullptr) {
+        const flow_cache_counters& fc = cache->counters();
+        line("flow_cache.entries", num(cache->capacity()));
+        line("flow_cache.hits", num(fc.hits));
+        line("flow_cache.misses", num(fc.misses));
+        line("flow_cache.uncacheable", num(fc.uncacheable));
+        line("flow_cache.inserts", num(fc.inserts));
+        line("flow_cache.invalidations", num(fc.invalidations));
+    }
     const burst_counters& bc = out.counters();
     line("pipeline.received", num(bc.received));
     line("pipeline.transmitted", num(bc.transmitted));

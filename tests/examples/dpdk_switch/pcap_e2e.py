@@ -279,7 +279,7 @@ def run(binary, prefix):
             "--flows", flows, "--port", "net_pcap0,ofport=1", "--port", "net_pcap1,ofport=2",
             "--port", "net_pcap3,ofport=3",
             "--underlay", "net_pcap2,ip=%s,mac=%s,next-hop-mac=%s" % (LOCAL_IP, LOCAL_MAC, NEXT_HOP),
-            "--tunnel", "10,gre,10.0.0.9", "--packets", "2", "--duration", "15"]
+            "--tunnel", "10,gre,10.0.0.9", "--packets", "2", "--duration", "15", "--flow-cache", "256"]
         r = subprocess.run([binary] + args, capture_output=True, text=True, timeout=30)
         check(r.returncode == 0 and r.stdout.startswith("ready\n"), "flows mode run: exit %d, stdout %r, stderr %r" %
               (r.returncode, r.stdout[:200], r.stderr))
@@ -287,6 +287,7 @@ def run(binary, prefix):
             check(os.path.exists(path) and read_pcap(path) == [arp_request],
                   "flows mode: port %s gets the ARP frame" % name)
         check("\ndpdk.mbufs_in_use 0\n" in r.stdout, "flows mode: every mbuf back in the pool")
+        check("\nflow_cache.entries 256\n" in r.stdout, "flows mode: --flow-cache gives a cache")
         want = [gre(LOCAL_MAC, NEXT_HOP, LOCAL_IP, "10.0.0.9", 77, echo)]
         got = read_pcap(u_out) if os.path.exists(u_out) else None
         check(got == want, "flows mode: underlay output %s, expected %s" %
@@ -314,6 +315,7 @@ def run(binary, prefix):
         run_quick(binary, base + ["--neutron", "--network", "n,vxlan,5", "--vm-port", "net_nope9,ofport=3,net=n"],
                   1, 'no DPDK port named "net_nope9"', "a missing port")
         run_quick(binary, base + ["--flows"], 2, "--flows needs a value", "bad arguments")
+        run_quick(binary, base + ["--flows", flows, "--flow-cache", "lots"], 2, "--flow-cache must be", "bad --flow-cache")
         run_quick(binary, base + ["--neutron", "--network", "n,vxlan,5", "--vm-port", "net_null0,ofport=3,net=m"],
                   1, 'unknown network "m"', "a VM port on an unknown network")
         run_quick(binary, ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix",

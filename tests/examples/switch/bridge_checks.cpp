@@ -106,10 +106,11 @@ struct host {
     memory_port a, b, under;
     std::optional<bridge> br;
 
-    host(std::uint32_t local_ip, std::uint64_t mac, std::uint64_t next_hop)
+    host(std::uint32_t local_ip, std::uint64_t mac, std::uint64_t next_hop, std::size_t flow_cache = 0)
         : a(pool, {.port = 11}), b(pool, {.port = 12}), under(pool, {.port = 99}) {
         fx::bridge_options o;
         o.local_ip = fp::neutron::format_ipv4(local_ip);
+        o.flow_cache = flow_cache;
         o.networks = {{"net1", "vxlan", 1001}, {"net2", "gre", 2002}};
         auto made = bridge::neutron(o);
         EXPECT_EQ(made.index(), 0u) << std::get<1>(made);
@@ -138,8 +139,10 @@ std::size_t wire(host& from, host& to) {
 }
 
 struct two_hosts : ::testing::Test {
-    host h1{ip(10, 0, 0, 1), mac_a, router};
-    host h2{ip(10, 0, 0, 2), mac_b, router};
+    explicit two_hosts(std::size_t flow_cache = 0)
+        : h1{ip(10, 0, 0, 1), mac_a, router, flow_cache}, h2{ip(10, 0, 0, 2), mac_b, router, flow_cache} {}
+    host h1;
+    host h2;
 
     void SetUp() override {
         // l2pop: each host learns the other's VMs and floods to it.
@@ -224,6 +227,24 @@ TEST_F(two_hosts, icmp_echo_crosses_gre) {
     ping_across(*this, h1.b, h2.b, vm3, vm4, false);
     EXPECT_EQ(h1.br->tunnel_counters().encapsulated, 1u);
     EXPECT_EQ(h2.br->tunnel_counters().decapsulated, 1u);
+}
+
+// The same with an exact-match flow cache in front of the tables: the
+// second and later echoes are replayed from it, with the same frames out.
+struct two_hosts_cached : two_hosts {
+    two_hosts_cached() : two_hosts(1024) {}
+};
+
+TEST_F(two_hosts_cached, icmp_echo_crosses_vxlan_and_gre_from_the_cache) {
+    for (int i = 0; i < 3; ++i) {
+        ping_across(*this, h1.a, h2.a, vm1, vm2, true);
+        ping_across(*this, h1.b, h2.b, vm3, vm4, false);
+    }
+    const std::string s = h1.cmd("show");
+    EXPECT_EQ(show_value(s, "flow_cache.entries"), 1024u) << s;
+    EXPECT_GT(show_value(s, "flow_cache.hits"), 0u) << s;
+    EXPECT_EQ(show_value(s, "tunnels.encapsulated"), 6u) << s;
+    EXPECT_EQ(show_value(h2.cmd("show"), "tunnels.decapsulated"), 6u);
 }
 
 TEST_F(two_hosts, unknown_unicast_floods_to_the_network_tunnels_only) {
