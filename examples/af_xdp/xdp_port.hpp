@@ -175,6 +175,8 @@ class xdp_port {
         return port;
     }
 
+    // Moves keep the rings where libxdp knows them (the state is on the
+    // heap); a moved-from port may only be destroyed or assigned to.
     xdp_port(xdp_port&&) noexcept = default;
     xdp_port& operator=(xdp_port&&) noexcept = default;
     xdp_port(const xdp_port&) = delete;

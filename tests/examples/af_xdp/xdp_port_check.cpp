@@ -89,8 +89,11 @@ class test_netns {
         close(ns);
         entered_ = true;
         // No IPv6 router solicitations or neighbour discovery on the wire.
-        run("sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
-        run("sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
+        for (const char* conf : {"all", "default"})
+            if (FILE* f = std::fopen((std::string("/proc/sys/net/ipv6/conf/") + conf + "/disable_ipv6").c_str(), "w")) {
+                std::fputs("1", f);
+                std::fclose(f);
+            }
         if (run(std::string("ip link add name ") + port_if + " type veth peer name " + peer_if) != 0 ||
             run(std::string("ip link set ") + port_if + " up") != 0 ||
             run(std::string("ip link set ") + peer_if + " up") != 0) {
