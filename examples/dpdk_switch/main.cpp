@@ -323,7 +323,12 @@ std::variant<fx::dpdk_port, std::string> start_port(const std::string& name, std
     if (rc == 0) rc = rte_eth_dev_start(id);
     if (rc != 0) return "port " + name + ": cannot start it: " + std::strerror(-rc);
     (void)rte_eth_promiscuous_enable(id); // not every vdev has the notion
-    return fx::dpdk_port::open({id, 0, ofport, pool});
+    auto p = fx::dpdk_port::open({id, 0, ofport, pool});
+    if (p.index() == 1) {
+        (void)rte_eth_dev_stop(id);
+        (void)rte_eth_dev_close(id);
+    }
+    return p;
 }
 
 } // namespace
