@@ -71,10 +71,10 @@
 namespace flowpipe::examples {
 
 struct xdp_options {
-    std::uint32_t frame_size = 2048;                           // 2048 or 4096 (aligned UMEM)
-    std::uint32_t frame_count = 4096;                          // UMEM frames; at least 2 * ring_size
-    std::uint32_t ring_size = 1024;                            // RX, TX, fill and completion rings (power of two)
-    std::uint32_t frame_headroom = 0;                          // extra room in front of XDP_PACKET_HEADROOM
+    std::uint32_t frame_size = 2048;  // 2048 or 4096 (aligned UMEM)
+    std::uint32_t frame_count = 4096; // UMEM frames; at least 2 * ring_size
+    std::uint32_t ring_size = 1024;   // RX, TX and completion rings (power of two); the fill ring is twice that
+    std::uint32_t frame_headroom = 0; // extra room in front of XDP_PACKET_HEADROOM
     std::uint32_t xdp_flags = XDP_FLAGS_SKB_MODE;              // the generic hook: any driver, veth included
     std::uint16_t bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP; // copy mode
 };
@@ -133,7 +133,7 @@ class xdp_port {
         s->area = static_cast<std::uint8_t*>(area);
 
         xsk_umem_config ucfg{};
-        ucfg.fill_size = o.ring_size;
+        ucfg.fill_size = 2 * o.ring_size; // see refill()
         ucfg.comp_size = o.ring_size;
         ucfg.frame_size = o.frame_size;
         ucfg.frame_headroom = o.frame_headroom;
@@ -384,18 +384,24 @@ class xdp_port {
         return s_->opts.ring_size - xsk_prod_nb_free(&s_->tx, s_->opts.ring_size);
     }
 
-    // Gives free frames to the kernel, up to a full fill ring.
+    // Gives free frames to the kernel, up to ring_size frames in the fill
+    // ring. The ring itself is twice that: the kernel takes a batch of
+    // entries and says it has consumed them only when the batch is used up,
+    // so the ring looks fuller than it is by up to one batch (ring_size). A
+    // ring of ring_size would then look full while the kernel runs out of
+    // frames, and frames would be dropped (the kernel's "fill ring empty").
     void refill() noexcept {
         state& s = *s_;
         const std::uint32_t want = s.opts.ring_size - s.in_fill;
         if (want == 0) return;
-        const std::uint32_t take = std::min<std::uint32_t>(want, static_cast<std::uint32_t>(s.free_frames.size()));
+        const std::uint32_t take = std::min<std::uint32_t>(
+            {want, static_cast<std::uint32_t>(s.free_frames.size()), xsk_prod_nb_free(&s.fill, want)});
         if (take == 0) {
-            ++s.counters.fill_starved;
+            if (s.free_frames.empty()) ++s.counters.fill_starved;
             return;
         }
         std::uint32_t idx = 0;
-        if (xsk_ring_prod__reserve(&s.fill, take, &idx) != take) return; // cannot happen: in_fill counts the ring
+        if (xsk_ring_prod__reserve(&s.fill, take, &idx) != take) return; // cannot happen: take <= free entries
         for (std::uint32_t i = 0; i < take; ++i) {
             *xsk_ring_prod__fill_addr(&s.fill, idx + i) = s.free_frames.back();
             s.free_frames.pop_back();
