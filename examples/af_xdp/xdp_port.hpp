@@ -306,6 +306,17 @@ class xdp_port {
     [[nodiscard]] xdp_frames frames() const noexcept {
         return {s_->opts.frame_count, static_cast<std::uint32_t>(s_->free_frames.size()), s_->in_fill, s_->in_tx};
     }
+    // The kernel's own counters of this socket (XDP_STATISTICS): frames it
+    // dropped (rx_dropped), for want of fill ring entries
+    // (rx_fill_ring_empty_descs) or RX ring room (rx_ring_full), and
+    // descriptors it found invalid (rx_/tx_invalid_descs). Zeros when the
+    // kernel will not say.
+    [[nodiscard]] xdp_statistics kernel_counters() const noexcept {
+        xdp_statistics st{};
+        socklen_t len = sizeof st;
+        if (getsockopt(s_->fd, SOL_XDP, XDP_STATISTICS, &st, &len) != 0) return xdp_statistics{};
+        return st;
+    }
     // The largest frame transmit can copy into a UMEM frame.
     [[nodiscard]] std::uint32_t max_frame_len() const noexcept { return s_->opts.frame_size - headroom(); }
 

@@ -321,6 +321,9 @@ TEST_F(xdp_port_live, receives_frames_byte_identical) {
     EXPECT_EQ(held.total - held.free - held.in_fill - held.in_tx, got.size()) << "the caller holds what it received";
     port.release(got);
     EXPECT_GE(port.counters().rx, sent.size()); // and whatever else the kernel put on the wire
+    const xdp_statistics k = port.kernel_counters();
+    EXPECT_EQ(k.rx_dropped, 0u);
+    EXPECT_EQ(k.rx_invalid_descs, 0u);
     expect_all_frames_back(port);
 }
 
@@ -454,15 +457,25 @@ TEST_F(xdp_port_live, unsendable_frames_are_counted_drops) {
     ASSERT_TRUE(opened);
     xdp_port& port = *opened;
     std::vector<std::uint8_t> big(4096, 0x55);
-    fp::packet frames[2];
+    fp::packet frames[3];
     frames[0].data = big.data();
     frames[0].len = 0;
     frames[0].cookie = fp::clone_cookie;
     frames[1].data = big.data();
     frames[1].len = port.max_frame_len() + 1;
     frames[1].cookie = fp::clone_cookie;
-    EXPECT_EQ(port.transmit(frames), 2u);
-    EXPECT_EQ(port.counters().tx_dropped, 2u);
+    // A UMEM frame whose data would run past the end of its frame.
+    auto f = test_frame(1, 1000);
+    peer_socket peer;
+    ASSERT_TRUE(peer.ok());
+    ASSERT_TRUE(peer.send(f));
+    auto got = receive_test_frames(port, 1);
+    ASSERT_EQ(got.size(), 1u);
+    got[0].len = 2048;
+    frames[2] = got[0];
+    EXPECT_EQ(port.transmit(frames), 3u);
+    EXPECT_EQ(port.counters().tx_dropped, 3u);
+    EXPECT_EQ(port.kernel_counters().tx_invalid_descs, 0u) << "the kernel never saw a bad descriptor";
     expect_all_frames_back(port);
 }
 
