@@ -11,7 +11,9 @@
 //
 // Control path: strings are allocated freely. Bounded: at most 16 clients, a
 // line of at most 64 KiB (a longer one gets an ERROR and the connection is
-// closed).
+// closed), at most 64 commands per client per poll (the rest wait for the
+// next poll, so a script piping a thousand flows does not stall the data
+// path for all of them at once).
 #pragma once
 
 #include <cerrno>
@@ -34,6 +36,9 @@ class control_socket {
   public:
     static constexpr std::size_t max_clients = 16;
     static constexpr std::size_t max_line = 64 * 1024;
+    // Lines run per client per poll: a client sending thousands of flow mods
+    // at once delays the next burst by at most this many commands.
+    static constexpr std::size_t max_commands_per_poll = 64;
 
     // Listens on `path`. A stale socket file (nobody accepting) is replaced;
     // one a running switch listens on is an error.
@@ -89,25 +94,26 @@ class control_socket {
         for (std::size_t i = 0; i < clients_.size();) {
             client& c = clients_[i];
             if (!c.eof) read_some(c);
-            std::size_t nl;
-            while (!c.broken && (nl = c.in.find('\n')) != std::string::npos) {
+            std::size_t budget = max_commands_per_poll, nl = std::string::npos;
+            while (!c.broken && budget > 0 && (nl = c.in.find('\n')) != std::string::npos) {
                 const std::string line = c.in.substr(0, nl);
                 c.in.erase(0, nl + 1);
                 c.out += handler(std::string_view(line));
                 ++commands;
+                --budget;
             }
-            if (c.in.size() > max_line) {
+            const bool partial = budget > 0 && !c.in.empty(); // no newline in what is left
+            if (partial && c.in.size() > max_line) {
                 c.out += "ERROR: line longer than " + std::to_string(max_line) + " bytes; closing\n";
                 c.in.clear();
                 c.eof = true;
-            }
-            if (c.eof && !c.in.empty() && !c.broken) { // a last line without its newline
+            } else if (partial && c.eof && !c.broken) { // a last line without its newline
                 c.out += handler(std::string_view(c.in));
                 c.in.clear();
                 ++commands;
             }
             write_some(c);
-            if (c.broken || (c.eof && c.out.empty())) {
+            if (c.broken || (c.eof && c.in.empty() && c.out.empty())) {
                 ::close(c.fd);
                 clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
                 continue;

@@ -674,6 +674,29 @@ TEST_F(control_socket_test, drives_a_bridge) {
     ::close(fd);
 }
 
+TEST_F(control_socket_test, many_lines_at_once_are_answered_over_several_polls) {
+    auto made = fx::control_socket::open(path);
+    ASSERT_EQ(made.index(), 0u);
+    fx::control_socket c = std::move(std::get<0>(made));
+    const int fd = connect_client();
+    std::string lines;
+    for (int i = 0; i < 200; ++i) lines += std::to_string(i) + "\n";
+    ASSERT_EQ(::send(fd, lines.data(), lines.size(), 0), static_cast<ssize_t>(lines.size()));
+    ::shutdown(fd, SHUT_WR);
+    std::size_t most = 0;
+    std::string got;
+    auto echo = [](std::string_view l) { return std::string(l) + "\n"; };
+    for (int i = 0; i < 2000 && got.size() < lines.size(); ++i) {
+        most = std::max(most, c.poll(echo));
+        char buf[4096];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+    }
+    EXPECT_EQ(got, lines) << "every line answered, in order, though the client closed its side";
+    EXPECT_EQ(most, fx::control_socket::max_commands_per_poll);
+    ::close(fd);
+}
+
 TEST_F(control_socket_test, refuses_a_live_path_and_replaces_a_stale_one) {
     {
         auto first = fx::control_socket::open(path);
