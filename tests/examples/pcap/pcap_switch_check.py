@@ -7,7 +7,8 @@ MODE is one of
   files   input pcaps -> pcap_switch -> output pcaps: each output holds exactly
           the frames the flows send there, byte for byte and in order
           (forwarding by in_port and dl_dst, a broadcast to two ports, a frame
-          captured shorter than it was on the wire, frames no flow wants)
+          captured shorter than it was on the wire, frames no flow wants,
+          NORMAL flooding and learning)
   errors  a bad flows file is reported as FILE:LINE:COL: reason, bad arguments
           and a missing interface or input file exit non-zero with a clear
           message, a corrupt input pcap is a read error
@@ -174,6 +175,24 @@ def mode_files(switch, work):
     check(r.returncode == 0, f"--packets 8: exit status {r.returncode}: {r.stderr.strip()}")
     check(counters(r.stdout).get(1, {}).get("rx") == 8, f"--packets 8 receives 8 frames: {r.stdout}")
     expect_frames(read_pcap(outs[2]), [f for f in to2 if struct.unpack_from("!I", f, 14)[0] < 8], "out2.pcap after 8")
+
+
+    # NORMAL runs on an L2 switch over the --port numbers: an unknown
+    # destination floods, a learned one goes to its port only. Port 1's burst
+    # runs before port 2's, so A (01 -> 02) floods and teaches 01, then B
+    # (02 -> 01) goes to port 1 alone.
+    normal = os.path.join(work, "normal.flows")
+    with open(normal, "w") as f:
+        f.write("actions=NORMAL\n")
+    a, b = frame(mac(2), mac(1), 1, 80), frame(mac(1), mac(2), 2, 90)
+    write_pcap(in1, [(a, len(a))])
+    write_pcap(in2, [(b, len(b))])
+    r = run([switch, "--flows", normal, "--port", f"1={in1}:{outs[1]}", "--port", f"2={in2}:{outs[2]}",
+             "--port", f"3=:{outs[3]}"])
+    check(r.returncode == 0, f"NORMAL: exit status {r.returncode}: {r.stderr.strip()}")
+    expect_frames(read_pcap(outs[1]), [b], "NORMAL: out1.pcap (learned)")
+    expect_frames(read_pcap(outs[2]), [a], "NORMAL: out2.pcap (flooded)")
+    expect_frames(read_pcap(outs[3]), [a], "NORMAL: out3.pcap (flooded)")
 
 
 def mode_errors(switch, work):
