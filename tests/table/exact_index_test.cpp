@@ -327,54 +327,6 @@ TYPED_TEST(ExactIndexTest, ProbeInsertAtMatchesInsert) {
     }
 }
 
-// probe_burst gives, key by key, what probe gives (found, id, the free slot
-// an insert would take), on bursts mixing present and absent keys, through
-// random inserts and erases on a small table whose buckets overflow and
-// whose slots run out; and slot_free agrees with where keys are.
-TYPED_TEST(ExactIndexTest, ProbeBurstMatchesProbe) {
-    constexpr std::size_t W = TypeParam::value;
-    using index = exact_index<W>;
-    index b(60);
-    std::mt19937_64 rng(77);
-    std::vector<std::uint64_t> live;
-    for (int step = 0; step < 3000; ++step) {
-        const std::uint64_t seed = rng() % 200;
-        if (rng() % 3 != 0) {
-            if (b.insert(key_of<W>(seed), static_cast<std::uint32_t>(seed)) == index::insert_result::inserted)
-                live.push_back(seed);
-        } else if (!live.empty()) {
-            const std::size_t i = rng() % live.size();
-            ASSERT_TRUE(b.erase(key_of<W>(live[i])));
-            live[i] = live.back();
-            live.pop_back();
-        }
-        const std::size_t n = 1 + rng() % 40; // more than one burst group too
-        std::vector<typename index::key_type> keys(n);
-        std::vector<std::uint64_t> hashes(n);
-        for (std::size_t i = 0; i < n; ++i) {
-            keys[i] = key_of<W>(rng() % 200);
-            hashes[i] = index::hash(keys[i]);
-        }
-        std::vector<typename index::probe_result> got(n);
-        b.probe_burst(keys.data(), hashes.data(), n, got.data());
-        for (std::size_t i = 0; i < n; ++i) {
-            const auto want = b.probe(keys[i], hashes[i]);
-            ASSERT_EQ(got[i].found, want.found) << "step " << step;
-            ASSERT_EQ(got[i].hash, want.hash);
-            ASSERT_EQ(got[i].has_free, want.has_free);
-            if (want.found || want.has_free) {
-                ASSERT_EQ(got[i].bucket, want.bucket);
-                ASSERT_EQ(got[i].slot, want.slot);
-                ASSERT_EQ(got[i].skipped, want.skipped);
-                ASSERT_EQ(b.slot_free(want.bucket, want.slot), !want.found);
-            }
-            if (want.found) {
-                ASSERT_EQ(got[i].id, want.id);
-            }
-        }
-    }
-}
-
 TEST(TagMatch, SimdEqualsScalarTwin) {
     std::mt19937_64 rng(42);
     using flowpipe::detail::scalar_arch;

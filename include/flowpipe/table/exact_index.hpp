@@ -1,8 +1,10 @@
-// exact_index<Words>: the lookup structure of an all-exact table. Maps a
+// exact_index<Words>: an exact-match hash index that keeps its keys. Maps a
 // packed key to a 32-bit flow id with one hash table whose buckets keep
 // 16-bit tags apart from the keys: a lookup compares 15 tags with one SIMD
 // compare and reads a key only when its tag matches, so a miss reads one
-// small, densely packed line and a hit one more.
+// small, densely packed line and a hit one more. (Flow tables now use its
+// keyless sibling, exact_id_index.hpp: same hash, tags and probing, keys
+// compared in the flows, which a hit reads anyway.)
 //
 // -----------------------------------------------------------------------------
 // Layout (one allocation, made in the constructor, never resized)
@@ -310,28 +312,6 @@ class exact_index {
         id_at(p.bucket, p.slot) = id;
     }
 
-    // probe() for n keys whose hashes are given, in passes that overlap the
-    // cache misses of a group of `burst_group` keys (as find_group does):
-    //   1. prefetch every home tag group;
-    //   2. compare tags; prefetch the line of the first candidate key, or,
-    //      when the home bucket has no candidate, the line of its first free
-    //      slot (for writing: where insert_at will store the key);
-    //   3. settle each key: its first candidate holds it (found), or it has
-    //      no candidate and its home bucket never overflowed (absent; the
-    //      free slot is the home bucket's first, or further on); anything
-    //      else (a false tag match, an overflowed home) takes probe().
-    // out[i] is what probe(keys[i], hashes[i]) returns.
-    void probe_burst(const key_type* keys, const std::uint64_t* hashes, std::size_t n,
-                     probe_result* out) const noexcept {
-        for (std::size_t base = 0; base < n; base += burst_group) {
-            const std::size_t m = n - base < burst_group ? n - base : burst_group;
-            probe_group(keys + base, hashes + base, m, out + base);
-        }
-    }
-
-    // Whether slot s of bucket b holds no key.
-    [[nodiscard]] bool slot_free(std::size_t b, std::uint32_t s) const noexcept { return groups_[b].lane[s] == 0; }
-
     // Prefetches what probe(k, h) reads first: the home bucket's tag group.
     void prefetch(std::uint64_t h) const noexcept { detail::prefetch_read(&groups_[h & mask_]); }
     // ...and then the line of the first tag candidate, or of the first free
@@ -531,50 +511,6 @@ class exact_index {
                 const slot_ref r = locate(keys[i], hash[i], tag_of(hash[i]), 1);
                 if (r.found) out[i] = id_at(r.bucket, r.slot);
             }
-        }
-    }
-
-    void probe_group(const key_type* keys, const std::uint64_t* hashes, std::size_t m,
-                     probe_result* out) const noexcept {
-        std::uint32_t hits[burst_group], free[burst_group];
-        for (std::size_t i = 0; i < m; ++i) detail::prefetch_read(&groups_[hashes[i] & mask_]);
-        for (std::size_t i = 0; i < m; ++i) {
-            const std::size_t bi = hashes[i] & mask_;
-            const group& g = groups_[bi];
-            hits[i] = match(g, tag_of(hashes[i]));
-            free[i] = match(g, 0);
-            if (hits[i] != 0)
-                detail::prefetch_read(blocks_ + bi * layout::block_bytes + key_offsets[std::countr_zero(hits[i])]);
-            else if (free[i] != 0)
-                __builtin_prefetch(blocks_ + bi * layout::block_bytes + key_offsets[std::countr_zero(free[i])], 1, 3);
-        }
-        for (std::size_t i = 0; i < m; ++i) {
-            const std::uint64_t h = hashes[i];
-            const std::size_t bi = h & mask_;
-            probe_result& r = out[i];
-            r.hash = h;
-            r.skipped = 0;
-            if (hits[i] != 0) {
-                const unsigned s = static_cast<unsigned>(std::countr_zero(hits[i]));
-                if (key_equal(key_at(bi, s), keys[i])) {
-                    r.bucket = bi;
-                    r.slot = s;
-                    r.id = id_at(bi, s);
-                    r.found = true;
-                    r.has_free = false;
-                    continue;
-                }
-            } else if (groups_[bi].lane[overflow_lane] == 0) {
-                r.id = npos;
-                r.found = false;
-                r.has_free = free[i] != 0;
-                if (r.has_free) {
-                    r.bucket = bi;
-                    r.slot = static_cast<unsigned>(std::countr_zero(free[i]));
-                    continue;
-                }
-            }
-            r = probe(keys[i], h);
         }
     }
 

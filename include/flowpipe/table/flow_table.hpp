@@ -4,8 +4,10 @@
 // What?  `flow_table<Schema, Allowed, Lookup>` holds flows whose match is
 // packed by `Schema` and whose actions are one of the lists in `Allowed`.
 // The lookup structure is picked at compile time: an all-exact schema gets
-// one hash table (`exact_index`), anything else one subtable per mask
-// (`masked_index`), or a linear scan (`scan_index`) when asked for.
+// one hash table (`exact_id_index`: tags and flow ids only, the key is
+// compared in the flow, which a hit reads anyway), anything else one
+// subtable per mask (`masked_index`), or a linear scan (`scan_index`) when
+// asked for.
 //
 // Flows live in fixed chunks of a slab, so a flow never moves once
 // installed and lookups hand out stable pointers; a flow's id is its slab
@@ -60,7 +62,7 @@
 #include <flowpipe/match/hash.hpp>
 #include <flowpipe/match/match.hpp>
 #include <flowpipe/match/schema.hpp>
-#include <flowpipe/table/exact_index.hpp>
+#include <flowpipe/table/exact_id_index.hpp>
 #include <flowpipe/table/flow_mod.hpp>
 #include <flowpipe/table/masked_index.hpp>
 #include <flowpipe/table/scan_index.hpp>
@@ -169,7 +171,7 @@ class flow_table {
     static_assert(!std::is_same_v<Lookup, lookup::exact> || Schema::all_exact,
                   "lookup::exact needs a schema whose fields are all exact<F>");
     using index_type = std::conditional_t<
-        exact_mode, exact_index<words>,
+        exact_mode, exact_id_index<words>,
         std::conditional_t<std::is_same_v<Lookup, lookup::scan>, scan_index<words>, masked_index<words>>>;
 
     explicit flow_table(table_config cfg = {}, std::uint8_t table_id = 0)
@@ -201,7 +203,10 @@ class flow_table {
         for (std::size_t base = 0; base < n; base += 64) {
             const std::size_t m = std::min<std::size_t>(64, n - base);
             for (std::size_t i = 0; i < m; ++i) packed[i] = Schema::pack(*keys[base + i]);
-            index_.find_burst(packed, m, ids);
+            if constexpr (exact_mode)
+                index_.find_burst(packed, m, ids, key_of{this}, prefetch_key{this});
+            else
+                index_.find_burst(packed, m, ids);
             for (std::size_t i = 0; i < m; ++i) {
                 flow_type* f = ids[i] == npos ? nullptr : &at(ids[i]);
                 if constexpr (exact_mode) f = better_of(f, catch_all());
@@ -230,7 +235,7 @@ class flow_table {
             key_type packed[max_burst];
             std::uint32_t ids[max_burst];
             for (std::size_t i = 0; i < n; ++i) packed[i] = Schema::pack(keys[i]);
-            index_.find_burst(packed, n, ids);
+            index_.find_burst(packed, n, ids, key_of{this}, prefetch_key{this});
             for (std::size_t i = 0; i < n; ++i) {
                 pre_[i] = pre_entry{packed[i], ids[i]};
                 if (ids[i] != npos) __builtin_prefetch(&at(ids[i]));
@@ -399,12 +404,12 @@ class flow_table {
     // says whether it still holds; find_probed and add_probed redo a probe
     // that does not, from its stored hash (lines in cache).
     struct learn_probe {
-        std::conditional_t<exact_mode, typename exact_index<words>::probe_result, char> r{};
+        std::conditional_t<exact_mode, typename exact_id_index<words>::probe_result, char> r{};
         std::uint64_t epoch = 0;
     };
     [[nodiscard]] static std::uint64_t learn_hash(const key_type& value) noexcept {
         if constexpr (exact_mode)
-            return exact_index<words>::hash(value);
+            return exact_id_index<words>::hash(value);
         else
             return 0;
     }
@@ -413,19 +418,19 @@ class flow_table {
     }
     [[nodiscard]] learn_probe probe_learn(const key_type& value, std::uint64_t h) const noexcept {
         learn_probe p;
-        if constexpr (exact_mode) p.r = index_.probe(value, h);
+        if constexpr (exact_mode) p.r = index_.probe(value, h, key_of{this});
         p.epoch = index_epoch_;
         return p;
     }
     // probe_learn for n keys and their hashes at once (the index overlaps
-    // their cache misses: exact_index::probe_burst).
+    // their cache misses: exact_id_index::probe_burst).
     void probe_learn_burst(const key_type* values, const std::uint64_t* hashes, std::size_t n,
                            learn_probe* out) const noexcept {
         if constexpr (exact_mode) {
-            typename exact_index<words>::probe_result r[exact_index<words>::burst_group];
-            for (std::size_t base = 0; base < n; base += exact_index<words>::burst_group) {
-                const std::size_t m = std::min(n - base, exact_index<words>::burst_group);
-                index_.probe_burst(values + base, hashes + base, m, r);
+            typename exact_id_index<words>::probe_result r[exact_id_index<words>::burst_group];
+            for (std::size_t base = 0; base < n; base += exact_id_index<words>::burst_group) {
+                const std::size_t m = std::min(n - base, exact_id_index<words>::burst_group);
+                index_.probe_burst(values + base, hashes + base, m, r, key_of{this}, prefetch_key{this});
                 for (std::size_t i = 0; i < m; ++i) out[base + i] = learn_probe{r[i], index_epoch_};
             }
         } else {
@@ -449,9 +454,6 @@ class flow_table {
     // Prefetches the index lines a probe of hash h reads first.
     void prefetch_learn(std::uint64_t h) const noexcept {
         if constexpr (exact_mode) index_.prefetch(h);
-    }
-    void prefetch_learn_slot(std::uint64_t h, const key_type& value) const noexcept {
-        if constexpr (exact_mode) index_.prefetch_slot(h, value);
     }
     // Prefetches (for writing) a flow's lines.
     void prefetch_flow(std::uint32_t id) const noexcept {
@@ -512,7 +514,7 @@ class flow_table {
             f.n_packets = f.n_bytes = 0;
             f.actions = actions_type(std::forward<Actions>(acts));
             f.next_same_key = npos;
-            if (index_.insert_at(p.r, value, f.id) != index_type::insert_result::inserted) {
+            if (index_.insert_at(p.r, f.id) != index_type::insert_result::inserted) {
                 release(f);
                 return {flow_mod_errc::table_full};
             }
@@ -556,6 +558,19 @@ class flow_table {
     };
 
     [[nodiscard]] flow_type& at(std::uint32_t id) noexcept { return chunks_[id >> chunk_bits][id & (chunk_size - 1)]; }
+    [[nodiscard]] const flow_type& at(std::uint32_t id) const noexcept {
+        return chunks_[id >> chunk_bits][id & (chunk_size - 1)];
+    }
+
+    // The exact index keeps no keys: it compares with the flows' values.
+    struct key_of {
+        const flow_table* t;
+        const key_type& operator()(std::uint32_t id) const noexcept { return t->at(id).value; }
+    };
+    struct prefetch_key {
+        const flow_table* t;
+        void operator()(std::uint32_t id) const noexcept { __builtin_prefetch(&t->at(id).value, 0, 3); }
+    };
 
     [[nodiscard]] flow_type* catch_all() noexcept { return catch_alls_.empty() ? nullptr : &at(catch_alls_.front()); }
 
@@ -566,7 +581,11 @@ class flow_table {
     }
 
     [[nodiscard]] flow_type* find(const key_type& packed) noexcept {
-        const std::uint32_t id = index_.find(packed);
+        std::uint32_t id;
+        if constexpr (exact_mode)
+            id = index_.find(packed, key_of{this});
+        else
+            id = index_.find(packed);
         flow_type* f = id == npos ? nullptr : &at(id);
         if constexpr (exact_mode) f = better_of(f, catch_all());
         return f;
@@ -588,7 +607,7 @@ class flow_table {
                     if (at(id).priority == priority) return id;
                 return npos;
             }
-            for (std::uint32_t id = index_.find(value); id != npos; id = at(id).next_same_key)
+            for (std::uint32_t id = index_.find(value, key_of{this}); id != npos; id = at(id).next_same_key)
                 if (at(id).priority == priority) return id;
             return npos;
         } else {
@@ -654,14 +673,14 @@ class flow_table {
                 catch_alls_.insert(pos, f.id);
                 return true;
             }
-            const std::uint32_t head = index_.find(f.value);
+            const std::uint32_t head = index_.find(f.value, key_of{this});
             if (head == npos) {
                 f.next_same_key = npos;
-                return index_.insert(f.value, f.id) == index_type::insert_result::inserted;
+                return index_.insert(f.value, f.id, key_of{this}) == index_type::insert_result::inserted;
             }
             if (at(head).priority < f.priority) {
                 f.next_same_key = head;
-                return index_.replace(f.value, f.id);
+                return index_.replace(f.value, f.id, key_of{this});
             }
             std::uint32_t prev = head;
             while (at(prev).next_same_key != npos && at(at(prev).next_same_key).priority > f.priority)
@@ -683,12 +702,12 @@ class flow_table {
                 catch_alls_.erase(std::find(catch_alls_.begin(), catch_alls_.end(), f.id));
                 return;
             }
-            const std::uint32_t head = index_.find(f.value);
+            const std::uint32_t head = index_.find(f.value, key_of{this});
             if (head == f.id) {
                 if (f.next_same_key == npos)
-                    index_.erase(f.value);
+                    index_.erase(f.value, key_of{this});
                 else
-                    index_.replace(f.value, f.next_same_key);
+                    index_.replace(f.value, f.next_same_key, key_of{this});
                 return;
             }
             for (std::uint32_t id = head; id != npos; id = at(id).next_same_key) {
