@@ -300,6 +300,13 @@ class xdp_port {
 
     // ---- beyond the concept ----
 
+    // Whether p's buffer is a frame of this UMEM: transmit takes such a frame
+    // (it comes back through the completion ring) and release frees it; any
+    // other buffer transmit copies and leaves to its owner (law 3).
+    [[nodiscard]] bool owns(const packet& p) const noexcept {
+        return p.cookie != clone_cookie && p.data >= s_->area && p.data < s_->area + s_->area_size;
+    }
+
     [[nodiscard]] std::uint32_t port() const noexcept { return s_->ofport; }
     [[nodiscard]] int fd() const noexcept { return s_->fd; } // for poll(): readable when frames wait
     [[nodiscard]] const xdp_counters& counters() const noexcept { return s_->counters; }
@@ -371,10 +378,6 @@ class xdp_port {
     enum class kind : std::uint8_t { own, copy, drop };
 
     explicit xdp_port(std::unique_ptr<state> s) noexcept : s_(std::move(s)) {}
-
-    [[nodiscard]] bool owns(const packet& p) const noexcept {
-        return p.cookie != clone_cookie && p.data >= s_->area && p.data < s_->area + s_->area_size;
-    }
 
     // How transmit takes a frame: a UMEM frame as is (when it still lies
     // inside its frame: the kernel would skip a descriptor crossing a frame's

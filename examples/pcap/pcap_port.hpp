@@ -198,6 +198,11 @@ class pcap_port {
 
     // ---- beyond the concept ----
 
+    // Whether p's buffer is one of this port's pool (its own or the shared
+    // one): transmit frees such a buffer and release frees it; any other
+    // buffer transmit copies and leaves to its owner (law 3).
+    [[nodiscard]] bool owns(const packet& p) const noexcept { return pool_->owns(p); }
+
     [[nodiscard]] std::uint32_t port() const noexcept { return ofport_; }
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
     [[nodiscard]] bool live() const noexcept { return live_; }

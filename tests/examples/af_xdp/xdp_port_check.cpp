@@ -351,6 +351,7 @@ TEST_F(xdp_port_live, transmits_own_frames_without_a_copy) {
         p.data[12] = test_ethertype >> 8;
         p.data[13] = test_ethertype & 0xff;
     }
+    for (const fp::packet& p : got) EXPECT_TRUE(port.owns(p)) << "transmit takes a frame of its UMEM";
     const auto copies_before = port.counters().tx_copies;
     ASSERT_EQ(port.transmit(got), got.size());
     EXPECT_EQ(port.counters().tx_copies, copies_before);
@@ -390,6 +391,7 @@ TEST_F(xdp_port_live, copies_foreign_frames_and_ignores_their_release) {
         p.len = static_cast<std::uint32_t>(expect.back().size());
         frames.push_back(p);
     }
+    for (const fp::packet& p : frames) EXPECT_FALSE(port.owns(p)) << "a foreign buffer stays its owner's";
     const auto free_before = pool.available();
     port.release(frames);
     EXPECT_EQ(port.counters().foreign_released, frames.size());

@@ -184,12 +184,15 @@ TEST(pcap_port, ports_sharing_a_pool_take_each_others_buffers_back) {
     std::array<fp::packet, 8> burst;
     ASSERT_EQ(a.receive(burst), 8u);
     EXPECT_EQ(pool.available(), 0u);
+    EXPECT_TRUE(b.owns(burst[0])) << "b's transmit takes a buffer of the shared pool";
     EXPECT_EQ(b.transmit(burst), 8u);
     EXPECT_EQ(pool.available(), 8u);
 
     pcap_port c = open_files(s.file("in.pcap"), "");
     pcap_port d = open_files("", s.file("out2.pcap"));
     ASSERT_EQ(c.receive(burst), 8u);
+    EXPECT_TRUE(c.owns(burst[0]));
+    EXPECT_FALSE(d.owns(burst[0])) << "d only copies c's buffers";
     EXPECT_EQ(d.transmit(burst), 8u);
     EXPECT_EQ(c.pool().available(), c.pool().configuration().count - 8) << "d does not free c's buffers";
     c.release(burst);
