@@ -432,6 +432,11 @@ class bridge {
             if (ports.size() == max_bridge_ports)
                 return "a bridge has at most " + std::to_string(max_bridge_ports) + " ports";
             if (name.empty()) return "a port needs a name";
+            for (char c : name)
+                if (c <= ' ' || c >= 127)
+                    return "port name " + detail::shown(name) +
+                           " has a blank or control character (show prints "
+                           "`key value` lines)";
             for (const auto& e : ports)
                 if (e->name == name) return "a port named " + detail::shown(name) + " exists already";
             if (numbered) {

@@ -495,6 +495,7 @@ TEST(bridge_setup, refuses_bad_options_and_ports) {
     EXPECT_FALSE(b.add_vm_port(3, "x", fx::memory_port_ref(p1, pool), "n"));
     EXPECT_TRUE(b.add_vm_port(3, "y", fx::memory_port_ref(p2, pool), "n")) << "number in use";
     EXPECT_TRUE(b.add_vm_port(4, "x", fx::memory_port_ref(p2, pool), "n")) << "name in use";
+    EXPECT_TRUE(b.add_vm_port(4, "two words", fx::memory_port_ref(p2, pool), "n")) << "a blank in the name";
     EXPECT_TRUE(b.set_underlay("u", fx::memory_port_ref(p2, pool), {ip(10, 0, 0, 2), mac_a, router}))
         << "not the local IP";
     EXPECT_TRUE(b.set_underlay("u", fx::memory_port_ref(p2, pool), {ip(10, 0, 0, 1), 0x010000000000ULL, router}))
