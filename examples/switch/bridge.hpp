@@ -38,7 +38,9 @@
 // a view marked clone_cookie to the others, which copy it during their
 // transmit (law 3); the views are transmitted first, so the buffer is intact
 // while they copy. Frames for a port of another driver are copied by that
-// port (law 3 again).
+// port (law 3 again) and their buffers go back to the port that received
+// them: a port tells whether a buffer is its own with `owns(packet)`; one
+// without owns() is taken to own nothing it did not receive itself.
 //
 // Everything refused is counted per port and per reason (`show`). Nothing on
 // the data path allocates, throws, locks or calls through a pointer: ports
@@ -434,9 +436,7 @@ class bridge {
             if (name.empty()) return "a port needs a name";
             for (char c : name)
                 if (c <= ' ' || c >= 127)
-                    return "port name " + detail::shown(name) +
-                           " has a blank or control character (show prints "
-                           "`key value` lines)";
+                    return "port name " + detail::shown(name) + " has a blank or control character";
             for (const auto& e : ports)
                 if (e->name == name) return "a port named " + detail::shown(name) + " exists already";
             if (numbered) {
