@@ -17,7 +17,8 @@
 // each a trunk of every VLAN.
 //
 // Exit status: 0 done; 1 a bad flows file (FILE:LINE:COL: reason), a port
-// that cannot be opened, or an input file that turned out corrupt; 2 bad
+// that cannot be opened, an input file that turned out corrupt, or a live
+// interface that failed while running (it stops the switch); 2 bad
 // arguments.
 #include <poll.h>
 
@@ -246,6 +247,7 @@ int main(int argc, char** argv) {
             const std::size_t want =
                 args.packets == 0 ? burst.size() : std::min<std::uint64_t>(burst.size(), args.packets - received);
             const std::size_t n = in.receive(std::span<fp::packet>(burst.data(), want));
+            if (n == 0 && in.live() && in.counters().rx_errors != 0) stop = true; // the interface is gone or down
             if (n == 0) continue;
             any = true;
             received += n;
@@ -282,7 +284,7 @@ int main(int argc, char** argv) {
         if (p.counters().rx_errors != 0) {
             std::cerr << "pcap_switch: port " << p.port() << " (" << p.name() << "): read error: " << p.error_text()
                       << "\n";
-            if (!p.live()) status = 1;
+            status = 1;
         }
     }
     print_counters(ports, out.counters(), unknown);

@@ -14,8 +14,9 @@ MODE is one of
           message, a corrupt input pcap is a read error
   live    two veth pairs in a network namespace made here (fppcap-<pid>,
           deleted at the end, failed or not): frames sent into one pair come
-          out of the other, byte-identical, and the switch never reads back
-          what it injected (PCAP_D_IN)
+          out of the other, byte-identical, the switch never reads back what
+          it injected (PCAP_D_IN), an interface that disappears stops it with
+          an error, SIGTERM stops it cleanly
 
 The idea: every frame carries its own sequence number, so "the expected
 frames" is a list computed from the flows by hand, compared whole.
@@ -326,16 +327,29 @@ def mode_live(switch, work):
         for f in two_to_one:
             h2.send(f)
         expect_frames(receive_test_frames(h1, 20, 3), two_to_one, "h2 -> sw2 -> switch -> sw1 -> h1")
-        proc.send_signal(signal.SIGTERM)
+        # An interface that disappears stops the switch with an error.
+        subprocess.run(["ip", "link", "del", "h1"], check=True)
         stdout, stderr = proc.communicate(timeout=10)
-        proc = None
+        status, proc = proc.returncode, None
         print(stdout, end="")
-        check(stderr == "", f"no complaint on stderr: {stderr!r}")
+        check(status == 1 and stderr.startswith("pcap_switch: port 1 (sw1): read error: "),
+              f"a vanished interface: exit status {status}, stderr {stderr!r}")
         c = counters(stdout)
         check(c.get(1, {}).get("rx") == probes + 20, f"port 1 receives the probes and 20 frames: {c.get(1)}")
         check(c.get(2, {}).get("rx") == 20, f"port 2 receives 20 frames and not its own transmissions: {c.get(2)}")
         check(c.get(2, {}).get("tx") == probes + 20 and c.get(1, {}).get("tx") == 20, f"tx counters: {c}")
         check(c.get(1, {}).get("tx_errors") == 0 and c.get(2, {}).get("tx_errors") == 0, f"no tx errors: {c}")
+        check(c.get(2, {}).get("rx_errors") == 0, f"no read error on port 2: {c}")
+
+        # SIGTERM stops it cleanly, with its report.
+        proc = subprocess.Popen([switch, "--flows", flows, "--port", "2=sw2"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=10)
+        status, proc = proc.returncode, None
+        check(status == 0 and stderr == "" and stdout.startswith("port 2 (sw2): rx 0 "),
+              f"SIGTERM: exit status {status}, stdout {stdout!r}, stderr {stderr!r}")
     finally:
         if proc is not None:
             proc.kill()
