@@ -150,6 +150,9 @@ class memory_port {
         return n;
     }
 
+    // Whether f's buffer is of this port's pool (shared pools: of any of its ports).
+    [[nodiscard]] bool owns(const packet& f) const noexcept { return pool_->owns(f); }
+
     void release(std::span<const packet> frames) noexcept {
         for (const packet& p : frames) pool_->free(p);
     }
