@@ -34,8 +34,9 @@
 // as a whole; a packet that hits replays the stored walk (credits its flows
 // and table stats, emits its outputs), one that misses walks the tables with
 // a log of its lookups and effects, and the walk is stored when it may be.
-// Packets still go in order: a walk that learned moves the cache's
-// generation, so later packets of the burst that hit an older entry walk.
+// Packets still go in order: a walk whose learn added or replaced a flow
+// moves the cache's generation, so later packets of the burst whose entry is
+// older walk the tables and see the new flow.
 #pragma once
 
 #include <array>
