@@ -10,7 +10,9 @@
 //                                  timer refresh
 //   flowpipe_learn_{add,refresh}_burst  the same through learn's burst form
 //                                  (install_burst: probe the 32, prefetch,
-//                                  then install), what a staged engine would run
+//                                  then install; tables under 8192 flows go
+//                                  packet by packet), what a staged engine
+//                                  would run
 //   swx_learner_add/flows:N        rte_swx_table_learner: lookup (32 mailboxes
 //                                  interleaved, as the SWX pipeline runs it)
 //                                  then add, on the same keys (16 bytes:
@@ -158,8 +160,9 @@ fp_setup& flowpipe_table(std::size_t flows) {
 }
 
 // Bytes table 20 spends per learned flow it holds (N), by part: its slab
-// (sized by the flows it has held), its exact index and its timer wheel
-// (64 KiB of slot heads; the per-flow links are inside the flow).
+// (sized by the flows it has held), its exact index (exact_id_index: tags
+// and flow ids, the keys are in the flows) and its timer wheel (64 KiB of
+// slot heads; the per-flow links are inside the flow).
 struct fp_memory {
     double flow, index, timers, total;
 };
