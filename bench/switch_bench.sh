@@ -5,10 +5,12 @@
 #   testpmd        dpdk-testpmd io forwarding between the same two vdevs: the I/O floor
 #   ovs-dpdk       Open vSwitch 3.1 (Debian openvswitch-switch-dpdk, userspace datapath,
 #                  --no-huge --legacy-mem) with the br-tun unicast flows below
-#   flowpipe       examples/dpdk_switch with the same flows file (--flows)
-#   flowpipe-br-tun examples/dpdk_switch with the Neutron preset (typed br-tun, l2pop entry
-#                  over the control socket): untagged frames from a VM port, VXLAN-encapsulated
-#                  to the underlay port
+#   flowpipe_generic      examples/dpdk_switch with the same flows file in a generic pipeline
+#   flowpipe_typed        the same flows file in br-tun's typed tables (--pipeline br-tun)
+#   flowpipe_typed_cache  the same with the exact-match flow cache (--flow-cache 8192)
+#   flowpipe_br_tun       the Neutron preset (typed br-tun, l2pop entries over the control
+#                         socket, flow cache): untagged frames from a VM port, VXLAN-encapsulated
+#                         to the underlay port (more work per packet than the rows above)
 # The flows (tables 0 -> 2 -> 20 of br-tun): frames tagged VLAN 2 from port 1
 # to a known MAC lose their tag, get tunnel id 6 and go to port 2. The pcap
 # holds FLOWS distinct frames (source MAC and IP differ) to that MAC.
@@ -86,7 +88,7 @@ table=20,priority=0 actions=resubmit(,22)
 table=22,priority=0 actions=drop
 EOF
 
-eal=(--no-huge -m 1024 --no-pci --no-shconf)
+eal=(--no-huge -m 1024 --no-pci --no-shconf --no-telemetry)
 in_vdev="net_pcap0,rx_pcap=$work/tagged.pcap,infinite_rx=1"
 out_vdev="net_null0,no-rx=1"
 
@@ -97,10 +99,12 @@ run_testpmd() {
     --forward-mode=io --nb-cores=1 --auto-start --total-num-mbufs=16384 --stats-period 1 </dev/null >"$log" 2>&1 &
   local pid=$!
   pids+=($pid)
-  sleep $((seconds + 2))
-  kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null || true
-  # The Tx-pps of the net_null port (second of each pair of lines), median after the first two seconds.
-  awk '/Tx-pps:/ { n++; if (n % 2 == 0 && $2 > 0) print $2 }' "$log" | tail -n +3 | sort -g |
+  # Start-up (the mempool without huge pages) takes a few seconds; then one stats line a second.
+  sleep $((seconds + 4))
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
+  # The Tx-pps of the net_null port (second of each pair of lines), median of the
+  # one-second samples after the first (partial) one.
+  awk '/Tx-pps:/ { n++; if (n % 2 == 0 && $2 > 0) print $2 }' "$log" | tail -n +2 | sort -g |
     awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
 }
 
@@ -161,12 +165,17 @@ for cmd in sys.argv[2:]:
 PY
 }
 
+# flowpipe_flows [dpdk_switch options...]: the flows file on the same two vdevs.
 run_flowpipe_flows() {
   local log=$work/flowpipe.log
   "$switch" -l 1 "${eal[@]}" --file-prefix fpb-fp --vdev "$in_vdev" --vdev "$out_vdev" -- \
-    --flows "$work/flows.txt" --port net_pcap0,ofport=1 --port net_null0,ofport=2 --duration "$seconds" >"$log" 2>&1
+    --flows "$work/flows.txt" --port net_pcap0,ofport=1 --port net_null0,ofport=2 --duration "$seconds" "$@" \
+    >"$log" 2>&1
   switch_rate "$log"
 }
+run_flowpipe_generic() { run_flowpipe_flows --pipeline generic; }
+run_flowpipe_typed() { run_flowpipe_flows --pipeline br-tun; }
+run_flowpipe_typed_cache() { run_flowpipe_flows --pipeline br-tun --flow-cache 8192; }
 
 run_flowpipe_br_tun() {
   local log=$work/flowpipe-br-tun.log sock=$work/bt.sock
@@ -174,7 +183,7 @@ run_flowpipe_br_tun() {
     --vdev "$out_vdev" -- --neutron --local-ip 192.168.100.1 --network net1,vxlan,6 \
     --vm-port net_pcap0,ofport=5,net=net1 \
     --underlay net_null0,ip=192.168.100.1,mac=02:00:00:00:01:01,next-hop-mac=02:00:00:00:02:01 \
-    --control "$sock" --paused --duration "$seconds" >"$log" 2>&1 &
+    --control "$sock" --paused --duration "$seconds" --flow-cache 8192 >"$log" 2>&1 &
   local pid=$!
   pids+=($pid)
   for _ in $(seq 100); do grep -qs '^ready' "$log" && break; sleep 0.1; done
@@ -184,9 +193,10 @@ run_flowpipe_br_tun() {
   switch_rate "$log"
 }
 
+runners=(testpmd ovs flowpipe_generic flowpipe_typed flowpipe_typed_cache flowpipe_br_tun)
 declare -A results
 for ((r = 1; r <= rounds; r++)); do
-  for who in testpmd ovs flowpipe_flows flowpipe_br_tun; do
+  for who in "${runners[@]}"; do
     v=$(run_$who || echo 0)
     results[$who,$r]=${v:-0}
     printf 'round %d  %-16s %12.0f pps\n' "$r" "$who" "${v:-0}"
@@ -196,11 +206,11 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
 echo "== medians over $rounds rounds ($flows distinct 64-byte frames, one forwarding core)"
-for who in testpmd ovs flowpipe_flows flowpipe_br_tun; do
+for who in "${runners[@]}"; do
   vals=(); for ((r = 1; r <= rounds; r++)); do vals+=("${results[$who,$r]}"); done
   printf '%-16s %8.2f Mpps\n' "$who" "$(awk -v v="$(median "${vals[@]}")" 'BEGIN { print v / 1e6 }')"
 done
-for who in flowpipe_flows flowpipe_br_tun; do
+for who in "${runners[@]:2}"; do
   tp=(); ov=()
   for ((r = 1; r <= rounds; r++)); do
     tp+=("$(awk -v a="${results[$who,$r]}" -v b="${results[testpmd,$r]}" 'BEGIN { print (b > 0 ? a / b : 0) }')")

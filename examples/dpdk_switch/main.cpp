@@ -76,9 +76,11 @@ const char* usage_text =
     "  --port NAME,ofport=N           DPDK port NAME as OpenFlow port N (flows)\n"
     "  --tunnel OFPORT,KIND,REMOTE_IP a VXLAN or GRE tunnel port over the underlay (flows; KIND vxlan or gre)\n"
     "  --control PATH                 the control socket (one command a line; see docs/dpdk-switch.md)\n"
+    "  --pipeline generic|br-tun      flows mode: a generic pipeline (default), or br-tun's typed tables holding\n"
+    "                                 the flows of FILE (each must fit a br-tun table)\n"
     "  --flow-cache N                 an exact-match flow cache of N entries in front of the tables (default: none)\n"
     "  --paused                       do not poll the ports until the control command `resume`\n"
-    "  --duration S                   stop after S seconds\n"
+    "  --duration S                   stop after S seconds of polling (from `resume` with --paused)\n"
     "  --packets N                    stop once N frames were received\n"
     "  --help                         this text\n";
 
@@ -116,6 +118,7 @@ struct options {
     double duration = 0;
     std::uint64_t packets = 0;
     std::size_t flow_cache = 0;
+    bool typed_br_tun = false;
 };
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -278,6 +281,13 @@ std::optional<std::string> parse_args(int argc, char** argv, options& o) {
             o.duration = std::strtod(s.c_str(), &end);
             if (s.empty() || *end != '\0' || !(o.duration > 0))
                 return "--duration must be a positive number of seconds, got \"" + s + "\"";
+        } else if (opt == "--pipeline") {
+            auto v = value();
+            if (!v) return missing();
+            if (*v == "br-tun")
+                o.typed_br_tun = true;
+            else if (*v != "generic")
+                return "--pipeline takes generic or br-tun, got \"" + std::string(*v) + "\"";
         } else if (opt == "--flow-cache") {
             auto v = value();
             if (!v) return missing();
@@ -302,6 +312,7 @@ std::optional<std::string> parse_args(int argc, char** argv, options& o) {
             return "--vm-port and --network are for --neutron; with --flows use --port";
         if (!o.tunnels.empty() && !o.underlay) return "--tunnel needs --underlay";
     }
+    if (o.typed_br_tun && o.neutron) return "--pipeline is for --flows (--neutron always runs br-tun's typed tables)";
     if (o.paused && o.control.empty()) return "--paused needs --control (resume is a control command)";
     return std::nullopt;
 }
@@ -371,6 +382,7 @@ int main(int argc, char** argv) {
     bo.local_ip = o.local_ip;
     bo.networks = o.networks;
     bo.flow_cache = o.flow_cache;
+    bo.typed_br_tun = o.typed_br_tun;
     auto made = o.neutron ? bridge::neutron(bo) : bridge::from_flows(bo, flows_text);
     if (made.index() == 1) {
         std::fprintf(stderr, "dpdk_switch: %s%s\n", o.neutron ? "" : (o.flows_file + ": ").c_str(),
@@ -478,10 +490,13 @@ int main(int argc, char** argv) {
                 }
                 return br.execute(line);
             };
+            // --duration counts polling time: from `resume` when started --paused.
+            std::int64_t resumed_at = paused ? -1 : 0;
             while (!stop_signal && !stop) {
                 const std::int64_t now =
                     std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count();
-                if (now >= end_ms) break;
+                if (!paused && resumed_at < 0) resumed_at = now;
+                if (resumed_at >= 0 && now - resumed_at >= end_ms) break;
                 std::size_t n = 0;
                 if (!paused) {
                     n = br.poll(now);

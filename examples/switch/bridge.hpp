@@ -26,6 +26,8 @@
 //               io::tunnel_set over the underlay port.
 //   flows       a generic_pipeline loaded from ovs-ofctl add-flows text; ports
 //               are plain (`add_port`), tunnels are added by hand (`add_tunnel`).
+//               With bridge_options::typed_br_tun the flows go into br-tun's
+//               typed tables instead (no agent): the same text, specialised code.
 //
 // Tunnels: frames output to a tunnel port are encapsulated (VXLAN or GRE,
 // tun_id from the flow) with the underlay's local IP and MAC and the
@@ -102,6 +104,10 @@ struct bridge_options {
     std::uint32_t first_tunnel_port = 100; // neutron: tunnel ofports the agent gets are allocated from here
     table_config tables{.max_flows = 65536, .on_full = overflow_policy::evict};
     std::size_t flow_cache = 0; // entries of the exact-match flow cache (pipeline/flow_cache.hpp); 0: none
+    // flows: hold the flows in br-tun's typed tables (neutron/br_tun.hpp)
+    // instead of a generic pipeline; every flow must fit a br-tun table's
+    // schema and one of its action lists (text actions are lowered to them).
+    bool typed_br_tun = false;
 };
 
 // The underlay port's addresses: outer source IP and MAC of every tunnel
@@ -260,12 +266,18 @@ class bridge {
         if (!fms) return ofctl::to_string(fms.error());
         bridge b(mode::flows, std::move(o));
         state& s = *b.s_;
-        s.generic = std::make_unique<generic_pipeline>(s.opt.tables, s.opt.flow_cache);
+        if (s.opt.typed_br_tun)
+            s.typed = std::make_unique<neutron::br_tun>(pipeline_config{s.opt.tables, {}, s.opt.flow_cache});
+        else
+            s.generic = std::make_unique<generic_pipeline>(s.opt.tables, s.opt.flow_cache);
         std::size_t line = 0;
         for (const ofctl::flow_mod& fm : *fms) {
             ++line;
-            if (auto st = ofctl::apply(*s.generic, fm, 0); !st)
-                return "flow " + std::to_string(line) + " (" + ofctl::format_flow(fm) + "): " + st.what();
+            if (s.typed && !neutron::br_tun::has_table(fm.table))
+                return "flow " + std::to_string(line) + " (" + ofctl::format_flow(fm) + "): br-tun has no table " +
+                       std::to_string(fm.table);
+            const flow_mod_status st = s.typed ? ofctl::apply(*s.typed, fm, 0) : ofctl::apply(*s.generic, fm, 0);
+            if (!st) return "flow " + std::to_string(line) + " (" + ofctl::format_flow(fm) + "): " + st.what();
         }
         return b;
     }

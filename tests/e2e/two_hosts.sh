@@ -90,7 +90,7 @@ start_switch() {
   shift 5
   local log=$work/$name.log
   # `ip netns exec` execs the switch: $! is the switch's own pid.
-  ip netns exec "$ns" "$switch" -l "$core" --no-huge -m 256 --no-pci --no-shconf --file-prefix "$name" \
+  ip netns exec "$ns" "$switch" -l "$core" --no-huge -m 256 --no-pci --no-shconf --no-telemetry --file-prefix "$name" \
     --vdev net_af_packet0,iface=vm --vdev net_af_packet1,iface=u -- \
     --neutron --local-ip "$ip" --network net1,vxlan,100 "$@" \
     --underlay "net_af_packet1,ip=$ip,mac=$mac,next-hop-mac=$nh" \

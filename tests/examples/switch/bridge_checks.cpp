@@ -515,6 +515,54 @@ TEST(bridge_setup, flows_file_errors_name_the_line) {
     EXPECT_NE(std::get<1>(r).find("line 4"), std::string::npos) << std::get<1>(r);
 }
 
+// ---- flows mode on br-tun's typed tables ----
+
+// The br-tun unicast path as a flows file (what bench/switch_bench.sh gives
+// both dpdk_switch and OVS-DPDK): the typed tables take it and forward as the
+// generic pipeline does; a flow no br-tun table can hold refuses the file.
+TEST(bridge_setup, flows_into_br_tun_typed_tables_forward_like_the_generic_pipeline) {
+    const std::string flows = "table=0,priority=1,in_port=1 actions=resubmit(,2)\n"
+                              "table=0,priority=0 actions=drop\n"
+                              "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,20)\n"
+                              "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,22)\n"
+                              "table=20,priority=2,dl_vlan=2,dl_dst=fa:16:3e:00:00:02 "
+                              "actions=strip_vlan,set_tunnel:0x6,output:2\n"
+                              "table=20,priority=0 actions=resubmit(,22)\n"
+                              "table=22,priority=0 actions=drop\n";
+    fp::flow_key k = key_of(icmp(vm1, vm2, 8));
+    k.vlan_tci = 0x1002;
+    const std::vector<std::uint8_t> in = frame_of(k);
+    std::vector<std::vector<std::uint8_t>> out[2];
+    for (bool typed : {false, true}) {
+        buffer_pool pool{buffer_pool::config{64, 2048, 128}};
+        memory_port p1{pool, {.port = 1}}, p2{pool, {.port = 2}};
+        fx::bridge_options o;
+        o.typed_br_tun = typed;
+        auto made = bridge::from_flows(o, flows);
+        ASSERT_EQ(made.index(), 0u) << std::get<1>(made);
+        bridge& b = std::get<0>(made);
+        ASSERT_FALSE(b.add_port(1, "p1", fx::memory_port_ref(p1, pool)));
+        ASSERT_FALSE(b.add_port(2, "p2", fx::memory_port_ref(p2, pool)));
+        ASSERT_TRUE(p1.inject(in));
+        b.poll(1);
+        for (const fp::packet& f : p2.transmitted()) out[typed].push_back(bytes(f));
+        EXPECT_NE(b.execute("dump-flows table=20").find("n_packets=1, n_bytes="), std::string::npos);
+        p2.clear_transmitted();
+    }
+    ASSERT_EQ(out[1].size(), 1u);
+    EXPECT_EQ(out[1], out[0]);
+    fx::bridge_options o;
+    o.typed_br_tun = true;
+    auto bad =
+        bridge::from_flows(o, flows + "table=20,priority=3,dl_vlan=2,dl_dst=fa:16:3e:00:00:09 actions=output:2\n");
+    ASSERT_EQ(bad.index(), 1u);
+    EXPECT_NE(std::get<1>(bad).find("flow 8"), std::string::npos) << std::get<1>(bad);
+    EXPECT_NE(std::get<1>(bad).find("none of the action lists"), std::string::npos) << std::get<1>(bad);
+    auto no_table = bridge::from_flows(o, "table=7,priority=1 actions=drop\n");
+    ASSERT_EQ(no_table.index(), 1u);
+    EXPECT_NE(std::get<1>(no_table).find("br-tun has no table 7"), std::string::npos) << std::get<1>(no_table);
+}
+
 // ---- flows mode ----
 
 struct flows_mode : ::testing::Test {
