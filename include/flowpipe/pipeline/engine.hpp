@@ -317,8 +317,6 @@ void replay_cached(Tables& tables, flow_cache& cache, const flow_cache::entry& e
 // cache flow_cache_ptr() (null: none), flow_cache_generation() (see
 // flow_cache.hpp), credit_flow(table_id, flow, bytes, now) (Table::hit on a
 // flow a cached walk found), for_each_table.
-inline constexpr std::size_t flows_ahead = 8;
-
 template <class Tables, class Hooks>
 void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::int64_t now_ms, burst_output& out,
                Hooks& hooks) {
@@ -346,10 +344,11 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
         for (std::size_t i = 0; i < n; ++i) s.original[i] = s.keys[i];
         c.received += n;
         // The flow cache, in passes over the burst: hash every key and
-        // prefetch its slots; pick each candidate entry and prefetch it. The
-        // flows a candidate will credit are prefetched `flows_ahead` packets
-        // before its turn (reading the entry any sooner waits for it), and
-        // keys are compared when its turn comes (the generation may move).
+        // prefetch its slots; pick each candidate entry and prefetch it;
+        // prefetch the flows each candidate will credit, all of them at once
+        // (with a million flows that pass is 1.2x faster than prefetching 8
+        // packets ahead: more misses in flight). Keys are compared when each
+        // packet's turn comes (the generation may move before).
         std::size_t candidates = 0;
         const std::uint64_t inserts_before = cache != nullptr ? cache->counters().inserts : 0;
         if (cache != nullptr) {
@@ -362,7 +361,7 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
                 s.candidates[i] = s.layouts[i].has_ethernet ? cache->candidate(s.hashes[i]) : flow_cache::npos;
                 candidates += s.candidates[i] != flow_cache::npos;
             }
-            for (std::size_t i = 0; i < std::min(n, flows_ahead); ++i)
+            for (std::size_t i = 0; i < n; ++i)
                 if (s.candidates[i] != flow_cache::npos) cache->prefetch_flows(s.candidates[i]);
         }
         // Big exact tables look the whole burst up now, interleaving the cache
@@ -372,8 +371,6 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
         if (cache == nullptr || 4 * (n - candidates) > n) tables.prelookup(std::span<const flow_key>(s.keys.data(), n));
         // (2) run, (3) rewrite and emit, packet by packet
         for (std::size_t i = 0; i < n; ++i) {
-            if (cache != nullptr && i + flows_ahead < n && s.candidates[i + flows_ahead] != flow_cache::npos)
-                cache->prefetch_flows(s.candidates[i + flows_ahead]);
             // Outputs are emitted right after each packet runs, so every
             // packet has the whole output and snapshot pools to itself.
             snapshots_used = 0;
