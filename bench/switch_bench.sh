@@ -5,8 +5,8 @@
 #   testpmd        dpdk-testpmd io forwarding between the same two vdevs: the I/O floor
 #   ovs-dpdk       Open vSwitch 3.1 (Debian openvswitch-switch-dpdk, userspace datapath,
 #                  --no-huge --legacy-mem) with the br-tun unicast flows below
-#   flowpipe_generic      examples/dpdk_switch with the same flows file in a generic pipeline
-#   flowpipe_typed        the same flows file in br-tun's typed tables (--pipeline br-tun)
+#   flowpipe_generic      examples/dpdk_switch with the same flows file in a generic pipeline, no flow cache
+#   flowpipe_typed        the same flows file in br-tun's typed tables (--pipeline br-tun), no flow cache
 #   flowpipe_typed_cache  the same with the exact-match flow cache (--flow-cache 8192)
 #   flowpipe_br_tun       the Neutron preset (typed br-tun, l2pop entries over the control
 #                         socket, flow cache): untagged frames from a VM port, VXLAN-encapsulated
@@ -173,8 +173,8 @@ run_flowpipe_flows() {
     >"$log" 2>&1
   switch_rate "$log"
 }
-run_flowpipe_generic() { run_flowpipe_flows --pipeline generic; }
-run_flowpipe_typed() { run_flowpipe_flows --pipeline br-tun; }
+run_flowpipe_generic() { run_flowpipe_flows --pipeline generic --flow-cache 0; }
+run_flowpipe_typed() { run_flowpipe_flows --pipeline br-tun --flow-cache 0; }
 run_flowpipe_typed_cache() { run_flowpipe_flows --pipeline br-tun --flow-cache 8192; }
 
 run_flowpipe_br_tun() {
