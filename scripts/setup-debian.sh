@@ -20,8 +20,8 @@ packages=(
   libdpdk-dev dpdk-dev libpcap-dev libxdp-dev libbpf-dev
   # Open vSwitch, the reference for semantics (used as an oracle by tests, driven by python3)
   openvswitch-switch python3
-  # network namespaces, veth pairs and captures for the examples
-  iproute2 iputils-ping tcpdump
+  # network namespaces, veth pairs, ping, captures and a control-socket client for the examples
+  iproute2 iputils-ping tcpdump socat
 )
 
 if [[ $(id -u) -ne 0 ]]; then
