@@ -146,24 +146,7 @@ run_ovs() {
 switch_rate() { awk -v s="$seconds" '$1 == "port.net_null0.tx_packets" { print int($2 / s); exit }' "$1"; }
 
 # control SOCKET COMMAND...: each command over the switch's control socket, replies checked.
-control() {
-  python3 - "$@" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-s.connect(sys.argv[1])
-for cmd in sys.argv[2:]:
-    s.sendall((cmd + "\n").encode())
-    buf = b""
-    while not (buf.endswith(b"OK\n") or b"ERROR" in buf):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    if not buf.endswith(b"OK\n"):
-        sys.exit(f"{cmd}: {buf.decode()}")
-PY
-}
+control() { python3 scripts/switch-control.py "$@" >/dev/null; }
 
 # flowpipe_flows [dpdk_switch options...]: the flows file on the same two vdevs.
 run_flowpipe_flows() {

@@ -113,27 +113,8 @@ fi
 start_switch "$ns_h1" 0 192.168.100.1 "$u1_mac" "$u2_mac" "${vm_port_h1[@]}"
 start_switch "$ns_h2" 1 192.168.100.2 "$u2_mac" "$u1_mac" --vm-port net_af_packet0,ofport=5,net=net1
 
-# control <host ns> <command>: one command over the switch's Unix socket.
-control() {
-  local reply
-  reply=$(python3 - "$work/$1.sock" "$2" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall((sys.argv[2] + "\n").encode())
-buf = b""
-while not (buf.endswith(b"OK\n") or b"ERROR" in buf):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    buf += chunk
-sys.stdout.write(buf.decode())
-EOF
-  )
-  echo "$reply"
-  [[ $reply == *OK ]] || [[ $reply == *$'OK\n' ]]
-}
+# control <host ns> <command>: one command over the switch's Unix socket; fails on an ERROR reply.
+control() { python3 "$(dirname "$0")/../../scripts/switch-control.py" "$work/$1.sock" "$2"; }
 
 # l2pop: each host learns the other's VM (unicast + ARP entry) and the flooding entry.
 control "$ns_h1" "add-fdb net1 192.168.100.2 00:00:00:00:00:00 0.0.0.0" >/dev/null || fail "add-fdb flooding on h1"
