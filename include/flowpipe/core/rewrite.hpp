@@ -102,6 +102,17 @@ inline void set128(std::uint8_t* p, uint128 v, checksum_delta& d) noexcept {
     proto::store_be128(p, v);
 }
 
+// Moves the 12 MAC bytes at `from` to `to` (4 bytes apart, either way): two
+// loads, then two stores, so the overlap needs no memmove call.
+inline void move_macs(std::uint8_t* to, const std::uint8_t* from) noexcept {
+    std::uint64_t head;
+    std::uint32_t tail;
+    std::memcpy(&head, from, 8);
+    std::memcpy(&tail, from + 8, 4);
+    std::memcpy(to, &head, 8);
+    std::memcpy(to + 8, &tail, 4);
+}
+
 inline void rewrite_arp(std::uint8_t* a, const flow_key& before, const flow_key& after) noexcept {
     using namespace proto;
     if (before.arp_op != after.arp_op) store_be16(a + arp_op_offset, after.arp_op);
@@ -251,11 +262,11 @@ inline void rewrite_ipv6(std::uint8_t* f, std::size_t len, const proto::frame_la
     // The tag last: it moves the MACs and shifts everything after them.
     const auto tci = static_cast<std::uint16_t>(after.vlan_tci & ~vlan_cfi);
     if (tagged && !want_tag) {
-        std::memmove(f + vlan_header_len, f, 2 * eth_addr_len);
+        flowpipe::detail::move_macs(f + vlan_header_len, f);
         (void)p.pull_front(vlan_header_len);
     } else if (!tagged && want_tag) {
         (void)p.push_front(vlan_header_len); // room checked above
-        std::memmove(p.data, p.data + vlan_header_len, 2 * eth_addr_len);
+        flowpipe::detail::move_macs(p.data, p.data + vlan_header_len);
         store_be16(p.data + eth_type_offset, eth_type_vlan);
         store_be16(p.data + eth_header_len, tci);
     } else if (tagged && want_tag && before.vlan_tci != after.vlan_tci) {
