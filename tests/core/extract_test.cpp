@@ -1,6 +1,7 @@
 // extract: the flow key of hand-written frames of every kind, compared with
 // hand-written expected keys (so every field of an absent layer is checked to
 // be zero), truncated frames, and keys reused across frames.
+#include <flowpipe/core/compose.hpp>
 #include <flowpipe/core/extract.hpp>
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <cstring>
 #include <initializer_list>
 #include <memory>
+#include <random>
+#include <span>
 #include <vector>
 
 namespace fp = flowpipe;
@@ -319,4 +322,106 @@ TEST(extract, reused_key_keeps_no_stale_header_fields) {
         fp::extract(second->data(), second->size(), fresh);
         EXPECT_TRUE(k == fresh) << second->size();
     }
+}
+
+// extract() takes the straight path for Ethernet [802.1Q] IPv4 UDP/TCP and
+// the full parser for everything else; extract_reference() is the full
+// parser alone. On composed frames of every kind, with header bytes set to
+// the values each test of the straight path looks at (IHL, version, total
+// length, fragment offset, protocol, TCP data offset, EtherTypes), then cut
+// at every byte, both give the same layout and the same key.
+TEST(extract, fast_path_matches_the_full_parser_on_random_and_truncated_frames) {
+    std::mt19937_64 rng(0xfa57);
+    auto pick = [&](std::initializer_list<std::uint64_t> v) { return *(v.begin() + rng() % v.size()); };
+    std::size_t fast = 0, full = 0, compared = 0;
+    for (int round = 0; round < 3000; ++round) {
+        fp::flow_key k{};
+        k.eth_dst = rng() & 0xffffffffffffULL;
+        k.eth_src = rng() & 0xffffffffffffULL;
+        k.eth_type = static_cast<std::uint16_t>(pick({0x0800, 0x0800, 0x0800, 0x0800, 0x86dd, 0x0806, 0x88cc}));
+        if (rng() % 2) k.vlan_tci = static_cast<std::uint16_t>(0x1000 | (rng() & 0xefff));
+        if (k.eth_type == 0x0806) {
+            k.arp_op = 1;
+            k.arp_spa = static_cast<std::uint32_t>(rng());
+        } else if (k.eth_type != 0x88cc) {
+            k.nw_proto = static_cast<std::uint8_t>(pick({6, 6, 17, 17, 1, 58, 132, 47}));
+            if (k.eth_type == 0x0800) {
+                k.nw_src = static_cast<std::uint32_t>(rng());
+                k.nw_dst = static_cast<std::uint32_t>(rng());
+            } else {
+                k.ipv6_src = (fp::uint128{rng()} << 64) | rng();
+                k.ipv6_dst = (fp::uint128{rng()} << 64) | rng();
+            }
+            k.nw_tos = static_cast<std::uint8_t>(rng());
+            k.nw_ttl = static_cast<std::uint8_t>(rng());
+            k.tp_src = static_cast<std::uint16_t>(rng());
+            k.tp_dst = static_cast<std::uint16_t>(rng());
+        }
+        bytes f(fp::compose_max_frame_len + 32);
+        std::size_t n = fp::compose_frame(k, std::span<std::uint8_t>(f.data(), fp::compose_max_frame_len));
+        if (rng() % 4 == 0) n += rng() % 32; // bytes after the frame (its padding, as far as IP is concerned)
+        f.resize(n);
+        const std::size_t l3 = k.vlan_tci ? 18 : 14;
+        const std::size_t l4 = l3 + 20;
+        // Half the frames get one of the bytes the straight path tests set to
+        // a value that may send it to the full parser.
+        switch (rng() % 16) {
+        case 0: f[l3] = static_cast<std::uint8_t>(pick({0x44, 0x46, 0x4f, 0x55, 0x65, 0x05})); break;
+        case 1: pr::store_be16(&f[l3 + 2], static_cast<std::uint16_t>(rng() % 80)); break;
+        case 2: pr::store_be16(&f[l3 + 6], static_cast<std::uint16_t>(pick({0x0001, 0x1fff, 0x2000, 0x4000}))); break;
+        case 3: f[l3 + 9] = static_cast<std::uint8_t>(rng()); break;
+        case 4: f[l4 + 12] = static_cast<std::uint8_t>(rng()); break;
+        case 5: pr::store_be16(&f[12], static_cast<std::uint16_t>(pick({0x8100, 0x0800, 0x05ff, 0x88a8}))); break;
+        case 6: pr::store_be16(&f[16], static_cast<std::uint16_t>(pick({0x8100, 0x0800, 0x86dd, 0x0400}))); break;
+        case 7: f[rng() % f.size()] = static_cast<std::uint8_t>(rng()); break;
+        default: break;
+        }
+        for (std::size_t len = 0; len <= f.size(); ++len) {
+            // Exactly `len` bytes on the heap, so a read past them is an error under ASan.
+            auto copy = std::make_unique<std::uint8_t[]>(len + 1);
+            if (len) std::memcpy(copy.get(), f.data(), len);
+            fp::flow_key a{}, b{};
+            a.in_port = b.in_port = 7;
+            a.regs[2] = b.regs[2] = 0x55;
+            a.eth_src = b.eth_src = 0xdead; // stale fields of an earlier frame
+            a.tp_dst = b.tp_dst = 0xbeef;
+            fp::flow_key probe{};
+            pr::frame_layout unused;
+            (fp::extract_fast(copy.get(), len, probe, unused) ? fast : full) += 1;
+            const pr::frame_layout la = fp::extract(copy.get(), len, a);
+            const pr::frame_layout lb = fp::extract_reference(copy.get(), len, b);
+            ASSERT_TRUE(la == lb) << "round " << round << " len " << len;
+            ASSERT_TRUE(a == b) << "round " << round << " len " << len;
+            ++compared;
+        }
+    }
+    EXPECT_GT(fast, 5000u) << "the straight path must take a good share of the frames";
+    EXPECT_GT(full, 100000u);
+    EXPECT_GT(compared, 150000u);
+}
+
+// What the straight path declines, it leaves alone: no field, no layout.
+TEST(extract, fast_path_writes_nothing_when_it_declines) {
+    const bytes v6 = cat({macs, {0x86, 0xdd}, ipv6(6, 20), tcp_1234_80});
+    bytes with_options = ipv4(6, 24); // IHL 6: one word of options (NOPs)
+    with_options[0] = 0x46;
+    const bytes options = cat({macs, {0x08, 0x00}, with_options, {1, 1, 1, 1}, tcp_1234_80});
+    const bytes icmp = cat({macs, {0x08, 0x00}, ipv4(1, 8), bytes(8, 0)});
+    for (const bytes* f : {&v6, &options, &icmp}) {
+        fp::flow_key k{};
+        k.eth_src = 0x1234;
+        pr::frame_layout l;
+        l.l3 = 99;
+        EXPECT_FALSE(fp::extract_fast(f->data(), f->size(), k, l));
+        EXPECT_EQ(k.eth_src, 0x1234u);
+        EXPECT_EQ(l.l3, 99u);
+    }
+    const bytes udp = cat({macs, {0x08, 0x00}, ipv4(17, 8), udp_5353_4789});
+    fp::flow_key k{};
+    pr::frame_layout l;
+    ASSERT_TRUE(fp::extract_fast(udp.data(), udp.size(), k, l));
+    EXPECT_EQ(k.tp_src, 5353u);
+    EXPECT_EQ(k.tp_dst, 4789u);
+    EXPECT_EQ(l.l4, 34u);
+    EXPECT_TRUE(l.l4_type == pr::l4_kind::udp);
 }

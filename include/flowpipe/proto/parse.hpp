@@ -71,6 +71,8 @@ struct frame_layout {
     l3_kind l3_type = l3_kind::none;
     l4_kind l4_type = l4_kind::none;
     parse_status status = parse_status::ok;
+
+    friend bool operator==(const frame_layout&, const frame_layout&) = default;
 };
 
 inline constexpr std::uint16_t eth_type_none = 0x05ff; // Open vSwitch's FLOW_DL_TYPE_NONE
