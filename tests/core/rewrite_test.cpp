@@ -559,3 +559,43 @@ TEST(rewrite, icmp_all_zero_message_gets_ffff) {
     EXPECT_EQ(pr::load_be16(fr.pkt.data + 34 + 2), 0xffff);
     expect_checksums_valid(fr.pkt.data, n);
 }
+
+// rewrite_frame skips the ARP/IP/transport rewrites when no field they write
+// changed: every such field must count as a change, and the fields of
+// Ethernet, the tag and the metadata must not.
+TEST(rewrite, upper_layers_differ_sees_every_field_the_layer_rewrites_write) {
+    fp::flow_key base{};
+    base.eth_type = 0x0800;
+    base.nw_src = 1;
+    using edit = void (*)(fp::flow_key&);
+    const edit upper[] = {
+        [](fp::flow_key& k) { k.arp_sha = 1; },   [](fp::flow_key& k) { k.arp_tha = 1ULL << 47; },
+        [](fp::flow_key& k) { k.arp_spa = 1; },   [](fp::flow_key& k) { k.arp_tpa = 1u << 31; },
+        [](fp::flow_key& k) { k.nw_src = 2; },    [](fp::flow_key& k) { k.nw_dst = 1; },
+        [](fp::flow_key& k) { k.arp_op = 2; },    [](fp::flow_key& k) { k.tp_src = 1; },
+        [](fp::flow_key& k) { k.tp_dst = 1; },    [](fp::flow_key& k) { k.nw_proto = 6; },
+        [](fp::flow_key& k) { k.nw_tos = 4; },    [](fp::flow_key& k) { k.nw_ttl = 1; },
+        [](fp::flow_key& k) { k.icmp_type = 8; }, [](fp::flow_key& k) { k.icmp_code = 1; },
+        [](fp::flow_key& k) { k.ipv6_src = 1; },  [](fp::flow_key& k) { k.ipv6_dst = fp::uint128{1} << 127; },
+        [](fp::flow_key& k) { k.nd_target = 1; },
+    };
+    const edit lower[] = {
+        [](fp::flow_key& k) { k.eth_src = 1; },       [](fp::flow_key& k) { k.eth_dst = 1; },
+        [](fp::flow_key& k) { k.eth_type = 0x86dd; }, [](fp::flow_key& k) { k.vlan_tci = 0x1005; },
+        [](fp::flow_key& k) { k.tun_id = 6; },        [](fp::flow_key& k) { k.tun_src = 1; },
+        [](fp::flow_key& k) { k.tun_dst = 1; },       [](fp::flow_key& k) { k.in_port = 9; },
+        [](fp::flow_key& k) { k.metadata = 1; },      [](fp::flow_key& k) { k.regs[0] = 1; },
+        [](fp::flow_key& k) { k.regs[7] = 1; },
+    };
+    EXPECT_FALSE(fp::detail::upper_layers_differ(base, base));
+    for (std::size_t i = 0; i < std::size(upper); ++i) {
+        fp::flow_key k = base;
+        upper[i](k);
+        EXPECT_TRUE(fp::detail::upper_layers_differ(base, k)) << "upper field " << i;
+    }
+    for (std::size_t i = 0; i < std::size(lower); ++i) {
+        fp::flow_key k = base;
+        lower[i](k);
+        EXPECT_FALSE(fp::detail::upper_layers_differ(base, k)) << "lower field " << i;
+    }
+}
