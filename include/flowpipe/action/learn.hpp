@@ -614,9 +614,12 @@ struct learn {
     // The learned flow's actions for a packet.
     [[nodiscard]] [[gnu::flatten]] static flow_actions build_actions(const flow_key& k) noexcept {
         flow_actions acts;
+        // Outside the lambda below: inside it the assignment would not depend
+        // on the lambda's parameters, and clang checks it even when discarded.
+        if constexpr (fin_idle_timeout != 0 || fin_hard_timeout != 0)
+            std::get<0>(acts.actions) = fin_timeout{fin_idle_timeout, fin_hard_timeout};
         [&]<class... S>(detail::type_list<S...>) {
             constexpr std::size_t first = std::tuple_size_v<decltype(acts.actions)> - sizeof...(S);
-            if constexpr (first == 1) std::get<0>(acts.actions) = fin_timeout{fin_idle_timeout, fin_hard_timeout};
             [&]<std::size_t... I>(std::index_sequence<I...>) { (S::fill(std::get<first + I>(acts.actions), k), ...); }
             (std::index_sequence_for<S...>{});
         }(action_specs{});
