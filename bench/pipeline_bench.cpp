@@ -136,7 +136,7 @@ void BM_br_tun_unicast(benchmark::State& state) {
     for (auto _ : state) {
         f.load(*s);
         s->pipeline.run(f.pkts, 0, out);
-        benchmark::DoNotOptimize(out.outputs().data());
+        out.for_each_port([](std::uint32_t, std::span<const fp::packet> tx) { benchmark::DoNotOptimize(tx.data()); });
         packets += burst;
     }
     if (out.counters().transmitted != out.counters().received) state.SkipWithError("frames were dropped");

@@ -153,3 +153,25 @@ TEST(burst_output, clones_past_the_arena_fail_and_are_counted) {
     EXPECT_FALSE(out.clone(p, c));
     EXPECT_EQ(out.counters().clone_failed, 2u);
 }
+
+// outputs() is put together when asked: asked in the middle of a run, it
+// still shows later outputs when asked again, and nothing of an earlier run.
+TEST(burst_output, outputs_view_follows_the_run) {
+    fp::burst_output out;
+    out.begin();
+    out.emit(1, frame(10));
+    out.emit(2, frame(11));
+    ASSERT_EQ(out.outputs().size(), 2u);
+    out.emit(1, frame(12));
+    out.finish();
+    ASSERT_EQ(out.outputs().size(), 3u);
+    EXPECT_EQ(out.outputs()[2].pkt.cookie, 12u);
+    EXPECT_EQ(out.outputs()[2].port, 1u);
+    EXPECT_EQ(grouped(out), (grouping{{1, {10, 12}}, {2, {11}}}));
+    out.begin();
+    out.emit(7, frame(20));
+    out.finish();
+    ASSERT_EQ(out.outputs().size(), 1u);
+    EXPECT_EQ(out.outputs()[0].pkt.cookie, 20u);
+    EXPECT_EQ(grouped(out), (grouping{{7, {20}}}));
+}

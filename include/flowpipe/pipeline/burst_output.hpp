@@ -12,9 +12,12 @@
 // batches): every array is allocated once, at its largest size, and emit()
 // finds the output's port group as it records it, through a 256-entry table
 // indexed by the port's low byte (the group last used is tried first: a
-// burst mostly goes one way). So emit() is a store and a count, with no
-// growth and no search; finish() turns the counts into offsets and places
-// each frame in one pass.
+// burst mostly goes one way), and notes the frame's place in that group. So
+// emit() is a store and a count, with no growth and no search; finish()
+// turns the counts into offsets and moves each frame to its place in one
+// pass, or, when the run went to one port only, moves nothing: the frames
+// are already in order. The ungrouped view (outputs(), for tests and tools)
+// is only put together when asked for.
 #pragma once
 
 #include <algorithm>
@@ -63,8 +66,9 @@ class burst_output {
     burst_output() : burst_output(config{}) {}
     explicit burst_output(config c)
         : cfg_(c), arena_(std::make_unique<std::uint8_t[]>(c.max_clones * (c.clone_size + c.clone_headroom))),
-          tx_(std::make_unique<tx[]>(c.max_outputs)), group_of_(std::make_unique<std::uint32_t[]>(c.max_outputs)),
-          sorted_(std::make_unique<packet[]>(c.max_outputs)), groups_(std::make_unique<group[]>(c.max_outputs)) {
+          frames_(std::make_unique<packet[]>(c.max_outputs)), ports_(std::make_unique<std::uint32_t[]>(c.max_outputs)),
+          where_(std::make_unique<place[]>(c.max_outputs)), sorted_(std::make_unique<packet[]>(c.max_outputs)),
+          tx_(std::make_unique<tx[]>(c.max_outputs)), groups_(std::make_unique<group[]>(c.max_outputs)) {
         dropped_.reserve(max_burst);
         recent_.fill(no_group);
     }
@@ -76,13 +80,20 @@ class burst_output {
     template <class F>
     void for_each_port(F&& f) const {
         for (std::size_t g = 0; g < n_groups_; ++g)
-            f(groups_[g].port, std::span<const packet>(sorted_.get() + groups_[g].begin, groups_[g].count));
+            f(groups_[g].port, std::span<const packet>(grouped_ + groups_[g].begin, groups_[g].count));
     }
 
     // Driver buffers the run does not transmit: return them to their driver.
     [[nodiscard]] std::span<const packet> dropped() const noexcept { return dropped_; }
-    // Every transmission in output order, ungrouped.
-    [[nodiscard]] std::span<const tx> outputs() const noexcept { return {tx_.get(), n_tx_}; }
+    // Every transmission in output order, ungrouped (put together on the
+    // first call after a run).
+    [[nodiscard]] std::span<const tx> outputs() const noexcept {
+        if (!tx_built_) {
+            for (std::size_t i = 0; i < n_tx_; ++i) tx_[i] = tx{ports_[i], static_cast<std::uint32_t>(i), frames_[i]};
+            tx_built_ = true;
+        }
+        return {tx_.get(), n_tx_};
+    }
     [[nodiscard]] const burst_counters& counters() const noexcept { return counters_; }
     burst_counters& counters() noexcept { return counters_; }
     [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
@@ -90,7 +101,7 @@ class burst_output {
     // Frames transmitted on `port` in this run (for tests and small tools).
     [[nodiscard]] std::span<const packet> on_port(std::uint32_t port) const noexcept {
         for (std::size_t g = 0; g < n_groups_; ++g)
-            if (groups_[g].port == port) return {sorted_.get() + groups_[g].begin, groups_[g].count};
+            if (groups_[g].port == port) return {grouped_ + groups_[g].begin, groups_[g].count};
         return {};
     }
 
@@ -99,6 +110,8 @@ class burst_output {
     void begin() noexcept {
         for (std::size_t g = 0; g < n_groups_; ++g) recent_[groups_[g].port & 0xffu] = no_group;
         n_tx_ = 0;
+        tx_built_ = false;
+        grouped_ = frames_.get();
         n_groups_ = 0;
         last_ = no_group;
         dropped_.clear();
@@ -111,10 +124,11 @@ class burst_output {
             return;
         }
         const std::uint32_t g = group_for(port);
-        ++groups_[g].count;
-        group_of_[n_tx_] = g;
-        tx_[n_tx_] = tx{port, static_cast<std::uint32_t>(n_tx_), p};
+        where_[n_tx_] = place{g, static_cast<std::uint32_t>(groups_[g].count++)};
+        ports_[n_tx_] = port;
+        frames_[n_tx_] = p;
         ++n_tx_;
+        tx_built_ = false;
         ++counters_.transmitted;
     }
 
@@ -145,23 +159,20 @@ class burst_output {
     }
 
     // Places the run's transmissions by port, keeping output order per port:
-    // the groups' counts become offsets, then each frame goes to its group's
-    // next place.
+    // the groups' counts become offsets, then each frame goes to the place
+    // emit() noted for it.
     void finish() noexcept {
         std::size_t at = 0;
         for (std::size_t g = 0; g < n_groups_; ++g) {
             groups_[g].begin = at;
             at += groups_[g].count;
         }
-        if (n_groups_ == 1) { // the usual burst: one way, no placing
-            for (std::size_t i = 0; i < n_tx_; ++i) sorted_[i] = tx_[i].pkt;
+        if (n_groups_ <= 1) { // one way (or none): already in order
+            grouped_ = frames_.get();
             return;
         }
-        for (std::size_t g = 0; g < n_groups_; ++g) groups_[g].count = 0;
-        for (std::size_t i = 0; i < n_tx_; ++i) {
-            group& g = groups_[group_of_[i]];
-            sorted_[g.begin + g.count++] = tx_[i].pkt;
-        }
+        for (std::size_t i = 0; i < n_tx_; ++i) sorted_[groups_[where_[i].group].begin + where_[i].index] = frames_[i];
+        grouped_ = sorted_.get();
     }
 
   private:
@@ -169,6 +180,10 @@ class burst_output {
         std::uint32_t port;
         std::size_t begin;
         std::size_t count;
+    };
+    struct place {
+        std::uint32_t group;
+        std::uint32_t index; // within the group
     };
     static constexpr std::uint32_t no_group = 0xffffffffu;
 
@@ -192,10 +207,15 @@ class burst_output {
     config cfg_;
     std::unique_ptr<std::uint8_t[]> arena_;
     std::size_t clones_used_ = 0;
-    std::unique_ptr<tx[]> tx_;                  // max_outputs, in output order
-    std::unique_ptr<std::uint32_t[]> group_of_; // the group of each of tx_
-    std::unique_ptr<packet[]> sorted_;          // tx_'s frames placed by group
-    std::unique_ptr<group[]> groups_;           // in order of first output
+    // Each array holds max_outputs.
+    std::unique_ptr<packet[]> frames_;       // in output order
+    std::unique_ptr<std::uint32_t[]> ports_; // their ports
+    std::unique_ptr<place[]> where_;         // their places by port
+    std::unique_ptr<packet[]> sorted_;       // frames_ placed by port, when a run had several
+    std::unique_ptr<tx[]> tx_;               // outputs(), built when asked
+    std::unique_ptr<group[]> groups_;        // in order of first output
+    const packet* grouped_ = nullptr;        // frames_ or sorted_
+    mutable bool tx_built_ = false;
     std::size_t n_tx_ = 0;
     std::size_t n_groups_ = 0;
     std::uint32_t last_ = no_group;
