@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 
 #include <flowpipe/core/compose.hpp>
 #include <flowpipe/core/flow_key.hpp>
