@@ -136,8 +136,11 @@ inline proto::frame_layout extract_reference(const std::uint8_t* frame, std::siz
         if (segment < udp_header_len) return false;
         l4 = l4_kind::udp;
     } else if (nw_proto == ip_proto_tcp) {
+        // The data offset byte only once the segment (inside the frame, checked
+        // above) is known to hold a whole minimal TCP header.
+        if (segment < tcp_min_header_len) return false;
         const std::size_t data_offset = static_cast<std::size_t>(t[12] >> 4) * 4;
-        if (segment < tcp_min_header_len || data_offset < tcp_min_header_len || data_offset > segment) return false;
+        if (data_offset < tcp_min_header_len || data_offset > segment) return false;
         l4 = l4_kind::tcp;
     } else {
         return false;
