@@ -1,5 +1,6 @@
 // Exact-match lookup of 16-byte keys (packed_key<2>): flowpipe's exact_index
-// beside DPDK's rte_hash (bulk lookup, the structure OVS-DPDK's EMC-less
+// (keys in the index) and exact_id_index (ids only, keys compared where the
+// flows keep them: what flow tables use) beside DPDK's rte_hash (bulk lookup, the structure OVS-DPDK's EMC-less
 // datapaths and DPDK pipelines use) and Abseil's flat_hash_map, in the same
 // binary and the same run.
 //
@@ -30,6 +31,7 @@
 // in one run mean anything on a shared, noisy machine.
 #include <flowpipe/match/hash.hpp>
 #include <flowpipe/match/packed_key.hpp>
+#include <flowpipe/table/exact_id_index.hpp>
 #include <flowpipe/table/exact_index.hpp>
 
 #include <benchmark/benchmark.h>
@@ -167,6 +169,55 @@ void bm_flowpipe(benchmark::State& state) {
 }
 
 // ---------------------------------------------------------------------------
+// flowpipe exact_id_index: what flow tables use. The index holds ids only;
+// a key is compared where its flow keeps it, here the workload's key array
+// (read in random order, as flows would be). bytes_per_flow counts that
+// 16-byte key too, so the row is comparable with the tables that store keys.
+
+struct id_table {
+    std::unique_ptr<flowpipe::exact_id_index<words>> index;
+    const std::vector<key>* keys = nullptr;
+    [[nodiscard]] const key& key_of(std::uint32_t id) const noexcept { return (*keys)[id]; }
+};
+
+const id_table& flowpipe_id_table(std::size_t flows) {
+    static std::map<std::size_t, id_table> cache;
+    auto& t = cache[flows];
+    if (!t.index) {
+        const workload& w = get_workload(flows);
+        t.keys = &w.present;
+        t.index = std::make_unique<flowpipe::exact_id_index<words>>(flows);
+        const auto key_of = [&t](std::uint32_t id) -> const key& { return t.key_of(id); };
+        for (std::size_t i = 0; i < flows; ++i)
+            if (t.index->insert(w.present[i], static_cast<std::uint32_t>(i), key_of) !=
+                flowpipe::exact_id_index<words>::insert_result::inserted)
+                std::abort();
+    }
+    return t;
+}
+
+void bm_flowpipe_id(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    const bool hit = state.range(1) == 100;
+    const id_table& t = flowpipe_id_table(flows);
+    const auto& stream = stream_of(get_workload(flows), hit);
+    const auto key_of = [&t](std::uint32_t id) -> const key& { return t.key_of(id); };
+    const auto prefetch = [&t](std::uint32_t id) { __builtin_prefetch(&t.key_of(id), 0, 3); };
+    std::uint32_t out[burst];
+    std::size_t pos = 0, found = 0;
+    const loop_clock clock;
+    for (auto _ : state) {
+        t.index->find_burst(stream.data() + pos, burst, out, key_of, prefetch);
+        for (std::size_t i = 0; i < burst; ++i) found += out[i] != flowpipe::exact_id_index<words>::npos;
+        pos += burst;
+        if (pos + burst > stream.size()) pos = 0;
+    }
+    benchmark::DoNotOptimize(found);
+    if (found != (hit ? state.iterations() * burst : 0)) state.SkipWithError("wrong lookup results");
+    set_counters(state, clock, static_cast<double>(t.index->memory_bytes()) / static_cast<double>(flows) + sizeof(key));
+}
+
+// ---------------------------------------------------------------------------
 // DPDK rte_hash
 
 #if FLOWPIPE_HAVE_DPDK
@@ -288,6 +339,9 @@ void register_all() {
             benchmark::RegisterBenchmark("flowpipe_exact_index", bm_flowpipe)
                 ->Args({flows, hit})
                 ->ArgNames({"flows", "hit%"});
+            benchmark::RegisterBenchmark("flowpipe_exact_id_index", bm_flowpipe_id)
+                ->Args({flows, hit})
+                ->ArgNames({"flows", "hit%"});
 #if FLOWPIPE_HAVE_DPDK
             benchmark::RegisterBenchmark("rte_hash_bulk", bm_rte_hash)->Args({flows, hit})->ArgNames({"flows", "hit%"});
 #endif
@@ -321,26 +375,29 @@ int main(int argc, char** argv) {
                     static_cast<double>(t.memory_bytes()) / static_cast<double>(flows));
     }
     std::printf("\nMedian over %d round(s) of lookups/s (M) and of the per-round ratio flowpipe/peer:\n", rounds);
-    std::printf("%-22s %10s %10s %10s %14s %14s\n", "flows/hit%", "flowpipe", "rte_hash", "absl", "fp/rte_hash",
-                "fp/absl");
+    std::printf("%-22s %10s %10s %10s %10s %14s %14s %14s\n", "flows/hit%", "flowpipe", "id_index", "rte_hash", "absl",
+                "fp/rte_hash", "id/rte_hash", "fp/absl");
     for (const char* fh : {"1024/hit%:100", "1024/hit%:0", "65536/hit%:100", "65536/hit%:0", "1048576/hit%:100",
                            "1048576/hit%:0", "1474560/hit%:100", "1474560/hit%:0"}) {
-        std::vector<double> fp, rte, ab, r_rte, r_ab;
+        std::vector<double> fp, id, rte, ab, r_rte, r_id, r_ab;
         for (const auto& m : per_round) {
             auto get = [&](const char* table) {
                 const auto it = m.find(std::string(table) + "/flows:" + fh);
                 return it == m.end() ? 0.0 : it->second;
             };
-            const double f = get("flowpipe_exact_index"), d = get("rte_hash_bulk"), a = get("absl_flat_hash_map");
+            const double f = get("flowpipe_exact_index"), x = get("flowpipe_exact_id_index"), d = get("rte_hash_bulk"),
+                         a = get("absl_flat_hash_map");
             if (f > 0) fp.push_back(f / 1e6);
+            if (x > 0) id.push_back(x / 1e6);
+            if (x > 0 && d > 0) r_id.push_back(x / d);
             if (d > 0) rte.push_back(d / 1e6);
             if (a > 0) ab.push_back(a / 1e6);
             if (f > 0 && d > 0) r_rte.push_back(f / d);
             if (f > 0 && a > 0) r_ab.push_back(f / a);
         }
         if (fp.empty()) continue;
-        std::printf("%-22s %10.1f %10.1f %10.1f %14.2f %14.2f\n", fh, median(fp), median(rte), median(ab),
-                    median(r_rte), median(r_ab));
+        std::printf("%-22s %10.1f %10.1f %10.1f %10.1f %14.2f %14.2f %14.2f\n", fh, median(fp), median(id), median(rte),
+                    median(ab), median(r_rte), median(r_id), median(r_ab));
     }
     benchmark::Shutdown();
     flowpipe::bench::stop_dpdk();

@@ -78,7 +78,7 @@ const char* usage_text =
     "  --control PATH                 the control socket (one command a line; see docs/dpdk-switch.md)\n"
     "  --pipeline generic|br-tun      flows mode: a generic pipeline (default), or br-tun's typed tables holding\n"
     "                                 the flows of FILE (each must fit a br-tun table)\n"
-    "  --flow-cache N                 an exact-match flow cache of N entries in front of the tables (default 8192; 0: none)\n"
+    "  --flow-cache N                 exact-match flow cache entries in front of the tables (default 8192; 0: none)\n"
     "  --paused                       do not poll the ports until the control command `resume`\n"
     "  --duration S                   stop after S seconds of polling (from `resume` with --paused)\n"
     "  --packets N                    stop once N frames were received\n"

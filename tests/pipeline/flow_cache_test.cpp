@@ -17,6 +17,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/frames.hpp"
+
 #include <algorithm>
 #include <array>
 #include <deque>
@@ -34,18 +36,6 @@ constexpr std::uint32_t patch_int = 1;
 constexpr std::int64_t second = 1000;
 
 // ---- what must be identical -------------------------------------------------
-
-struct frames_of_burst {
-    std::deque<std::array<std::uint8_t, 256>> bufs;
-    std::vector<fp::packet> pkts;
-    void add(const fp::flow_key& k) {
-        auto& b = bufs.emplace_back();
-        b.fill(0);
-        const std::size_t len = fp::compose_frame(k, std::span<std::uint8_t>(b.data() + 64, b.size() - 64));
-        pkts.push_back(
-            fp::packet{b.data() + 64, static_cast<std::uint32_t>(len), 64, k.in_port, pkts.size(), k.tun_id});
-    }
-};
 
 struct sent_frame {
     std::uint32_t port;
@@ -100,7 +90,7 @@ struct controller_log {
 template <class P>
 void run_both(P& plain, P& cached, const std::vector<fp::flow_key>& keys, std::int64_t now, fp::burst_output& out_a,
               fp::burst_output& out_b, controller_log& ctl_a, controller_log& ctl_b, const char* where) {
-    frames_of_burst fa, fb;
+    fp::test::frames fa, fb;
     for (const auto& k : keys) {
         fa.add(k);
         fb.add(k);

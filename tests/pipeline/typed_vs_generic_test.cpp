@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/frames.hpp"
+
 #include <array>
 #include <deque>
 #include <random>
@@ -161,18 +163,6 @@ fp::flow_key random_packet(const scenario& s, std::mt19937_64& rng) {
     return k;
 }
 
-struct burst_frames {
-    std::deque<std::array<std::uint8_t, 256>> bufs;
-    std::vector<fp::packet> pkts;
-    void add(const fp::flow_key& k) {
-        auto& b = bufs.emplace_back();
-        b.fill(0);
-        const std::size_t len = fp::compose_frame(k, std::span<std::uint8_t>(b.data() + 64, b.size() - 64));
-        pkts.push_back(
-            fp::packet{b.data() + 64, static_cast<std::uint32_t>(len), 64, k.in_port, pkts.size(), k.tun_id});
-    }
-};
-
 struct port_frame {
     std::uint32_t port;
     std::uint64_t tun_id;
@@ -198,7 +188,7 @@ TEST(typed_vs_generic, br_tun_core_agrees_frame_for_frame) {
         fp::generic_pipeline generic;
         install(s, typed, generic);
         for (int burst = 0; burst < 8; ++burst) {
-            burst_frames a, b;
+            fp::test::frames a, b;
             const std::size_t n = 1 + rng() % 64;
             for (std::size_t i = 0; i < n; ++i) {
                 const auto k = random_packet(s, rng);

@@ -172,7 +172,8 @@ class pipeline {
                         const flow_options& o, std::int64_t now_ms) {
         flow_mod_status st{flow_mod_errc::no_such_table};
         with_table(id, [&](auto& t) {
-            with_actions_for(t, id, acts, st, [&](auto&& a) { st = t.add(m, priority, a, o, now_ms); });
+            with_actions_for<std::remove_reference_t<decltype(t)>>(
+                id, acts, st, [&](auto&& a) { st = t.add(m, priority, a, o, now_ms); });
         });
         return st;
     }
@@ -184,7 +185,8 @@ class pipeline {
         if (id == 255) return {flow_mod_errc::no_such_table, 0, {}, "mod-flows on a typed pipeline needs table=N"};
         flow_mod_status st{flow_mod_errc::no_such_table};
         with_table(id, [&](auto& t) {
-            with_actions_for(t, id, acts, st, [&](auto&& a) { st = t.modify(m, strict, priority, a, cookie, now_ms); });
+            with_actions_for<std::remove_reference_t<decltype(t)>>(
+                id, acts, st, [&](auto&& a) { st = t.modify(m, strict, priority, a, cookie, now_ms); });
         });
         invalidate_flow_cache(); // actions replaced in place: the tables' changes() do not see it
         return st;
@@ -242,11 +244,10 @@ class pipeline {
     }
 
   private:
-    // Calls f(actions as table t stores them) for run-time `acts`, or sets
-    // `st` to why t cannot take them.
-    template <class T, class F>
-    static void with_actions_for(T& t, std::uint8_t id, const generic_actions& acts, flow_mod_status& st, F&& f) {
-        using Table = std::remove_reference_t<T>;
+    // Calls f(the actions as a Table stores them) for run-time `acts`, or
+    // sets `st` to why a Table cannot take them.
+    template <class Table, class F>
+    static void with_actions_for(std::uint8_t id, const generic_actions& acts, flow_mod_status& st, F&& f) {
         if (auto why = validate(acts, id)) {
             st = flow_mod_status{flow_mod_errc::bad_action, 0, {}, *why};
             return;
@@ -259,7 +260,6 @@ class pipeline {
             st = flow_mod_status{
                 flow_mod_errc::bad_action, 0, {}, "these actions are none of the action lists this table allows"};
         }
-        (void)t;
     }
 
     template <class F>
