@@ -26,12 +26,23 @@
 // tests/ovs/normal_oracle.py checks all of this frame by frame, and the MAC
 // table after each frame, against a real ovs-vswitchd.
 //
+// Deliberate differences, found by that comparison: a received tag's DEI bit
+// (0x1000 on the wire) passes through when the tag leaves unchanged, since
+// the flow key has no DEI (its 0x1000 means "tagged"); OVS writes each tag
+// NORMAL outputs anew, without DEI. One 802.1Q tag is a frame's VLAN: an
+// 802.1ad (0x88a8) tag and an inner tag are payload here, while OVS takes
+// 0x88a8 as a VLAN tag too and keeps frames with an inner tag off access
+// ports. Both would need a flow key with DEI and two tags. The oracle sends
+// no 802.1ad or double-tagged frames, and compares frames received with DEI
+// set with the DEI bit of their output tags cleared on both sides (it says
+// so when it runs).
+//
 // Not modelled (no such configuration here): bonds (and the gratuitous ARP
 // lock that only matters on them), static MACs, flood_vlans, multicast
-// snooping, native-tagged/untagged and dot1q-tunnel ports, 802.1ad outer
-// tags, mirrors, protected ports, forward-bpdu=true. OVS clamps
-// mac-aging-time to 15..3600 s and mac-table-size to 10..1000000; the
-// l2_switch takes the values as given.
+// snooping, native-tagged/untagged and dot1q-tunnel ports, mirrors,
+// protected ports, forward-bpdu=true. OVS clamps mac-aging-time to
+// 15..3600 s and mac-table-size to 10..1000000; the l2_switch takes the
+// values as given.
 //
 // The layout: entries in arrays allocated once (MAC+VLAN key, port, expiry,
 // two intrusive LRU lists: global, for expiry, and per port, for eviction),
