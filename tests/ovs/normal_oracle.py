@@ -291,6 +291,8 @@ def case_basics():
     s.append((0, 6, frame(A(7), A(6), 0x0014)))         # A6 in VLAN 20 is another MAC: flood VLAN 20
     s.append((0, 7, frame(A(2), A(8), 0x000a)))         # trunk 7 VLAN 10 to A2: port 2
     s.append((0, 7, frame(BCAST, A(8), 0x001e)))        # VLAN 30: 6, 5, LOCAL
+    s.append((0, LOCAL, frame(A(8), A(11), 0x001e)))    # from the bridge's own port, to A8 on 7
+    s.append((0, 7, frame(A(11), A(8), 0x001e)))        # and back to LOCAL
     return s
 
 
@@ -413,13 +415,15 @@ def case_random(seed, n):
     rng = random.Random(seed)
     macs = [A(0x1000 + i) for i in range(28)]
     ips = [0x0a000100 + i for i in range(28)]
-    ports = PORT_NUMBERS
+    ports = PORT_NUMBERS + [LOCAL]
+    modes = dict((p, m) for p, m, _ in PORTS)
+    modes[LOCAL] = "trunk"
     s = []
     for _ in range(n):
         r = rng.random()
         dt = 0 if r < 0.55 else 1 if r < 0.85 else 2 if r < 0.97 else rng.choice([14, 15, 16])
         port = rng.choice(ports)
-        mode = dict((p, m) for p, m, _ in PORTS)[port]
+        mode = modes[port]
         k = rng.random()
         if k < 0.45:
             dst = rng.choice(macs)
