@@ -43,9 +43,9 @@
 //     OVS, a table that is full for another reason does not clear result_dst
 //     (ofproto_flow_mod_learn reports only the limit), but the failure is
 //     counted in `learn_stats::failed`;
-//   - the flow is installed at once, so packet k+1 of the same burst sees
-//     what packet k learned (the engine runs packets one after another
-//     against live tables);
+//   - packet k+1 of the same burst sees what packet k learned (the engine
+//     runs packets one after another against live tables; the install may
+//     be deferred, below, never past anything that could see it);
 //   - delete_learned: see `remove_flows` and `expire_flows` below;
 //   - fin_idle_timeout / fin_hard_timeout put a `fin_timeout` action first in
 //     the learned flow's actions, as OVS does. flowpipe's flow key has no TCP
@@ -70,6 +70,19 @@
 // the plain table API does not do this; a removal hook in flow_table would
 // let the counts be kept incrementally as OVS does (see the issue notes).
 //
+// Deferred installs.  In the engine, a learn whose walk does not read its
+// outcome (no result_dst) into an exact table it fills entirely, with at
+// least `staged_learn_threshold` flows, is staged instead of installed: its
+// packed key, hash and action list go to the engine's `learn_staging`, its
+// index lines are prefetched, and the engine installs what was staged (in
+// order, through install_burst's staged probe) before anything looks at that
+// table (pipeline/engine.hpp). A learn that installs at once (result_dst, a
+// generic learn, a small or masked target) first installs what was staged.
+// Installed in the same order into the same table state, every outcome is
+// what immediate installs give, limit=N included: the N-th add is refused
+// exactly when it would have been. (A learn with result_dst could be staged
+// only if nothing read the bit before the install; not worth it.)
+//
 // Threads: a learn runs on the data-path thread that owns the target table
 // (the table's single writer). Its small per-flow state (the limit cache
 // and `learn_stats`) is `mutable` inside the action for that reason.
@@ -79,6 +92,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -92,6 +106,7 @@
 #include <flowpipe/action/set_field.hpp>
 #include <flowpipe/core/field.hpp>
 #include <flowpipe/core/flow_key.hpp>
+#include <flowpipe/core/packet.hpp>
 #include <flowpipe/match/match.hpp>
 #include <flowpipe/match/schema.hpp>
 #include <flowpipe/table/flow_mod.hpp>
@@ -224,6 +239,118 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
     ++st.stats.added;
     return learn_result::added;
 }
+
+// Learns staged per burst (the engine's deferral, see "Deferred installs"
+// at the top). Each staged learn is one entry in a fixed arena, built by the
+// learn itself (its packed key, hash and action list); consecutive entries of
+// one learn action into one table form a batch, installed by one call of that
+// learn's install function (a call through a pointer per batch, never per
+// packet). `pending` says which tables hold staged learns, so the engine can
+// install them before anything looks at such a table.
+class learn_staging {
+  public:
+    struct batch;
+    using install_fn = void (*)(learn_staging&, const batch&);
+    struct batch {
+        install_fn install;
+        const void* learn; // the learn action (inside a flow's action list: flows never move)
+        void* table;
+        std::int64_t now;
+        std::uint32_t offset; // of the first entry in the arena
+        std::uint32_t count;
+    };
+    static constexpr std::size_t arena_bytes = 32768;
+    static constexpr std::size_t max_batches = 64;
+    static constexpr std::size_t max_walks = max_burst;
+    // What the installs of one walk (packet) did, for the flow cache.
+    static constexpr std::uint8_t walk_moved = 1;    // a table's set of flows changed
+    static constexpr std::uint8_t walk_replaced = 2; // a learn replaced a flow's actions in place
+
+    [[nodiscard]] bool any() const noexcept { return n_batches_ != 0; }
+    [[nodiscard]] bool pending(std::uint8_t table) const noexcept {
+        return ((pending_[table >> 6] >> (table & 63)) & 1) != 0;
+    }
+    // Whether walk `w` still has staged learns (walks stage in order).
+    [[nodiscard]] bool pending_walk(std::size_t w) const noexcept { return n_batches_ != 0 && last_walk_ == w; }
+
+    // Room for one more Entry of learn `l` into `table` (number `id`) at
+    // `now`, staged by walk `w`; null when the arena is full (install, then
+    // ask again).
+    template <class Entry>
+    [[nodiscard]] void* stage(install_fn fn, const void* l, void* table, std::uint8_t id, std::int64_t now,
+                              std::size_t w) noexcept {
+        static_assert(std::is_trivially_destructible_v<Entry> && alignof(Entry) <= 64,
+                      "a staged learn entry needs no destructor (the arena is reused, never destroyed)");
+        batch* b = n_batches_ != 0 ? &batches_[n_batches_ - 1] : nullptr;
+        if (b == nullptr || b->learn != l || b->table != table || b->install != fn || b->now != now) {
+            const std::size_t at = (used_ + alignof(Entry) - 1) & ~(alignof(Entry) - 1);
+            if (n_batches_ == max_batches || at + sizeof(Entry) > arena_bytes) return nullptr;
+            b = &batches_[n_batches_++];
+            *b = batch{fn, l, table, now, static_cast<std::uint32_t>(at), 0};
+            used_ = at;
+        } else if (used_ + sizeof(Entry) > arena_bytes) {
+            return nullptr;
+        }
+        void* e = arena_ + used_;
+        used_ += sizeof(Entry);
+        ++b->count;
+        pending_[id >> 6] |= std::uint64_t{1} << (id & 63);
+        last_walk_ = w;
+        return e;
+    }
+    [[nodiscard]] void* entries(const batch& b) noexcept { return arena_ + b.offset; }
+
+    // Installs every staged learn, in the order they were staged. (An
+    // install runs no actions, so nothing is staged meanwhile.)
+    void install_all() {
+        for (std::size_t i = 0; i < n_batches_; ++i) batches_[i].install(*this, batches_[i]);
+        n_batches_ = 0;
+        used_ = 0;
+        pending_ = {};
+    }
+
+    // An install's outcome, for walk w's flags.
+    void note(std::size_t w, learn_result r, bool changed) noexcept {
+        flags_[w] |=
+            static_cast<std::uint8_t>((changed ? walk_moved : 0) | (r == learn_result::modified ? walk_replaced : 0));
+        touched_[w >> 6] |= std::uint64_t{1} << (w & 63);
+    }
+    // Calls f(flags) for, and clears, each walk noted since, but `keep`.
+    template <class F>
+    void settle_walks(std::size_t keep, F&& f) {
+        for (std::size_t word = 0; word < touched_.size(); ++word) {
+            for (std::uint64_t m = touched_[word]; m != 0; m &= m - 1) {
+                const std::size_t w = word * 64 + static_cast<std::size_t>(__builtin_ctzll(m));
+                if (w == keep) continue;
+                f(flags_[w]);
+                flags_[w] = 0;
+                touched_[word] &= ~(std::uint64_t{1} << (w & 63));
+            }
+        }
+    }
+    // Walk w's flags so far, cleared.
+    [[nodiscard]] std::uint8_t take_flags(std::size_t w) noexcept {
+        const std::uint8_t f = flags_[w];
+        flags_[w] = 0;
+        touched_[w >> 6] &= ~(std::uint64_t{1} << (w & 63));
+        return f;
+    }
+    void add_flags(std::size_t w, std::uint8_t f) noexcept {
+        if (f == 0) return;
+        flags_[w] |= f;
+        touched_[w >> 6] |= std::uint64_t{1} << (w & 63);
+    }
+
+  private:
+    alignas(64) unsigned char arena_[arena_bytes];
+    std::array<batch, max_batches> batches_{};
+    std::size_t n_batches_ = 0;
+    std::size_t used_ = 0;
+    std::size_t last_walk_ = 0;
+    std::array<std::uint64_t, 4> pending_{};
+    std::array<std::uint64_t, (max_walks + 63) / 64> touched_{};
+    std::array<std::uint8_t, max_walks> flags_{};
+};
 
 // output:F of a learned flow: the port OVS would output to, or none.
 [[nodiscard]] constexpr std::uint32_t learned_output_port(uint128 v, unsigned n_bits) noexcept {
@@ -854,6 +981,74 @@ struct learn {
         }
     }
 
+    // ---- deferred installs (the engine stages learns per burst) ----
+    //
+    // A learn whose outcome its walk does not observe (no result_dst) into
+    // an exact table that it fills entirely may be staged: its packed key,
+    // hash and action list go to the engine's learn_staging and the index
+    // lines of its key are prefetched; install_staged puts the staged learns
+    // of one batch in, in order, through one burst probe (as
+    // install_burst_exact does), before anything looks at the table.
+    template <class Table>
+    static constexpr bool stageable = [] {
+        if constexpr (Table::exact_mode && detail::is_typed_schema<typename Table::schema_type> && schema_fits<Table> &&
+                      actions_fit<Table>)
+            return detail::learn_direct_pack<typename Table::schema_type>::template full<learn> &&
+                   std::is_same_v<result_specs, detail::type_list<>> && std::is_trivially_destructible_v<flow_actions>;
+        else
+            return false;
+    }();
+
+    template <class Table>
+    struct staged_entry {
+        typename Table::key_type value;
+        std::uint64_t hash;
+        flow_actions acts;
+        std::uint32_t walk; // the packet that learned it, for the flow cache's bookkeeping
+    };
+
+    template <class Table>
+    void install_staged(Table& t, staged_entry<Table>* e, std::size_t n, std::int64_t now,
+                        detail::learn_staging& st) const {
+        constexpr std::size_t group = 32;
+        typename Table::key_type value[group];
+        std::uint64_t hash[group];
+        typename Table::learn_probe probe[group];
+        const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+        for (std::size_t base = 0; base < n; base += group) {
+            const std::size_t m = n - base < group ? n - base : group;
+            for (std::size_t i = 0; i < m; ++i) {
+                value[i] = e[base + i].value;
+                hash[i] = e[base + i].hash;
+            }
+            t.probe_learn_burst(value, hash, m, probe);
+            std::size_t misses = 0;
+            for (std::size_t i = 0; i < m; ++i) {
+                if (probe[i].r.found)
+                    t.prefetch_flow(probe[i].r.id);
+                else
+                    t.prefetch_new_flow(misses++);
+            }
+            for (std::size_t i = 0; i < m; ++i) {
+                staged_entry<Table>& x = e[base + i];
+                const std::uint64_t before = t.changes();
+                const learn_result r = detail::install_learned(
+                    t, p, std::move(x.acts), now, state, [&] { return t.find_probed(probe[i], value[i], priority); },
+                    [&](flow_actions&& a) {
+                        return t.add_probed(probe[i], value[i], priority, std::move(a),
+                                            flow_options{cookie, idle_timeout, hard_timeout}, now);
+                    });
+                st.note(x.walk, r, t.changes() != before);
+            }
+        }
+    }
+
+    template <class Table>
+    static void install_staged_batch(detail::learn_staging& st, const detail::learn_staging::batch& b) {
+        static_cast<const learn*>(b.learn)->install_staged(
+            *static_cast<Table*>(b.table), static_cast<staged_entry<Table>*>(st.entries(b)), b.count, b.now, st);
+    }
+
     template <class Ctx>
     void operator()(Ctx& ctx) const noexcept {
         static_assert(
@@ -861,13 +1056,43 @@ struct learn {
             "a typed learn<...> runs in a typed pipeline<...>, which has its target table");
         if constexpr (requires { ctx.tables().template table<target_table>(); }) {
             auto& t = ctx.tables().template table<target_table>();
+            using table_t = std::remove_reference_t<decltype(t)>;
+            if constexpr (stageable<table_t> && requires { ctx.learn_stage(); }) {
+                // Tables under staged_learn_threshold flows are in cache:
+                // installing at once is cheaper than staging (see install_burst).
+                if (detail::learn_staging* st = ctx.learn_stage();
+                    st != nullptr && t.size() >= staged_learn_threshold) {
+                    stage(ctx, t, *st);
+                    return;
+                }
+            }
+            // Learns staged before this one go in first.
+            if constexpr (requires { ctx.flush_learns(); }) ctx.flush_learns();
             const learn_result r = install(t, ctx.key(), ctx.now());
+            if constexpr (requires { ctx.learned(r); }) ctx.learned(r);
             [&]<class... R>(detail::type_list<R...>) {
                 (set(ctx.edit(), R::field::range, r == learn_result::refused_limit ? 0 : 1), ...);
             }(result_specs{});
         }
     }
 
+  private:
+    template <class Ctx, class Table>
+    void stage(Ctx& ctx, Table& t, detail::learn_staging& st) const noexcept {
+        typename Table::key_type value, mask;
+        build_match<typename Table::schema_type>(ctx.key(), value, mask);
+        const std::uint64_t h = Table::learn_hash(value);
+        t.prefetch_learn(h);
+        constexpr auto fn = &install_staged_batch<Table>;
+        void* slot = st.template stage<staged_entry<Table>>(fn, this, &t, target_table, ctx.now(), ctx.index());
+        if (slot == nullptr) { // the staging area is full: install what it holds
+            ctx.flush_learns();
+            slot = st.template stage<staged_entry<Table>>(fn, this, &t, target_table, ctx.now(), ctx.index());
+        }
+        ::new (slot) staged_entry<Table>{value, h, build_actions(ctx.key()), static_cast<std::uint32_t>(ctx.index())};
+    }
+
+  public:
     friend bool operator==(const learn& a, const learn& b) noexcept {
         return a.cookie == b.cookie && a.limit == b.limit;
     }
@@ -1005,6 +1230,9 @@ struct generic_learn {
             auto& tables = ctx.tables();
             const std::uint8_t table = d->table;
             learn_result r = learn_result::failed;
+            // Never staged (its flows allocate anyway, and generic tables
+            // have no burst probe); learns staged before it go in first.
+            if constexpr (requires { ctx.flush_learns(); }) ctx.flush_learns();
             if constexpr (requires { tables.find_table(table); }) { // generic_pipeline
                 r = install(tables.table(table), ctx.key(), ctx.now());
             } else {
@@ -1022,6 +1250,7 @@ struct generic_learn {
                 // No such table, or one that takes no run-time action lists.
                 if (!ran) ++state->stats.failed;
             }
+            if constexpr (requires { ctx.learned(r); }) ctx.learned(r);
             if (d->result_dst) set(ctx.edit(), *d->result_dst, r == learn_result::refused_limit ? 0 : 1);
         }
     }

@@ -23,7 +23,18 @@
 //
 // Learned flows (issue 3) installed while packet k runs are visible to packet
 // k+1 of the same burst, because packets run one after the other against the
-// live tables.
+// live tables. A learn into a big exact table does not install while its
+// packet runs, though: it stages its key and actions (learn.hpp's
+// learn_staging, in the scratch space) and prefetches its index lines, and
+// the staged learns go in, in order and with one burst probe per 32, just
+// before anything could tell: a lookup in a table with staged learns, a flow
+// cache lookup or insert (the generation must be theirs), a controller
+// callback, a learn that installs at once, the end of the burst. So every
+// lookup, counter, timer, learn_stats and flow cache count is what immediate
+// installs give (tests/pipeline/deferred_learn_test.cpp runs both and
+// compares), while a run of learning packets pays its table's cache misses
+// overlapped. Hooks with `defer_learns = false` (`immediate_learns`) turn it
+// off.
 //
 // The engine is shared by the typed `pipeline<...>` and the run-time
 // `generic_pipeline` through `Tables::run_table(table_id, ctx)` (CRTP-free:
@@ -63,6 +74,112 @@ struct no_hooks {
     void controller(const packet&, const flow_key&, std::uint16_t /*max_len*/) noexcept {}
 };
 
+// Hooks that turn the deferral of learns off (every learn installs at once,
+// as a packet runs): the reference the deferred path is tested against.
+struct immediate_learns : no_hooks {
+    static constexpr bool defer_learns = false;
+};
+
+template <class Hooks>
+[[nodiscard]] constexpr bool hooks_defer_learns() noexcept {
+    if constexpr (requires { Hooks::defer_learns; })
+        return Hooks::defer_learns;
+    else
+        return true;
+}
+
+// The learns a burst staged (detail::learn_staging), installed before any
+// lookup in a table they go to, and the flow cache's bookkeeping for them.
+//
+// The cache must end up as if every learn had installed at once: after each
+// walk that learned, immediate installs invalidated (moved the epoch) when a
+// learn replaced actions in place, and counted an invalidation when the
+// generation moved. Here a walk's effects arrive in parts: its own immediate
+// installs (result_dst learns, generic learns, small tables), and its staged
+// ones, installed later, possibly during another walk. So every walk keeps
+// flags (moved, replaced): staged installs note them per walk; at the end of
+// a walk, the generation's growth not explained by flushes during the walk
+// is its own immediate part. A walk is settled (epoch moved if it replaced,
+// one invalidation counted if anything moved) once none of its learns is
+// pending; the generation is observed after each flush and walk, without
+// counting (the walks' settling counts). Every cache lookup, insert and
+// replay comes after a flush, so the cache reads the same generation as
+// with immediate installs.
+template <class Tables>
+class learn_deferral {
+  public:
+    static constexpr std::size_t no_walk = ~std::size_t{0};
+
+    learn_deferral(Tables& tables, detail::learn_staging& stage, flow_cache* cache, bool enabled) noexcept
+        : tables_(tables), stage_(stage), cache_(cache), enabled_(enabled) {}
+
+    // Where a learn may stage itself, or null: install at once.
+    [[nodiscard]] detail::learn_staging* stage() noexcept { return enabled_ ? &stage_ : nullptr; }
+    [[nodiscard]] bool pending(std::uint8_t table) const noexcept { return stage_.pending(table); }
+    [[nodiscard]] bool any() const noexcept { return stage_.any(); }
+
+    void begin_walk(std::size_t i) noexcept {
+        walk_ = i;
+        flushed_ = 0;
+        if (cache_ != nullptr) walk_start_ = cache_->generation();
+    }
+
+    // After a walk whose actions may have changed tables (`replaced`: an
+    // immediate learn replaced actions in place).
+    void end_learning_walk(bool replaced) noexcept {
+        if (cache_ != nullptr) {
+            const std::uint64_t g = tables_.flow_cache_generation();
+            std::uint8_t f = stage_.take_flags(walk_);
+            if (replaced) f |= detail::learn_staging::walk_replaced;
+            if (g - walk_start_ != flushed_) f |= detail::learn_staging::walk_moved;
+            if (stage_.pending_walk(walk_)) {
+                stage_.add_flags(walk_, f); // settled by the flush that installs the rest
+                observe(g);
+            } else {
+                settle(f);
+                observe(tables_.flow_cache_generation());
+            }
+        }
+        walk_ = no_walk;
+    }
+    void end_walk() noexcept { walk_ = no_walk; }
+
+    // Installs every staged learn.
+    void flush() {
+        if (!stage_.any()) return;
+        if (cache_ == nullptr) {
+            stage_.install_all();
+            stage_.settle_walks(no_walk, [](std::uint8_t) {});
+            return;
+        }
+        const std::uint64_t before = tables_.flow_cache_generation();
+        stage_.install_all();
+        stage_.settle_walks(walk_, [&](std::uint8_t f) { settle(f); });
+        const std::uint64_t after = tables_.flow_cache_generation();
+        if (walk_ != no_walk) flushed_ += after - before;
+        observe(after);
+    }
+
+  private:
+    void settle(std::uint8_t f) noexcept {
+        if ((f & detail::learn_staging::walk_replaced) != 0) cache_->invalidate();
+        if (f != 0) ++cache_->counters().invalidations;
+    }
+    void observe(std::uint64_t g) noexcept {
+        const std::uint64_t counted = cache_->counters().invalidations;
+        cache_->observe(g);
+        cache_->counters().invalidations = counted;
+    }
+
+    Tables& tables_;
+    detail::learn_staging& stage_;
+    flow_cache* cache_;
+    bool enabled_;
+    std::size_t walk_ = no_walk;
+    std::uint64_t walk_start_ = 0; // the generation when the walk began
+    std::uint64_t flushed_ = 0;    // its growth through flushes during the walk
+};
+
 // One recorded output: a port and the key the frame must carry there.
 struct output_record {
     std::uint32_t port;
@@ -75,9 +192,9 @@ class packet_context {
   public:
     packet_context(Tables& tables, Hooks& hooks, std::int64_t now_ms, const packet& pkt, std::size_t index,
                    flow_key& key, std::span<output_record> outputs, std::span<flow_key> snapshots,
-                   std::size_t& snapshots_used) noexcept
+                   std::size_t& snapshots_used, learn_deferral<Tables>* deferral = nullptr) noexcept
         : tables_(tables), hooks_(hooks), now_(now_ms), pkt_(pkt), index_(index), key_(key), outputs_(outputs),
-          snapshots_(snapshots), snapshots_used_(snapshots_used) {}
+          snapshots_(snapshots), snapshots_used_(snapshots_used), deferral_(deferral) {}
 
     // ---- the action_context concept ----
     [[nodiscard]] const flow_key& key() const noexcept { return key_; }
@@ -94,6 +211,7 @@ class packet_context {
     void goto_table(std::uint8_t table) noexcept { enter(ports::in_port, table); }
     void to_controller(std::uint16_t max_len) noexcept {
         ++controller_calls_;
+        flush_learns(); // the embedder's callback may look at any table
         hooks_.controller(pkt_, key_, max_len);
     }
     // Ends the action list running now (dec_ttl on an expiring TTL). As in
@@ -106,6 +224,19 @@ class packet_context {
     // ---- for the engine, the tables and actions that change tables (learn) ----
     // The pipeline running this packet: `learn` installs flows through it.
     [[nodiscard]] Tables& tables() noexcept { return tables_; }
+    // Where a learn may stage its install until the table is looked at
+    // (null: install at once), and the installs of what was staged.
+    [[nodiscard]] detail::learn_staging* learn_stage() noexcept {
+        return deferral_ != nullptr ? deferral_->stage() : nullptr;
+    }
+    void flush_learns() {
+        if (deferral_ != nullptr) deferral_->flush();
+    }
+    // What a learn that installed at once did (a replacement in place moves
+    // the flow cache's epoch after the walk).
+    void learned(learn_result r) noexcept {
+        if (r == learn_result::modified && log_ != nullptr) log_->replaced_actions = true;
+    }
     // The key without copy-on-write: for the in_port swap of resubmit(P,T),
     // which is undone before any action runs.
     [[nodiscard]] flow_key& lookup_key() noexcept { return key_; }
@@ -126,15 +257,20 @@ class packet_context {
         log_->lookup(table, flow);
         log_->effects |= effects;
     }
-    void note_replaced_actions() noexcept { log_->replaced_actions = true; }
 
     // Runs the packet from table 0.
     void start() noexcept {
         table_ = 0;
+        before_lookup(0);
         tables_.run_table(0, *this, key_.in_port);
     }
 
   private:
+    // Learns staged for `table` go in before it is looked up.
+    void before_lookup(std::uint8_t table) {
+        if (deferral_ != nullptr && deferral_->pending(table)) deferral_->flush();
+    }
+
     void record(std::uint32_t port) noexcept {
         if (n_outputs_ == outputs_.size()) {
             ++overflow_;
@@ -174,6 +310,7 @@ class packet_context {
         ++resubmits_;
         depth_ += deepens;
         table_ = table;
+        before_lookup(table);
         tables_.run_table(table, *this, old_in_port);
         table_ = old_table;
         depth_ -= deepens;
@@ -188,6 +325,7 @@ class packet_context {
     std::span<output_record> outputs_;
     std::span<flow_key> snapshots_;
     std::size_t& snapshots_used_;
+    learn_deferral<Tables>* deferral_;
     walk_log* log_ = nullptr;
     std::size_t n_outputs_ = 0;
     std::size_t live_outputs_ = 0;
@@ -211,14 +349,6 @@ inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t 
         // (Read before the actions run: a learn may evict this very flow.)
         const std::uint8_t effects = f != nullptr ? action_effects(f->actions) : effect::none;
         ctx.note_lookup(table.id(), f, effects);
-        if ((effects & effect::changes_tables) != 0) {
-            const std::uint64_t before = learn_replacements(f->actions);
-            Table::hit(*f, ctx.pkt().len, ctx.now());
-            Table::allowed_type::run(f->actions, ctx);
-            ctx.end_of_list();
-            if (learn_replacements(f->actions) != before) ctx.note_replaced_actions();
-            return;
-        }
     }
     if (f == nullptr) return;
     Table::hit(*f, ctx.pkt().len, ctx.now());
@@ -237,6 +367,8 @@ struct engine_scratch {
     std::array<std::uint64_t, max_burst> hashes;
     std::array<std::uint32_t, max_burst> candidates;
     walk_log log;
+    // learns staged during a burst
+    detail::learn_staging learns;
 };
 
 namespace detail {
@@ -324,6 +456,8 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
     burst_counters& c = out.counters();
     flow_cache* const cache = tables.flow_cache_ptr();
     std::size_t snapshots_used = 0;
+    constexpr bool defer = hooks_defer_learns<std::remove_cvref_t<Hooks>>();
+    learn_deferral<Tables> deferral(tables, s.learns, cache, defer);
     for (std::size_t base = 0; base < pkts.size(); base += max_burst) {
         const std::size_t n = std::min(max_burst, pkts.size() - base);
         // (1) parse (the common frame on extract's straight path), with the
@@ -386,9 +520,15 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
             if (cache != nullptr) {
                 // A packet whose key an earlier packet of this burst stored
                 // (a flow's packets often come in a row) looks again.
+                // (Learns staged by earlier packets go in first: the
+                // generation, and the flows a replay credits, must be theirs.)
                 std::uint32_t cand = s.candidates[i];
-                if (cand == flow_cache::npos && cache->counters().inserts != inserts_before)
+                if (cand == flow_cache::npos && cache->counters().inserts != inserts_before) {
+                    deferral.flush();
                     cand = cache->candidate(s.hashes[i]);
+                } else if (cand != flow_cache::npos) {
+                    deferral.flush();
+                }
                 if (const flow_cache::entry* e = cache->find(cand, s.hashes[i], s.original[i])) {
                     replay_cached(tables, *cache, *e, s, i, p, layout, now_ms, out);
                     continue;
@@ -398,8 +538,9 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
             }
             const std::span<output_record> outs(s.outputs);
             packet_context<Tables, Hooks> ctx(tables, hooks, now_ms, p, i, s.keys[i], outs,
-                                              std::span<flow_key>(s.snapshots), snapshots_used);
+                                              std::span<flow_key>(s.snapshots), snapshots_used, &deferral);
             if (cache != nullptr) ctx.log_into(&s.log);
+            deferral.begin_walk(i);
             ctx.start();
             c.output_overflow += ctx.overflowed_outputs();
             c.to_controller += ctx.controller_calls();
@@ -409,18 +550,26 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
                 return outs[o].snapshot == live_key ? s.keys[i] : s.snapshots[outs[o].snapshot];
             };
             if (cache != nullptr) {
+                // A learn's new flow moved its table's changes(); a learn
+                // that replaced actions in place moves the epoch (see
+                // learn_deferral for when, with learns staged).
+                if ((s.log.effects & effect::changes_tables) == 0) {
+                    deferral.end_walk();
+                } else if constexpr (defer) {
+                    deferral.end_learning_walk(s.log.replaced_actions);
+                } else { // every learn of the walk is in: the plain bookkeeping
+                    if (s.log.replaced_actions) cache->invalidate();
+                    cache->observe(tables.flow_cache_generation());
+                }
                 const bool may_store =
                     s.log.effects == effect::none && ctx.overflowed_outputs() == 0 && ctx.controller_calls() == 0;
+                if (may_store) deferral.flush(); // stored in the generation the staged learns make
                 if (!may_store ||
                     !cache->insert(s.hashes[i], s.original[i], s.log, ctx.failed(), ctx.failed() ? 0 : n_out, port,
                                    after, [&](std::size_t o) { return outs[o].snapshot; }))
                     ++cache->counters().uncacheable;
-                if ((s.log.effects & effect::changes_tables) != 0) {
-                    // A learn's new flow moved its table's changes(); a learn
-                    // that replaced actions in place moves the epoch.
-                    if (s.log.replaced_actions) cache->invalidate();
-                    cache->observe(tables.flow_cache_generation());
-                }
+            } else {
+                deferral.end_walk();
             }
             if (ctx.failed()) {
                 ++c.too_deep;
@@ -429,6 +578,7 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
             }
             detail::emit_outputs(out, c, p, layout, s.original[i], n_out, port, after);
         }
+        deferral.flush(); // nothing outside a burst sees a staged learn
     }
     if (cache != nullptr) cache->flush_lookups(tables);
     out.finish();
