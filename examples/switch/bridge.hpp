@@ -650,7 +650,22 @@ class bridge {
             release_to(owner, out.dropped());
         }
 
+        // Frames to a plain port go out straight from the run's output; those
+        // to a tunnel or to VM ports are edited (encapsulated, untagged) on the
+        // way, so they are copied in chunks the edits may write.
         void deliver(port_entry& owner, std::uint32_t port, std::span<const packet> tx) noexcept {
+            const bool edits = (m == mode::neutron && port == opt.patch_int) || tunnels.find_port(port) != nullptr;
+            if (!edits) {
+                const std::size_t target = port == ports::none ? npos : find_port(port);
+                if (target == npos || ports[target]->role == port_role::vm) {
+                    drop(owner, drop_reason::no_such_port, tx.size());
+                    release_to(owner, tx);
+                    return;
+                }
+                for (std::size_t at = 0; at < tx.size(); at += spill.size()) // transmit returns copies through spill
+                    transmit(owner, *ports[target], tx.subspan(at, std::min(spill.size(), tx.size() - at)));
+                return;
+            }
             for (std::size_t at = 0; at < tx.size(); at += chunk.size()) {
                 const std::size_t n = std::min(chunk.size(), tx.size() - at);
                 std::copy_n(tx.data() + at, n, chunk.data());
@@ -664,25 +679,16 @@ class bridge {
                 to_vm_ports(owner, frames);
                 return;
             }
-            if (const io::tunnel_port* t = tunnels.find_port(port)) {
-                if (underlay == npos) {
-                    drop(owner, drop_reason::no_underlay, n);
-                    release_to(owner, frames);
-                    return;
-                }
-                const std::size_t ok = tunnels.encapsulate(frames, t->port);
-                drop(owner, drop_reason::encap_failed, n - ok);
-                release_to(owner, frames.subspan(ok));
-                transmit(owner, *ports[underlay], frames.first(ok));
-                return;
-            }
-            const std::size_t target = port == ports::none ? npos : find_port(port);
-            if (target == npos || ports[target]->role == port_role::vm) {
-                drop(owner, drop_reason::no_such_port, n);
+            const io::tunnel_port* t = tunnels.find_port(port);
+            if (underlay == npos) {
+                drop(owner, drop_reason::no_underlay, n);
                 release_to(owner, frames);
                 return;
             }
-            transmit(owner, *ports[target], frames);
+            const std::size_t ok = tunnels.encapsulate(frames, t->port);
+            drop(owner, drop_reason::encap_failed, n - ok);
+            release_to(owner, frames.subspan(ok));
+            transmit(owner, *ports[underlay], frames.first(ok));
         }
 
         // Whether port `p`, accepting a frame another port received, frees
@@ -696,6 +702,7 @@ class bridge {
                 return false; // a port that cannot tell copies what it did not receive
         }
 
+        // At most spill.size() frames (the copies to return go through it).
         void transmit(port_entry& owner, port_entry& to, std::span<const packet> frames) noexcept {
             if (frames.empty()) return;
             std::visit(
