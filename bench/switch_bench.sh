@@ -11,6 +11,9 @@
 #   flowpipe_br_tun       the Neutron preset (typed br-tun, l2pop entries over the control
 #                         socket, flow cache): untagged frames from a VM port, VXLAN-encapsulated
 #                         to the underlay port (more work per packet than the rows above)
+#   ovs_one_flow, flowpipe_one_flow
+#                         one flow, `actions=output:2` (flowpipe: generic pipeline, flow cache):
+#                         each switch's least work per packet, to set beside testpmd's floor
 # The flows (tables 0 -> 2 -> 20 of br-tun): frames tagged VLAN 2 from port 1
 # to a known MAC lose their tag, get tunnel id 6 and go to port 2. The pcap
 # holds FLOWS distinct frames (source MAC and IP differ) to that MAC.
@@ -108,7 +111,9 @@ run_testpmd() {
     awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'
 }
 
+# run_ovs [FLOWS_FILE]
 run_ovs() {
+  local flows_file=${1:-$work/flows.txt}
   local d=$work/ovs
   rm -rf "$d"; mkdir -p "$d"
   export OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d
@@ -126,7 +131,7 @@ run_ovs() {
   "${vsctl[@]}" add-port br0 p1 -- set interface p1 type=dpdk options:dpdk-devargs=net_pcap0 ofport_request=1
   "${vsctl[@]}" add-port br0 p2 -- set interface p2 type=dpdk options:dpdk-devargs=net_null0 ofport_request=2
   ovs-vsctl --db=unix:"$d/db.sock" --timeout=20 wait-until interface p2 ofport=2 >/dev/null
-  ovs-ofctl add-flows br0 "$work/flows.txt"
+  ovs-ofctl add-flows br0 "$flows_file"
   local ctl=$d/ovs-vswitchd-dpdk.$(cat "$d/vswitchd.pid").ctl
   [[ -S $ctl ]] || ctl=$d/ovs-vswitchd.$(cat "$d/vswitchd.pid").ctl
   sleep 2
@@ -150,15 +155,19 @@ control() { python3 scripts/switch-control.py "$@" >/dev/null; }
 
 # flowpipe_flows [dpdk_switch options...]: the flows file on the same two vdevs.
 run_flowpipe_flows() {
-  local log=$work/flowpipe.log
+  local log=$work/flowpipe.log flows_file=$work/flows.txt
+  if [[ $1 == --flows ]]; then flows_file=$2; shift 2; fi
   "$switch" -l 1 "${eal[@]}" --file-prefix fpb-fp --vdev "$in_vdev" --vdev "$out_vdev" -- \
-    --flows "$work/flows.txt" --port net_pcap0,ofport=1 --port net_null0,ofport=2 --duration "$seconds" "$@" \
+    --flows "$flows_file" --port net_pcap0,ofport=1 --port net_null0,ofport=2 --duration "$seconds" "$@" \
     >"$log" 2>&1
   switch_rate "$log"
 }
 run_flowpipe_generic() { run_flowpipe_flows --pipeline generic --flow-cache 0; }
 run_flowpipe_typed() { run_flowpipe_flows --pipeline br-tun --flow-cache 0; }
 run_flowpipe_typed_cache() { run_flowpipe_flows --pipeline br-tun --flow-cache 8192; }
+echo 'table=0,priority=0 actions=output:2' >"$work/one-flow.txt"
+run_ovs_one_flow() { run_ovs "$work/one-flow.txt"; }
+run_flowpipe_one_flow() { run_flowpipe_flows --flows "$work/one-flow.txt" --pipeline generic --flow-cache 8192; }
 
 run_flowpipe_br_tun() {
   local log=$work/flowpipe-br-tun.log sock=$work/bt.sock
@@ -176,7 +185,7 @@ run_flowpipe_br_tun() {
   switch_rate "$log"
 }
 
-runners=(testpmd ovs flowpipe_generic flowpipe_typed flowpipe_typed_cache flowpipe_br_tun)
+runners=(testpmd ovs flowpipe_generic flowpipe_typed flowpipe_typed_cache flowpipe_br_tun ovs_one_flow flowpipe_one_flow)
 declare -A results
 for ((r = 1; r <= rounds; r++)); do
   for who in "${runners[@]}"; do
@@ -194,10 +203,12 @@ for who in "${runners[@]}"; do
   printf '%-16s %8.2f Mpps\n' "$who" "$(awk -v v="$(median "${vals[@]}")" 'BEGIN { print v / 1e6 }')"
 done
 for who in "${runners[@]:2}"; do
+  [[ $who == ovs_one_flow ]] && continue
+  peer=ovs; [[ $who == flowpipe_one_flow ]] && peer=ovs_one_flow # the same flow in both
   tp=(); ov=()
   for ((r = 1; r <= rounds; r++)); do
     tp+=("$(awk -v a="${results[$who,$r]}" -v b="${results[testpmd,$r]}" 'BEGIN { print (b > 0 ? a / b : 0) }')")
-    ov+=("$(awk -v a="${results[$who,$r]}" -v b="${results[ovs,$r]}" 'BEGIN { print (b > 0 ? a / b : 0) }')")
+    ov+=("$(awk -v a="${results[$who,$r]}" -v b="${results[$peer,$r]}" 'BEGIN { print (b > 0 ? a / b : 0) }')")
   done
-  printf '%-16s %.2fx testpmd, %.2fx ovs-dpdk (median of per-round ratios)\n' "$who" "$(median "${tp[@]}")" "$(median "${ov[@]}")"
+  printf '%-18s %.2fx testpmd, %.2fx %s (median of per-round ratios)\n' "$who" "$(median "${tp[@]}")" "$(median "${ov[@]}")" "$peer"
 done

@@ -78,15 +78,17 @@ class generic_pipeline {
 
     std::size_t expire(std::int64_t now_ms) {
         std::size_t n = 0;
-        for (auto& t : tables_)
-            if (t) n += t->expire(now_ms);
+        for (std::size_t i = 0; i < top_; ++i)
+            if (tables_[i]) n += tables_[i]->expire(now_ms);
         return n;
     }
 
+    // Every table made so far (the engine calls this once a burst: only the
+    // slots below top_ are looked at).
     template <class F>
     void for_each_table(F&& f) {
-        for (auto& t : tables_)
-            if (t) f(*t);
+        for (std::size_t i = 0; i < top_; ++i)
+            if (tables_[i]) f(*tables_[i]);
     }
 
     template <class Hooks = no_hooks>
