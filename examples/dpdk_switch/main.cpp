@@ -67,14 +67,14 @@ const char* usage_text =
     "  --neutron                      the Neutron br-tun preset (VM ports, underlay, l2pop over the control socket)\n"
     "  --flows FILE                   a generic pipeline with the flows of FILE (ovs-ofctl add-flows syntax)\n"
     "  --local-ip IP                  this host's tunnel endpoint (neutron; the underlay's ip= must agree)\n"
-    "  --network NET_ID,TYPE,SEGMENT  a tenant network (neutron; TYPE vxlan or gre; repeatable)\n"
+    "  --network NET_ID,TYPE,SEGMENT  a tenant network (neutron; TYPE vxlan, geneve or gre; repeatable)\n"
     "  --vm-port NAME,ofport=N,net=NET_ID   DPDK port NAME as the access port of a network (neutron)\n"
 #if FLOWPIPE_DPDK_SWITCH_XDP
     "  --xdp-vm-port IFACE,ofport=N,net=NET_ID   an AF_XDP socket on IFACE as a VM port (neutron)\n"
 #endif
     "  --underlay NAME,ip=IP,mac=MAC,next-hop-mac=MAC   DPDK port NAME carries the tunnels\n"
     "  --port NAME,ofport=N           DPDK port NAME as OpenFlow port N (flows)\n"
-    "  --tunnel OFPORT,KIND,REMOTE_IP a VXLAN or GRE tunnel port over the underlay (flows; KIND vxlan or gre)\n"
+    "  --tunnel OFPORT,KIND,REMOTE_IP a tunnel port over the underlay (flows; KIND vxlan, geneve or gre)\n"
     "  --control PATH                 the control socket (one command a line; see docs/dpdk-switch.md)\n"
     "  --pipeline generic|br-tun      flows mode: a generic pipeline (default), or br-tun's typed tables holding\n"
     "                                 the flows of FILE (each must fit a br-tun table)\n"
@@ -213,8 +213,8 @@ std::optional<std::string> parse_args(int argc, char** argv, options& o) {
                 return "--network takes NET_ID,TYPE,SEGMENT, got \"" + std::string(*v) + "\"";
             n.id = std::string(parts[0]);
             n.type = std::string(parts[1]);
-            if (n.type != "vxlan" && n.type != "gre")
-                return "--network " + n.id + ": type must be vxlan or gre, got \"" + n.type + "\"";
+            if (n.type != "vxlan" && n.type != "geneve" && n.type != "gre")
+                return "--network " + n.id + ": type must be vxlan, geneve or gre, got \"" + n.type + "\"";
             if (!parse_number(parts[2], n.segment) || n.segment == 0)
                 return "--network " + n.id + ": segment must be a positive number, got \"" + std::string(parts[2]) +
                        "\"";
@@ -261,10 +261,12 @@ std::optional<std::string> parse_args(int argc, char** argv, options& o) {
                 return "--tunnel: ofport must be 1..65279, got \"" + std::string(parts[0]) + "\"";
             if (parts[1] == "vxlan")
                 t.kind = fp::io::tunnel_kind::vxlan;
+            else if (parts[1] == "geneve")
+                t.kind = fp::io::tunnel_kind::geneve;
             else if (parts[1] == "gre")
                 t.kind = fp::io::tunnel_kind::gre;
             else
-                return "--tunnel: kind must be vxlan or gre, got \"" + std::string(parts[1]) + "\"";
+                return "--tunnel: kind must be vxlan, geneve or gre, got \"" + std::string(parts[1]) + "\"";
             const auto ip = nt::parse_ipv4(parts[2]);
             if (!ip) return "--tunnel: malformed remote IP \"" + std::string(parts[2]) + "\"";
             t.remote_ip = *ip;

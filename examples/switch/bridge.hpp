@@ -22,15 +22,17 @@
 //               ports of one network the bridge switches as br-int does: a
 //               unicast to a MAC a local VM port sent from stays local, the
 //               rest goes to the other local ports and to br-tun. Tunnel ports
-//               are created by the agent (l2pop, `add-fdb`) and live in the
-//               io::tunnel_set over the underlay port.
+//               are created and deleted by the agent (l2pop, `add-fdb` and
+//               `del-fdb`); after each such command the io::tunnel_set over the
+//               underlay port is made to hold exactly the agent's tunnels, so a
+//               remote whose last entry went is an unknown remote again.
 //   flows       a generic_pipeline loaded from ovs-ofctl add-flows text; ports
 //               are plain (`add_port`), tunnels are added by hand (`add_tunnel`).
 //               With bridge_options::typed_br_tun the flows go into br-tun's
 //               typed tables instead (no agent): the same text, specialised code.
 //
-// Tunnels: frames output to a tunnel port are encapsulated (VXLAN or GRE,
-// tun_id from the flow) with the underlay's local IP and MAC and the
+// Tunnels: frames output to a tunnel port are encapsulated (VXLAN, Geneve or
+// GRE, tun_id from the flow) with the underlay's local IP and MAC and the
 // configured next-hop MAC as outer destination (no ARP on the underlay,
 // ever), then sent on the underlay port; frames from the underlay are
 // decapsulated (in_port = the tunnel port of the sender) or dropped, counted
@@ -92,7 +94,7 @@ inline constexpr std::uint16_t eth_type_qinq = 0x88a8;
 // A tenant network of the Neutron preset, given at startup.
 struct network_options {
     std::string id;   // Neutron's network id
-    std::string type; // vxlan or gre (geneve has no tunnel port here)
+    std::string type; // vxlan, geneve or gre
     std::uint64_t segment = 0;
 };
 
@@ -189,13 +191,29 @@ struct port_counters {
     case decap_status::not_tunnel: return "not_tunnel";
     case decap_status::wrong_udp_port: return "wrong_udp_port";
     case decap_status::bad_udp_length: return "bad_udp_length";
+    case decap_status::bad_udp_checksum: return "bad_udp_checksum";
     case decap_status::bad_vxlan_header: return "bad_vxlan_header";
+    case decap_status::geneve_bad_options_length: return "geneve_bad_options_length";
+    case decap_status::geneve_bad_version: return "geneve_bad_version";
+    case decap_status::geneve_not_ethernet: return "geneve_not_ethernet";
+    case decap_status::geneve_oam: return "geneve_oam";
+    case decap_status::geneve_critical_options: return "geneve_critical_options";
     case decap_status::gre_no_key: return "gre_no_key";
     case decap_status::gre_bad_flags: return "gre_bad_flags";
     case decap_status::gre_not_ethernet: return "gre_not_ethernet";
     case decap_status::unknown_remote: return "unknown_remote";
     }
     return "?";
+}
+
+// The tunnel_set kind of a Neutron network type.
+[[nodiscard]] constexpr io::tunnel_kind tunnel_kind_of(neutron::network_type t) noexcept {
+    switch (t) {
+    case neutron::network_type::gre: return io::tunnel_kind::gre;
+    case neutron::network_type::vxlan: return io::tunnel_kind::vxlan;
+    case neutron::network_type::geneve: return io::tunnel_kind::geneve;
+    }
+    return io::tunnel_kind::vxlan;
 }
 
 namespace detail {
@@ -242,9 +260,6 @@ class bridge {
     static std::variant<bridge, std::string> neutron(bridge_options o) {
         neutron::agent_config ac{.local_ip = o.local_ip, .arp_responder = o.arp_responder};
         if (auto st = neutron::basic_agent<neutron::br_tun>::check(ac); !st) return "local IP: " + st.what();
-        for (const network_options& n : o.networks) {
-            if (n.type == "geneve") return "network " + n.id + ": geneve tunnels are not supported (vxlan or gre)";
-        }
         bridge b(mode::neutron, std::move(o));
         state& s = *b.s_;
         s.typed = std::make_unique<neutron::br_tun>(pipeline_config{s.opt.tables, {}, s.opt.flow_cache});
@@ -459,12 +474,12 @@ class bridge {
                     return "port number " + std::to_string(ofport) + " is patch-int's";
             }
             // VM frames grow by a VLAN tag and then, as tunnel frames, by the
-            // VXLAN header; frames of plain ports may be tunnelled too.
-            const std::uint32_t need = io::vxlan_overhead + proto::vlan_header_len;
+            // VXLAN or Geneve header; frames of plain ports may be tunnelled too.
+            const std::uint32_t need = std::max(io::vxlan_overhead, io::geneve_overhead) + proto::vlan_header_len;
             const std::uint32_t have = std::visit([](const auto& x) { return x.headroom(); }, p);
             if (have < need)
                 return "port " + name + " has " + std::to_string(have) + " bytes of headroom, " + std::to_string(need) +
-                       " are needed (VLAN tag + VXLAN header)";
+                       " are needed (VLAN tag + VXLAN or Geneve header)";
             return std::nullopt;
         }
 
@@ -475,13 +490,11 @@ class bridge {
                 port_entry{std::move(name), ofport, r, std::move(p), std::move(net), vlan, 0, {}}));
         }
 
-        // The agent's port allocator: the same number for the same remote
-        // (tunnel_set cannot forget a port), else the lowest free one from
-        // first_tunnel_port; geneve is refused (no geneve port here).
-        std::optional<std::uint32_t> allocate_tunnel(neutron::network_type t, std::uint32_t ip) const {
-            if (t == neutron::network_type::geneve) return std::nullopt;
-            const io::tunnel_kind k = t == neutron::network_type::gre ? io::tunnel_kind::gre : io::tunnel_kind::vxlan;
-            if (const io::tunnel_port* p = tunnels.find_remote(k, ip)) return p->port;
+        // The agent's port allocator: the lowest number from first_tunnel_port
+        // that no port, tunnel or agent tunnel has (the tunnel_set holds the
+        // agent's tunnels only, so a tunnel that went and comes back gets the
+        // lowest free number again, most often its old one).
+        std::optional<std::uint32_t> allocate_tunnel(neutron::network_type, std::uint32_t) const {
             for (std::uint32_t p = opt.first_tunnel_port; p < 0xff00; ++p) {
                 if (p == opt.patch_int || find_port(p) != npos || tunnels.find_port(p) != nullptr) continue;
                 bool agent_has = false;
@@ -492,13 +505,21 @@ class bridge {
             return std::nullopt;
         }
 
-        // Every tunnel port the agent has, in the tunnel_set.
+        // The tunnel_set holds exactly the agent's tunnel ports: those the
+        // agent deleted (l2pop removed their remote's last flooding entry) go,
+        // those it made come.
         void sync_tunnels() {
+            const auto agent_has = [this](const io::tunnel_port& t) {
+                for (const auto& [key, tp] : agent->tunnels())
+                    if (tp.ofport == t.port && tunnel_kind_of(tp.type) == t.kind && tp.remote_ip == t.remote_ip)
+                        return true;
+                return false;
+            };
+            for (std::size_t i = tunnels.ports().size(); i-- > 0;)
+                if (!agent_has(tunnels.ports()[i])) (void)tunnels.remove(tunnels.ports()[i].port);
             for (const auto& [key, tp] : agent->tunnels()) {
                 if (tunnels.find_port(tp.ofport) != nullptr) continue;
-                const io::tunnel_kind k =
-                    tp.type == neutron::network_type::gre ? io::tunnel_kind::gre : io::tunnel_kind::vxlan;
-                (void)tunnels.add({tp.ofport, k, tp.remote_ip, under.next_hop_mac});
+                (void)tunnels.add({tp.ofport, tunnel_kind_of(tp.type), tp.remote_ip, under.next_hop_mac});
             }
         }
 
@@ -924,7 +945,7 @@ void bridge<Ports...>::state::show(std::string& reply) {
     }
     for (const io::tunnel_port& t : tunnels.ports()) {
         const std::string k = "tunnel." + std::to_string(t.port) + ".";
-        line(k + "kind", t.kind == io::tunnel_kind::vxlan ? "vxlan" : "gre");
+        line(k + "kind", io::to_string(t.kind));
         line(k + "remote_ip", neutron::format_ipv4(t.remote_ip));
     }
     const io::tunnel_counters& tc = tunnels.counters();

@@ -1,5 +1,6 @@
-// Tunnel ports: VXLAN (UDP 4789, RFC 7348) and GRE with a key (RFC 2890,
-// transparent Ethernet bridging) over an IPv4 underlay.
+// Tunnel ports: VXLAN (UDP 4789, RFC 7348), Geneve (UDP 6081, RFC 8926, as
+// Open vSwitch's geneve port without tun_metadata) and GRE with a key
+// (RFC 2890, transparent Ethernet bridging) over an IPv4 underlay.
 //
 // A `tunnel_set` is the host's tunnel configuration: its underlay (local IP
 // and MAC) and a small table of tunnel ports, each a port number, a kind and
@@ -15,6 +16,10 @@
 //          UDP source port from a hash of the inner frame (49152..65535),
 //          destination 4789, checksum 0 (allowed over IPv4), VXLAN flags
 //          0x08 (VNI valid), VNI = low 24 bits of tun_id
+//   Geneve Ethernet(14) IPv4(20) UDP(8) Geneve(8)  = 50 bytes
+//          UDP source port and checksum as VXLAN's, destination 6081;
+//          version 0, no options (length 0), O = C = 0, protocol 0x6558,
+//          VNI = low 24 bits of tun_id
 //   GRE    Ethernet(14) IPv4(20) GRE(8)            = 42 bytes
 //          flags 0x2000 (key present), protocol 0x6558, key = low 32 bits
 //          of tun_id
@@ -25,15 +30,38 @@
 // Receive (decapsulate): a frame from the underlay is taken as a tunnel
 // frame only when, in this order of checks, it is long enough for every
 // header it claims, is untagged IPv4 (version 4, IHL >= 5, a total length
-// that fits, a correct header checksum), is addressed to the local IP, is not a fragment, carries UDP
-// to port 4789 with a VXLAN header as Open vSwitch accepts it (flags word
-// exactly 0x08000000, VNI's reserved low byte 0) or GRE with exactly the key
-// flag (no checksum, routing, sequence, version 0) and protocol 0x6558, and
-// comes from the remote IP of a tunnel port of that kind. Then `in_port` is
+// that fits, a correct header checksum), is addressed to the local IP, is
+// not a fragment, carries
+//   - UDP to port 4789 or 6081 whose length is the datagram's and whose
+//     checksum, when not 0, is right (Open vSwitch checks it for both), then
+//     - on 4789 a VXLAN header as Open vSwitch accepts it (flags word exactly
+//       0x08000000, VNI's reserved low byte 0),
+//     - on 6081 a Geneve header whose options fit in the datagram, version 0,
+//       protocol 0x6558, neither O (a control packet, which a tunnel
+//       endpoint must not forward and nothing here consumes) nor C
+//       (critical options, and no option is understood here: RFC 8926
+//       sections 3.4 and 3.5 say drop); other options are skipped, reserved
+//       bits ignored (as the RFC says),
+//   - or GRE with exactly the key flag (no checksum, routing, sequence,
+//     version 0) and protocol 0x6558,
+// and comes from the remote IP of a tunnel port of that kind. Then `in_port` is
 // that tunnel port, `tun_id` the VNI or key, `tun_src`/`tun_dst` the outer
 // source and destination, and the outer headers are pulled off (Ethernet
 // padding after the IPv4 total length is trimmed). Anything else is left as
 // it was, counted under its reason, and is the caller's to drop.
+//
+// Where Open vSwitch's userspace datapath (netdev_geneve_pop_header) differs:
+// it keeps a frame with the O bit (flow_tnl's oam flag, which flows can
+// match) and one with the C bit (its options go to tun_metadata for flows to
+// match, critical or not); flowpipe's flow key has neither the flag nor
+// tun_metadata, so both are dropped and counted, as Linux's geneve device
+// drops C frames it has no option parser for. Like Open vSwitch (and unlike
+// this header before Geneve), a VXLAN frame's UDP checksum is checked too
+// when it is not 0 (RFC 7348 allows it; RFC 8926 asks it for Geneve).
+//
+// Tunnel ports come and go on the control path (add, remove): the Neutron
+// agent deletes a tunnel port when l2pop removes the last entry of its
+// remote, and a frame from that remote is then an unknown remote's.
 //
 // Nothing here allocates, throws or calls through a pointer per packet.
 #pragma once
@@ -53,42 +81,68 @@
 
 namespace flowpipe::io {
 
-enum class tunnel_kind : std::uint8_t { vxlan, gre };
+enum class tunnel_kind : std::uint8_t { vxlan, gre, geneve };
 
+[[nodiscard]] constexpr const char* to_string(tunnel_kind k) noexcept {
+    switch (k) {
+    case tunnel_kind::vxlan: return "vxlan";
+    case tunnel_kind::gre: return "gre";
+    case tunnel_kind::geneve: return "geneve";
+    }
+    return "?";
+}
+
+inline constexpr std::uint16_t udp_port_geneve = 6081;
 inline constexpr std::uint32_t vxlan_header_len = 8;
+inline constexpr std::uint32_t geneve_header_len = 8;  // without options
 inline constexpr std::uint32_t gre_key_header_len = 8; // flags+protocol, key
 inline constexpr std::uint32_t vxlan_overhead =
     proto::eth_header_len + proto::ipv4_min_header_len + proto::udp_header_len + vxlan_header_len; // 50
+inline constexpr std::uint32_t geneve_overhead =
+    proto::eth_header_len + proto::ipv4_min_header_len + proto::udp_header_len + geneve_header_len; // 50
 inline constexpr std::uint32_t gre_overhead =
     proto::eth_header_len + proto::ipv4_min_header_len + gre_key_header_len; // 42
 inline constexpr std::uint32_t vxlan_flags = 0x08000000u;                    // I: VNI valid
 inline constexpr std::uint16_t gre_flag_key = 0x2000;
-inline constexpr std::uint16_t eth_type_teb = 0x6558; // transparent Ethernet bridging
+inline constexpr std::uint16_t eth_type_teb = 0x6558;      // transparent Ethernet bridging
+inline constexpr std::uint8_t geneve_flag_oam = 0x80;      // O: control packet (second header byte)
+inline constexpr std::uint8_t geneve_flag_critical = 0x40; // C: critical options present
 inline constexpr std::uint8_t tunnel_ttl = 64;
 inline constexpr std::uint16_t ipv4_dont_fragment = 0x4000;
 
 [[nodiscard]] constexpr std::uint32_t tunnel_overhead(tunnel_kind k) noexcept {
-    return k == tunnel_kind::vxlan ? vxlan_overhead : gre_overhead;
+    switch (k) {
+    case tunnel_kind::vxlan: return vxlan_overhead;
+    case tunnel_kind::geneve: return geneve_overhead;
+    case tunnel_kind::gre: return gre_overhead;
+    }
+    return gre_overhead;
 }
 
 // Why a frame from the underlay was not decapsulated (or `ok`).
 enum class decap_status : std::uint8_t {
     ok,
-    truncated,        // shorter than the headers it claims, or than its IPv4 total length
-    not_ipv4,         // not an untagged IPv4 frame, or a bad version / IHL / total length
-    bad_ip_checksum,  // the outer IPv4 header checksum is wrong
-    not_local,        // IPv4 destination is not the local IP
-    fragment,         // a fragment of an IPv4 datagram (not reassembled)
-    not_tunnel,       // neither UDP nor GRE
-    wrong_udp_port,   // UDP, but not to port 4789
-    bad_udp_length,   // UDP length disagrees with the IPv4 payload
-    bad_vxlan_header, // VXLAN flags other than exactly I, or reserved VNI bits set
-    gre_no_key,       // GRE without the key flag
-    gre_bad_flags,    // GRE with checksum, routing, sequence or a version other than 0
-    gre_not_ethernet, // GRE protocol other than 0x6558
-    unknown_remote,   // no tunnel port of that kind for the outer source IP
+    truncated,                 // shorter than the headers it claims, or than its IPv4 total length
+    not_ipv4,                  // not an untagged IPv4 frame, or a bad version / IHL / total length
+    bad_ip_checksum,           // the outer IPv4 header checksum is wrong
+    not_local,                 // IPv4 destination is not the local IP
+    fragment,                  // a fragment of an IPv4 datagram (not reassembled)
+    not_tunnel,                // neither UDP nor GRE
+    wrong_udp_port,            // UDP, but to neither port 4789 nor 6081
+    bad_udp_length,            // UDP length disagrees with the IPv4 payload
+    bad_udp_checksum,          // a UDP checksum other than 0 that is wrong
+    bad_vxlan_header,          // VXLAN flags other than exactly I, or reserved VNI bits set
+    geneve_bad_options_length, // Geneve options longer than the datagram
+    geneve_bad_version,        // Geneve version other than 0
+    geneve_not_ethernet,       // Geneve protocol other than 0x6558
+    geneve_oam,                // Geneve O bit: a control packet
+    geneve_critical_options,   // Geneve C bit: critical options, none understood here
+    gre_no_key,                // GRE without the key flag
+    gre_bad_flags,             // GRE with checksum, routing, sequence or a version other than 0
+    gre_not_ethernet,          // GRE protocol other than 0x6558
+    unknown_remote,            // no tunnel port of that kind for the outer source IP
 };
-inline constexpr std::size_t decap_status_count = 14;
+inline constexpr std::size_t decap_status_count = 20;
 
 [[nodiscard]] constexpr const char* to_string(decap_status s) noexcept {
     switch (s) {
@@ -99,9 +153,15 @@ inline constexpr std::size_t decap_status_count = 14;
     case decap_status::not_local: return "not addressed to the local IP";
     case decap_status::fragment: return "IPv4 fragment";
     case decap_status::not_tunnel: return "neither UDP nor GRE";
-    case decap_status::wrong_udp_port: return "UDP port is not VXLAN's";
+    case decap_status::wrong_udp_port: return "UDP port is neither VXLAN's nor Geneve's";
     case decap_status::bad_udp_length: return "UDP length disagrees with IPv4";
+    case decap_status::bad_udp_checksum: return "bad UDP checksum";
     case decap_status::bad_vxlan_header: return "bad VXLAN flags";
+    case decap_status::geneve_bad_options_length: return "Geneve options longer than the datagram";
+    case decap_status::geneve_bad_version: return "unknown Geneve version";
+    case decap_status::geneve_not_ethernet: return "Geneve payload is not Ethernet";
+    case decap_status::geneve_oam: return "Geneve control packet (O bit)";
+    case decap_status::geneve_critical_options: return "Geneve critical options (C bit)";
     case decap_status::gre_no_key: return "GRE without key";
     case decap_status::gre_bad_flags: return "unsupported GRE flags";
     case decap_status::gre_not_ethernet: return "GRE payload is not Ethernet";
@@ -155,7 +215,22 @@ namespace detail {
     return static_cast<std::uint16_t>(~s);
 }
 
-// A flow hash of the inner frame for the VXLAN source port (entropy for ECMP
+// UDP over IPv4: whether the checksum of the datagram `udp` (its `n` bytes,
+// the checksum field included) with the IPv4 header `ip`'s pseudo-header is
+// right. The caller has checked the checksum field is not 0.
+[[nodiscard]] inline bool udp_checksum_ok(const std::uint8_t* ip, const std::uint8_t* udp, std::size_t n) noexcept {
+    std::uint64_t s = std::uint64_t{proto::load_be16(ip + proto::ipv4_src_offset)} +
+                      proto::load_be16(ip + proto::ipv4_src_offset + 2) +
+                      proto::load_be16(ip + proto::ipv4_dst_offset) +
+                      proto::load_be16(ip + proto::ipv4_dst_offset + 2) + proto::ip_proto_udp + n;
+    std::size_t i = 0;
+    for (; i + 1 < n; i += 2) s += proto::load_be16(udp + i);
+    if (i < n) s += std::uint64_t{udp[i]} << 8; // an odd last byte, padded with zero
+    while (s >> 16) s = (s & 0xffffu) + (s >> 16);
+    return s == 0xffffu;
+}
+
+// A flow hash of the inner frame for the VXLAN and Geneve source port (entropy for ECMP
 // and RSS on the underlay): the MACs, and for IPv4 the addresses, protocol
 // and first four L4 bytes (the ports) of a first fragment.
 [[nodiscard]] inline std::uint16_t vxlan_source_port(const std::uint8_t* f, std::uint32_t len) noexcept {
@@ -193,6 +268,7 @@ class tunnel_set {
 
     // Adds a tunnel port (control path). False when its port number is taken,
     // another port of its kind already has its remote IP, or the table is full.
+    // Counters are the set's, not the port's: they stay when ports go.
     bool add(const tunnel_port& t) {
         if (ports_.size() == ports_.capacity() || find_port(t.port) != nullptr ||
             find_remote(t.kind, t.remote_ip) != nullptr)
@@ -201,6 +277,21 @@ class tunnel_set {
         const std::uint64_t k = remote_key(t.kind, t.remote_ip);
         by_remote_.insert(std::lower_bound(by_remote_.begin(), by_remote_.end(), std::pair{k, std::uint32_t{0}}),
                           std::pair{k, static_cast<std::uint32_t>(ports_.size() - 1)});
+        return true;
+    }
+
+    // Removes tunnel port `port` (control path): from now on its frames
+    // are encapsulated for nobody (unknown_port) and its remote's frames
+    // decapsulated by nobody (unknown_remote). False when there is no such port.
+    bool remove(std::uint32_t port) {
+        const tunnel_port* t = find_port(port);
+        if (t == nullptr) return false;
+        const auto at = static_cast<std::uint32_t>(t - ports_.data());
+        const std::uint64_t k = remote_key(t->kind, t->remote_ip);
+        by_remote_.erase(std::lower_bound(by_remote_.begin(), by_remote_.end(), std::pair{k, std::uint32_t{0}}));
+        ports_.erase(ports_.begin() + at);
+        for (auto& [key, index] : by_remote_)
+            if (index > at) --index;
         return true;
     }
 
@@ -254,18 +345,20 @@ class tunnel_set {
         store_be16(ip + 4, 0); // identification: DF is set, no fragments to tell apart
         store_be16(ip + ipv4_frag_offset, ipv4_dont_fragment);
         ip[ipv4_ttl_offset] = tunnel_ttl;
-        ip[ipv4_proto_offset] = t.kind == tunnel_kind::vxlan ? ip_proto_udp : ip_proto_gre;
+        ip[ipv4_proto_offset] = t.kind == tunnel_kind::gre ? ip_proto_gre : ip_proto_udp;
         store_be16(ip + ipv4_checksum_offset, 0);
         store_be32(ip + ipv4_src_offset, underlay_.local_ip);
         store_be32(ip + ipv4_dst_offset, t.remote_ip);
         store_be16(ip + ipv4_checksum_offset, detail::ipv4_header_checksum(ip, ipv4_min_header_len));
         std::uint8_t* l4 = ip + ipv4_min_header_len;
-        if (t.kind == tunnel_kind::vxlan) {
+        if (t.kind != tunnel_kind::gre) {
+            const bool vxlan = t.kind == tunnel_kind::vxlan;
             store_be16(l4, detail::vxlan_source_port(f + over, inner_len));
-            store_be16(l4 + 2, udp_port_vxlan);
-            store_be16(l4 + 4, static_cast<std::uint16_t>(udp_header_len + vxlan_header_len + inner_len));
-            store_be16(l4 + 6, 0); // no checksum (RFC 7348 over IPv4)
-            store_be32(l4 + 8, vxlan_flags);
+            store_be16(l4 + 2, vxlan ? udp_port_vxlan : udp_port_geneve);
+            store_be16(l4 + 4, static_cast<std::uint16_t>(ip_len - ipv4_min_header_len));
+            store_be16(l4 + 6, 0); // no checksum (RFC 7348 and RFC 8926 allow it over IPv4; OVS's default)
+            // VXLAN: flags I. Geneve: version 0, no options, O = C = 0, then TEB.
+            store_be32(l4 + 8, vxlan ? vxlan_flags : std::uint32_t{eth_type_teb});
             store_be32(l4 + 12, static_cast<std::uint32_t>(p.tun_id & 0xffffffu) << 8);
         } else {
             store_be16(l4, gre_flag_key);
@@ -347,15 +440,31 @@ class tunnel_set {
         std::uint64_t id;
         if (ip[ipv4_proto_offset] == ip_proto_udp) {
             if (l4_len < udp_header_len) return decap_status::truncated;
-            if (load_be16(l4 + 2) != udp_port_vxlan) return decap_status::wrong_udp_port;
+            const std::uint16_t dport = load_be16(l4 + 2);
+            if (dport != udp_port_vxlan && dport != udp_port_geneve) return decap_status::wrong_udp_port;
             const std::size_t udp_len = load_be16(l4 + 4);
             if (udp_len != l4_len) return decap_status::bad_udp_length;
+            if (load_be16(l4 + 6) != 0 && !detail::udp_checksum_ok(ip, l4, l4_len))
+                return decap_status::bad_udp_checksum;
+            // VXLAN's and Geneve's fixed headers are both 8 bytes.
             if (l4_len < udp_header_len + vxlan_header_len) return decap_status::truncated;
-            const std::uint8_t* vx = l4 + udp_header_len;
-            const std::uint32_t vni_word = load_be32(vx + 4);
-            if (load_be32(vx) != vxlan_flags || (vni_word & 0xffu) != 0) return decap_status::bad_vxlan_header;
-            kind = tunnel_kind::vxlan;
-            hdr = udp_header_len + vxlan_header_len;
+            const std::uint8_t* h = l4 + udp_header_len;
+            const std::uint32_t vni_word = load_be32(h + 4);
+            if (dport == udp_port_vxlan) {
+                if (load_be32(h) != vxlan_flags || (vni_word & 0xffu) != 0) return decap_status::bad_vxlan_header;
+                kind = tunnel_kind::vxlan;
+                hdr = udp_header_len + vxlan_header_len;
+            } else {
+                // In Open vSwitch's order: the options' length, the version, the protocol.
+                const std::size_t options = std::size_t{h[0] & 0x3fu} * 4;
+                hdr = udp_header_len + geneve_header_len + options;
+                if (hdr > l4_len) return decap_status::geneve_bad_options_length;
+                if ((h[0] >> 6) != 0) return decap_status::geneve_bad_version;
+                if (load_be16(h + 2) != eth_type_teb) return decap_status::geneve_not_ethernet;
+                if ((h[1] & geneve_flag_oam) != 0) return decap_status::geneve_oam;
+                if ((h[1] & geneve_flag_critical) != 0) return decap_status::geneve_critical_options;
+                kind = tunnel_kind::geneve;
+            }
             id = vni_word >> 8;
         } else if (ip[ipv4_proto_offset] == ip_proto_gre) {
             if (l4_len < 4) return decap_status::truncated;

@@ -1,7 +1,8 @@
 // Tests of the switch core (examples/switch/bridge.hpp) over io::memory_port:
 // two Neutron bridges in one process whose underlay ports are wired together
-// by hand (VM -> tunnel -> VM over VXLAN and GRE, ARP answered locally,
-// learning on the receiver), flows mode with plain and tunnel ports, every
+// by hand (VM -> tunnel -> VM over VXLAN, Geneve and GRE, ARP answered
+// locally, learning on the receiver, a tunnel that goes with its remote's
+// last l2pop entry and comes back), flows mode with plain and tunnel ports, every
 // control command good and bad plus random lines, every drop reason, and the
 // buffer laws (each pool has all its buffers back at the end).
 #include "switch/bridge.hpp"
@@ -100,18 +101,23 @@ std::uint64_t show_value(const std::string& show, const std::string& key) {
     return end != first && *end == '\n' ? v : ~std::uint64_t{0};
 }
 
-// One host: a buffer pool, two VM ports, an underlay port and its bridge.
+using networks = std::vector<fx::network_options>;
+const networks vxlan_and_gre = {{"net1", "vxlan", 1001}, {"net2", "gre", 2002}};
+
+// One host: a buffer pool, two VM ports (on net1 and net2), an underlay port
+// and its bridge.
 struct host {
     buffer_pool pool{buffer_pool::config{512, 2048, 128}};
     memory_port a, b, under;
     std::optional<bridge> br;
 
-    host(std::uint32_t local_ip, std::uint64_t mac, std::uint64_t next_hop, std::size_t flow_cache = 0)
+    host(std::uint32_t local_ip, std::uint64_t mac, std::uint64_t next_hop, std::size_t flow_cache = 0,
+         const networks& nets = vxlan_and_gre)
         : a(pool, {.port = 11}), b(pool, {.port = 12}), under(pool, {.port = 99}) {
         fx::bridge_options o;
         o.local_ip = fp::neutron::format_ipv4(local_ip);
         o.flow_cache = flow_cache;
-        o.networks = {{"net1", "vxlan", 1001}, {"net2", "gre", 2002}};
+        o.networks = nets;
         auto made = bridge::neutron(o);
         EXPECT_EQ(made.index(), 0u) << std::get<1>(made);
         br.emplace(std::move(std::get<0>(made)));
@@ -139,8 +145,8 @@ std::size_t wire(host& from, host& to) {
 }
 
 struct two_hosts : ::testing::Test {
-    explicit two_hosts(std::size_t flow_cache = 0)
-        : h1{ip(10, 0, 0, 1), mac_a, router, flow_cache}, h2{ip(10, 0, 0, 2), mac_b, router, flow_cache} {}
+    explicit two_hosts(std::size_t flow_cache = 0, const networks& nets = vxlan_and_gre)
+        : h1{ip(10, 0, 0, 1), mac_a, router, flow_cache, nets}, h2{ip(10, 0, 0, 2), mac_b, router, flow_cache, nets} {}
     host h1;
     host h2;
 
@@ -176,8 +182,10 @@ TEST_F(two_hosts, arp_request_is_answered_locally_without_touching_the_underlay)
 }
 
 // An echo request from `from` on h1 to `to` on h2 and its reply, over the
-// tunnel kind of that network.
-void ping_across(two_hosts& t, memory_port& src, memory_port& dst, const vm& from, const vm& to, bool vxlan) {
+// tunnel kind of that network: UDP to `udp_port` (4789 VXLAN, 6081 Geneve)
+// or, when 0, GRE.
+void ping_across(two_hosts& t, memory_port& src, memory_port& dst, const vm& from, const vm& to,
+                 std::uint16_t udp_port) {
     const auto request = icmp(from, to, 8);
     ASSERT_TRUE(src.inject(request));
     t.h1.br->poll(10);
@@ -188,9 +196,9 @@ void ping_across(two_hosts& t, memory_port& src, memory_port& dst, const vm& fro
     EXPECT_EQ(o.eth_src, mac_a);
     EXPECT_EQ(o.nw_src, ip(10, 0, 0, 1));
     EXPECT_EQ(o.nw_dst, ip(10, 0, 0, 2));
-    EXPECT_EQ(o.nw_proto, vxlan ? 17 : 47);
-    if (vxlan) {
-        EXPECT_EQ(o.tp_dst, 4789);
+    EXPECT_EQ(o.nw_proto, udp_port != 0 ? 17 : 47);
+    if (udp_port != 0) {
+        EXPECT_EQ(o.tp_dst, udp_port);
     }
     ASSERT_EQ(wire(t.h1, t.h2), 1u);
     t.h2.br->poll(11);
@@ -208,7 +216,7 @@ void ping_across(two_hosts& t, memory_port& src, memory_port& dst, const vm& fro
 }
 
 TEST_F(two_hosts, icmp_echo_crosses_vxlan_and_the_receiver_learns) {
-    ping_across(*this, h1.a, h2.a, vm1, vm2, true);
+    ping_across(*this, h1.a, h2.a, vm1, vm2, 4789);
     const std::string d = h2.cmd("dump-flows table=20");
     ASSERT_TRUE(ok(d)) << d;
     EXPECT_NE(d.find("hard_timeout=300"), std::string::npos) << d;
@@ -224,7 +232,7 @@ TEST_F(two_hosts, icmp_echo_crosses_vxlan_and_the_receiver_learns) {
 }
 
 TEST_F(two_hosts, icmp_echo_crosses_gre) {
-    ping_across(*this, h1.b, h2.b, vm3, vm4, false);
+    ping_across(*this, h1.b, h2.b, vm3, vm4, 0);
     EXPECT_EQ(h1.br->tunnel_counters().encapsulated, 1u);
     EXPECT_EQ(h2.br->tunnel_counters().decapsulated, 1u);
 }
@@ -237,14 +245,118 @@ struct two_hosts_cached : two_hosts {
 
 TEST_F(two_hosts_cached, icmp_echo_crosses_vxlan_and_gre_from_the_cache) {
     for (int i = 0; i < 3; ++i) {
-        ping_across(*this, h1.a, h2.a, vm1, vm2, true);
-        ping_across(*this, h1.b, h2.b, vm3, vm4, false);
+        ping_across(*this, h1.a, h2.a, vm1, vm2, 4789);
+        ping_across(*this, h1.b, h2.b, vm3, vm4, 0);
     }
     const std::string s = h1.cmd("show");
     EXPECT_EQ(show_value(s, "flow_cache.entries"), 1024u) << s;
     EXPECT_GT(show_value(s, "flow_cache.hits"), 0u) << s;
     EXPECT_EQ(show_value(s, "tunnels.encapsulated"), 6u) << s;
     EXPECT_EQ(show_value(h2.cmd("show"), "tunnels.decapsulated"), 6u);
+}
+
+// net1 over Geneve (VNI 1001), net2 over VXLAN.
+struct geneve_hosts : two_hosts {
+    geneve_hosts() : two_hosts(0, {{"net1", "geneve", 1001}, {"net2", "vxlan", 2002}}) {}
+};
+
+TEST_F(geneve_hosts, arp_is_answered_locally_and_icmp_echo_crosses_geneve_both_ways_and_is_learned) {
+    ASSERT_TRUE(h1.a.inject(arp_request(vm1, vm2.ip)));
+    h1.br->poll(1);
+    ASSERT_EQ(h1.a.transmitted().size(), 1u);
+    EXPECT_EQ(h1.under.transmitted().size(), 0u) << "no ARP on the underlay";
+    const fp::flow_key r = key_of(h1.a.transmitted()[0]);
+    EXPECT_EQ(r.arp_op, 2);
+    EXPECT_EQ(r.eth_dst, vm1.mac);
+    EXPECT_EQ(r.arp_sha, vm2.mac);
+    EXPECT_EQ(r.arp_spa, vm2.ip);
+    h1.a.clear_transmitted();
+
+    // The Geneve header of a request on the wire (RFC 8926, no options).
+    const auto request = icmp(vm1, vm2, 8);
+    ASSERT_TRUE(h1.a.inject(request));
+    h1.br->poll(2);
+    ASSERT_EQ(h1.under.transmitted().size(), 1u);
+    const fp::packet& o = h1.under.transmitted()[0];
+    ASSERT_EQ(o.len, request.size() + fp::io::geneve_overhead);
+    EXPECT_EQ(fp::proto::load_be16(o.data + 36), 6081);
+    EXPECT_EQ(fp::proto::load_be16(o.data + 38), o.len - 34) << "UDP length";
+    EXPECT_EQ(fp::proto::load_be16(o.data + 40), 0) << "no UDP checksum";
+    EXPECT_EQ(fp::proto::load_be32(o.data + 42), 0x6558u) << "version 0, no options, no flags, TEB";
+    EXPECT_EQ(fp::proto::load_be32(o.data + 46), 1001u << 8) << "VNI";
+    EXPECT_EQ(bytes(o).size(), o.len);
+    EXPECT_TRUE(std::equal(request.begin(), request.end(), o.data + fp::io::geneve_overhead));
+    h1.under.clear_transmitted();
+
+    ping_across(*this, h1.a, h2.a, vm1, vm2, 6081);
+    ping_across(*this, h1.b, h2.b, vm3, vm4, 4789);
+    // Each side learned the other's VM behind the Geneve tunnel port (100, the first l2pop made).
+    for (auto [h, remote] : {std::pair{&h2, vm1}, std::pair{&h1, vm2}}) {
+        const std::string d = h->cmd("dump-flows table=20");
+        ASSERT_TRUE(ok(d)) << d;
+        const std::size_t at = d.find("hard_timeout=300");
+        ASSERT_NE(at, std::string::npos) << d;
+        const std::string learned = d.substr(at, d.find('\n', at) - at);
+        EXPECT_NE(learned.find("dl_dst=" + fp::neutron::format_mac(remote.mac)), std::string::npos) << learned;
+        EXPECT_NE(learned.find("load:0x3e9->NXM_NX_TUN_ID[]"), std::string::npos) << learned;
+        EXPECT_NE(learned.find("output:100"), std::string::npos) << learned;
+        const std::string s = h->cmd("show");
+        EXPECT_NE(s.find("\ntunnel.100.kind geneve\n"), std::string::npos) << s;
+        EXPECT_NE(s.find("\ntunnel.101.kind vxlan\n"), std::string::npos) << s;
+        EXPECT_EQ(show_value(s, "tunnels.decapsulated"), 2u) << s;
+    }
+    for (host* h : {&h1, &h2}) {
+        h->a.clear_transmitted();
+        h->b.clear_transmitted();
+        EXPECT_EQ(h->pool.available(), 512u);
+    }
+}
+
+// l2pop removes a remote's last entry: the agent deletes the tunnel port, the
+// bridge's tunnel_set forgets it, the remote's frames are an unknown remote's;
+// a new entry brings it back.
+TEST_F(two_hosts, a_tunnel_goes_with_its_remotes_last_fdb_entry_and_comes_back_with_a_new_one) {
+    auto has_tunnel = [](host& h, const std::string& line) {
+        return h.cmd("show").find("\ntunnel." + line + "\n") != std::string::npos;
+    };
+    ASSERT_TRUE(has_tunnel(h2, "100.kind vxlan"));
+    ASSERT_TRUE(has_tunnel(h2, "101.kind gre"));
+    const std::string vm1_entry =
+        "net1 10.0.0.1 " + fp::neutron::format_mac(vm1.mac) + " " + fp::neutron::format_ipv4(vm1.ip);
+    ASSERT_TRUE(ok(h2.cmd("del-fdb " + vm1_entry)));
+    EXPECT_TRUE(has_tunnel(h2, "100.kind vxlan")) << "the flooding entry still holds it";
+    ASSERT_TRUE(ok(h2.cmd("del-fdb net1 10.0.0.1 00:00:00:00:00:00 0.0.0.0")));
+    const std::string gone = h2.cmd("show");
+    EXPECT_EQ(gone.find("tunnel.100."), std::string::npos) << gone;
+    EXPECT_TRUE(has_tunnel(h2, "101.kind gre")) << "net2's tunnel to the same host stays";
+
+    // h1 still sends over VXLAN: h2 has no tunnel port for it any more.
+    const std::size_t h2_free = h2.pool.available();
+    ASSERT_TRUE(h1.a.inject(icmp(vm1, vm2, 8)));
+    h1.br->poll(1);
+    ASSERT_EQ(wire(h1, h2), 1u);
+    h2.br->poll(2);
+    EXPECT_EQ(h2.a.transmitted().size(), 0u);
+    EXPECT_EQ(h2.br->tunnel_counters().dropped_for(fp::io::decap_status::unknown_remote), 1u);
+    EXPECT_EQ(show_value(h2.cmd("show"), "tunnels.decap_dropped.unknown_remote"), 1u);
+    EXPECT_EQ(h2.br->counters("under")->dropped(fx::drop_reason::not_tunnel), 1u);
+    EXPECT_EQ(h2.pool.available(), h2_free);
+    // Nor does anything go to it: no unicast flow for vm1, no tunnel in net1's flood list.
+    ASSERT_TRUE(h2.a.inject(icmp(vm2, vm1, 0)));
+    h2.br->poll(3);
+    EXPECT_EQ(h2.under.transmitted().size(), 0u);
+    EXPECT_EQ(h2.br->counters("vm-a")->dropped(fx::drop_reason::no_flow), 1u);
+    EXPECT_EQ(h2.br->tunnel_counters().encapsulated, 0u);
+    ping_across(*this, h1.b, h2.b, vm3, vm4, 0); // GRE as before
+
+    // Back: the first entry makes the tunnel again (the lowest free number, 100).
+    ASSERT_TRUE(ok(h2.cmd("add-fdb net1 10.0.0.1 00:00:00:00:00:00 0.0.0.0")));
+    EXPECT_TRUE(has_tunnel(h2, "100.kind vxlan"));
+    EXPECT_TRUE(has_tunnel(h2, "100.remote_ip 10.0.0.1"));
+    ASSERT_TRUE(ok(h2.cmd("add-fdb " + vm1_entry)));
+    ping_across(*this, h1.a, h2.a, vm1, vm2, 4789);
+    EXPECT_EQ(h2.br->tunnel_counters().dropped_for(fp::io::decap_status::unknown_remote), 1u);
+    EXPECT_EQ(h2.br->tunnel_counters().decapsulated, 2u) << "the GRE echo and the VXLAN one";
 }
 
 TEST_F(two_hosts, unknown_unicast_floods_to_the_network_tunnels_only) {
@@ -477,8 +589,12 @@ TEST(bridge_setup, refuses_bad_options_and_ports) {
     buffer_pool pool;
     memory_port p1(pool, {.port = 1}), p2(pool, {.port = 2});
     fx::bridge_options o;
+    o.networks = {{"n", "stt", 5}};
+    EXPECT_NE(std::get<1>(bridge::neutron(o)).find("network type"), std::string::npos);
     o.networks = {{"n", "geneve", 5}};
-    EXPECT_EQ(bridge::neutron(o).index(), 1u);
+    EXPECT_EQ(bridge::neutron(o).index(), 0u) << "Geneve networks have tunnel ports";
+    o.networks = {{"n", "geneve", 1u << 24}};
+    EXPECT_NE(std::get<1>(bridge::neutron(o)).find("segment"), std::string::npos) << "a VNI has 24 bits";
     o.networks = {{"n", "vxlan", 0}};
     EXPECT_NE(std::get<1>(bridge::neutron(o)).find("segment"), std::string::npos);
     o.networks = {{"n", "vxlan", 5}};
@@ -626,6 +742,43 @@ TEST_F(flows_mode, tunnel_ports_encapsulate_and_decapsulate) {
     const std::string s = br->execute("show");
     EXPECT_EQ(show_value(s, "tunnels.decapsulated"), 1u) << s;
     EXPECT_NE(s.find("\ntunnel.10.kind vxlan\n"), std::string::npos) << s;
+}
+
+TEST(bridge_setup, flows_mode_tunnel_ports_can_be_geneve) {
+    buffer_pool pool{buffer_pool::config{64, 2048, 128}};
+    memory_port p1{pool, {.port = 1}}, p2{pool, {.port = 2}}, under{pool, {.port = 50}};
+    auto made = bridge::from_flows({}, "in_port=1 actions=set_tunnel:0x1234,output:12\n"
+                                       "in_port=12,tun_id=0x1234 actions=output:2\n");
+    ASSERT_EQ(made.index(), 0u) << std::get<1>(made);
+    bridge& b = std::get<0>(made);
+    ASSERT_FALSE(b.add_port(1, "p1", fx::memory_port_ref(p1, pool)));
+    ASSERT_FALSE(b.add_port(2, "p2", fx::memory_port_ref(p2, pool)));
+    ASSERT_FALSE(b.set_underlay("under", fx::memory_port_ref(under, pool), {ip(10, 0, 0, 1), mac_a, router}));
+    ASSERT_FALSE(b.add_tunnel(12, fp::io::tunnel_kind::geneve, ip(10, 0, 0, 9)));
+    EXPECT_FALSE(b.add_tunnel(13, fp::io::tunnel_kind::vxlan, ip(10, 0, 0, 9))) << "kinds are apart";
+    EXPECT_TRUE(b.add_tunnel(14, fp::io::tunnel_kind::geneve, ip(10, 0, 0, 9))) << "remote in use";
+    const auto inner = icmp(vm1, vm2, 8);
+    ASSERT_TRUE(p1.inject(inner));
+    b.poll(1);
+    ASSERT_EQ(under.transmitted().size(), 1u);
+    std::vector<std::uint8_t> back = bytes(under.transmitted()[0]);
+    ASSERT_EQ(back.size(), inner.size() + fp::io::geneve_overhead);
+    EXPECT_EQ(fp::proto::load_be16(back.data() + 36), 6081);
+    EXPECT_EQ(fp::proto::load_be32(back.data() + 42), 0x6558u);
+    EXPECT_EQ(fp::proto::load_be32(back.data() + 46), 0x1234u << 8);
+    under.clear_transmitted();
+    // As if 10.0.0.9 had sent it (swapping the addresses keeps the checksum).
+    fp::proto::store_be32(back.data() + 26, ip(10, 0, 0, 9));
+    fp::proto::store_be32(back.data() + 30, ip(10, 0, 0, 1));
+    ASSERT_TRUE(under.inject(back));
+    b.poll(2);
+    ASSERT_EQ(p2.transmitted().size(), 1u);
+    EXPECT_EQ(bytes(p2.transmitted()[0]), inner);
+    p2.clear_transmitted();
+    const std::string s = b.execute("show");
+    EXPECT_NE(s.find("\ntunnel.12.kind geneve\n"), std::string::npos) << s;
+    EXPECT_EQ(show_value(s, "tunnels.decapsulated"), 1u) << s;
+    EXPECT_EQ(pool.available(), 64u);
 }
 
 TEST_F(flows_mode, flow_mods_and_dumps) {
