@@ -13,7 +13,11 @@ byte for byte, the frames built here independently of the library (outer
 headers, checksums and the VXLAN source port included): the ARP reply and
 the echo reply to the VM, the echo request encapsulated towards 10.0.0.2 with
 the next hop's MAC (and nothing else: no ARP on the underlay). Then `show`
-must have counted the drops. Then flows mode (a flows file, plain ports and a
+must have counted the drops. The same again with net1 a Geneve network
+(VNI 1001): the reply comes in a Geneve frame with options (skipped), frames
+with the C bit (critical options) and the O bit (a control packet) are
+dropped and counted, and the request leaves in a Geneve frame built here.
+Then flows mode (a flows file, plain ports and a
 GRE tunnel from the command line) on the same kind of files; SIGTERM ends a
 running switch with exit 0, `show` printed and the socket removed; and bad
 arguments, a missing port and a failed EAL init each give one error line and
@@ -108,6 +112,15 @@ def vxlan(outer_src_mac, outer_dst_mac, src, dst, vni, inner, sport=None):
     return mac(outer_dst_mac) + mac(outer_src_mac) + b"\x08\x00" + ipv4(src, dst, 17, udp, flags=0x4000)
 
 
+def geneve(outer_src_mac, outer_dst_mac, src, dst, vni, inner, sport=None, options=b"", flags=0):
+    """RFC 8926: version 0, options length in 4-byte words, O/C flags, protocol 0x6558, VNI."""
+    if sport is None:
+        sport = vxlan_source_port(inner)
+    payload = struct.pack("!BBHI", len(options) // 4, flags, 0x6558, vni << 8) + options + inner
+    udp = struct.pack("!HHHH", sport, 6081, 8 + len(payload), 0) + payload
+    return mac(outer_dst_mac) + mac(outer_src_mac) + b"\x08\x00" + ipv4(src, dst, 17, udp, flags=0x4000)
+
+
 def gre(outer_src_mac, outer_dst_mac, src, dst, key, inner):
     return (mac(outer_dst_mac) + mac(outer_src_mac) + b"\x08\x00" +
             ipv4(src, dst, 47, struct.pack("!HHI", 0x2000, 0x6558, key) + inner, flags=0x4000))
@@ -168,7 +181,7 @@ def command(sock, line):
 
 def remove_runtime_dirs(prefix):
     """EAL leaves /var/run/dpdk/<file-prefix> behind even with --no-shconf: remove ours."""
-    for p in (prefix, prefix + "b", prefix + "c", prefix + "f", prefix + "s"):
+    for p in (prefix, prefix + "b", prefix + "c", prefix + "f", prefix + "g", prefix + "s"):
         path = os.path.join("/var/run/dpdk", p)
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
@@ -190,75 +203,101 @@ def main():
         remove_runtime_dirs(prefix)
 
 
+def run_neutron(binary, prefix, d, kind):
+    """The Neutron preset with net1 of type `kind` (vxlan or geneve), on pcap files in d."""
+    vm_in, vm_out = os.path.join(d, kind + "_vm_in.pcap"), os.path.join(d, kind + "_vm_out.pcap")
+    un_in, un_out = os.path.join(d, kind + "_under_in.pcap"), os.path.join(d, kind + "_under_out.pcap")
+    ctl = os.path.join(d, "ctl.sock")
+
+    arp_request = arp(1, VM1_MAC, "ff:ff:ff:ff:ff:ff", VM1_MAC, VM1_IP, "00:00:00:00:00:00", VM2_IP)
+    echo = icmp_echo(VM1_MAC, VM2_MAC, VM1_IP, VM2_IP, False)
+    echo_reply = icmp_echo(VM2_MAC, VM1_MAC, VM2_IP, VM1_IP, True)
+    underlay_arp = arp(1, "02:00:00:00:0a:02", "ff:ff:ff:ff:ff:ff", "02:00:00:00:0a:02", REMOTE_IP,
+                       "00:00:00:00:00:00", LOCAL_IP)
+    remote = ("02:00:00:00:0a:02", LOCAL_MAC, REMOTE_IP, LOCAL_IP)
+    if kind == "vxlan":
+        from_remote = vxlan(*remote, VNI, echo_reply, sport=50000)
+        foreign_vni = vxlan(*remote, 4242, echo_reply, sport=50001)
+        under_frames = [from_remote, foreign_vni, underlay_arp]
+        expected_under = [vxlan(LOCAL_MAC, NEXT_HOP, LOCAL_IP, REMOTE_IP, VNI, echo)]
+        counts = [("port.net_pcap1.rx_packets", "3"), ("port.net_pcap1.dropped.not_tunnel", "1"),
+                  ("port.net_pcap1.dropped.no_flow", "1"), ("tunnels.decapsulated", "2"),
+                  ("tunnels.decap_dropped.not_ipv4", "1")]
+    else:
+        # Two options (class, type, length in words, data) the switch skips.
+        options = bytes.fromhex("0102030111223344") + bytes.fromhex("ffff0002") + bytes(8)
+        from_remote = geneve(*remote, VNI, echo_reply, sport=50000, options=options)
+        foreign_vni = geneve(*remote, 4242, echo_reply, sport=50001)
+        critical = geneve(*remote, VNI, echo_reply, sport=50002, options=options, flags=0x40)
+        control = geneve(*remote, VNI, echo_reply, sport=50003, flags=0x80)
+        under_frames = [from_remote, foreign_vni, critical, control, underlay_arp]
+        expected_under = [geneve(LOCAL_MAC, NEXT_HOP, LOCAL_IP, REMOTE_IP, VNI, echo)]
+        counts = [("port.net_pcap1.rx_packets", "5"), ("port.net_pcap1.dropped.not_tunnel", "3"),
+                  ("port.net_pcap1.dropped.no_flow", "1"), ("tunnels.decapsulated", "2"),
+                  ("tunnels.decap_dropped.not_ipv4", "1"), ("tunnels.decap_dropped.geneve_critical_options", "1"),
+                  ("tunnels.decap_dropped.geneve_oam", "1"), ("tunnel.100.kind", "geneve")]
+    write_pcap(vm_in, [arp_request, echo])
+    write_pcap(un_in, under_frames)
+    expected_vm = [arp(2, VM2_MAC, VM1_MAC, VM2_MAC, VM2_IP, VM1_MAC, VM1_IP), echo_reply]
+
+    own = ["--neutron", "--local-ip", LOCAL_IP, "--network", "net1,%s,%d" % (kind, VNI),
+           "--vm-port", "net_pcap0,ofport=5,net=net1",
+           "--underlay", "net_pcap1,ip=%s,mac=%s,next-hop-mac=%s" % (LOCAL_IP, LOCAL_MAC, NEXT_HOP),
+           "--control", ctl, "--paused", "--packets", str(2 + len(under_frames)), "--duration", "15"]
+    args = eal_args(prefix) + ["--vdev", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (vm_in, vm_out),
+                               "--vdev", "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (un_in, un_out), "--"] + own
+    proc = subprocess.Popen([binary] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = "", ""
+    try:
+        line = proc.stdout.readline()
+        check(line.strip() == "ready", "%s: the switch prints ready, got %r (stderr: %s)" %
+              (kind, line, proc.stderr.read() if line == "" else ""))
+        if line.strip() == "ready":
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(ctl)
+            for c in ["add-fdb net1 %s 00:00:00:00:00:00 0.0.0.0" % REMOTE_IP,
+                      "add-fdb net1 %s %s %s" % (REMOTE_IP, VM2_MAC, VM2_IP)]:
+                r = command(s, c)
+                check(r == "OK\n", "%s: %s -> %r" % (kind, c, r))
+            r = command(s, "add-fdb net7 %s %s %s" % (REMOTE_IP, VM2_MAC, VM2_IP))
+            check(r.startswith("ERROR: unknown network"), "%s: a bad add-fdb -> %r" % (kind, r))
+            r = command(s, "dump-flows table=20")
+            check(("dl_dst=" + VM2_MAC) in r and r.endswith("OK\n"), "%s: dump-flows table=20 -> %r" % (kind, r))
+            check(command(s, "resume") == "OK\n", "resume")
+            s.close()
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        check(False, "%s: the switch did not stop after --packets (stderr: %s)" % (kind, err))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    check(proc.returncode == 0, "%s: exit status %s (stderr: %s)" % (kind, proc.returncode, err))
+    check(not os.path.exists(ctl), "%s: the control socket is removed at exit" % kind)
+
+    got_vm = read_pcap(vm_out) if os.path.exists(vm_out) else None
+    got_under = read_pcap(un_out) if os.path.exists(un_out) else None
+    check(got_vm == expected_vm, "%s: VM port output: got %s, expected %s" %
+          (kind, [f.hex() for f in got_vm or []], [f.hex() for f in expected_vm]))
+    check(got_under == expected_under, "%s: underlay output: got %s, expected %s" %
+          (kind, [f.hex() for f in got_under or []], [f.hex() for f in expected_under]))
+    show = dict(l.split(" ", 1) for l in out.splitlines()[1:] if " " in l)
+    for key, want in counts + [("port.net_pcap0.rx_packets", "2"), ("port.net_pcap0.tx_packets", "2"),
+                               ("port.net_pcap1.tx_packets", "1"), ("tunnels.encapsulated", "1"),
+                               ("dpdk.mbufs_in_use", "0")]:
+        check(show.get(key) == want, "%s: show: %s is %s, expected %s" % (kind, key, show.get(key), want))
+
+
 def run(binary, prefix):
     with tempfile.TemporaryDirectory(prefix="fp-dpdk-e2e-") as d:
-        vm_in, vm_out = os.path.join(d, "vm_in.pcap"), os.path.join(d, "vm_out.pcap")
-        un_in, un_out = os.path.join(d, "under_in.pcap"), os.path.join(d, "under_out.pcap")
         ctl = os.path.join(d, "ctl.sock")
-
+        run_neutron(binary, prefix, d, "vxlan")
+        run_neutron(binary, prefix + "g", d, "geneve")
         arp_request = arp(1, VM1_MAC, "ff:ff:ff:ff:ff:ff", VM1_MAC, VM1_IP, "00:00:00:00:00:00", VM2_IP)
         echo = icmp_echo(VM1_MAC, VM2_MAC, VM1_IP, VM2_IP, False)
-        echo_reply = icmp_echo(VM2_MAC, VM1_MAC, VM2_IP, VM1_IP, True)
-        from_remote = vxlan("02:00:00:00:0a:02", LOCAL_MAC, REMOTE_IP, LOCAL_IP, VNI, echo_reply, sport=50000)
-        foreign_vni = vxlan("02:00:00:00:0a:02", LOCAL_MAC, REMOTE_IP, LOCAL_IP, 4242, echo_reply, sport=50001)
-        underlay_arp = arp(1, "02:00:00:00:0a:02", "ff:ff:ff:ff:ff:ff", "02:00:00:00:0a:02", REMOTE_IP,
-                           "00:00:00:00:00:00", LOCAL_IP)
-        write_pcap(vm_in, [arp_request, echo])
-        write_pcap(un_in, [from_remote, foreign_vni, underlay_arp])
-
-        expected_vm = [arp(2, VM2_MAC, VM1_MAC, VM2_MAC, VM2_IP, VM1_MAC, VM1_IP), echo_reply]
-        expected_under = [vxlan(LOCAL_MAC, NEXT_HOP, LOCAL_IP, REMOTE_IP, VNI, echo)]
-
-        own = ["--neutron", "--local-ip", LOCAL_IP, "--network", "net1,vxlan,%d" % VNI,
-               "--vm-port", "net_pcap0,ofport=5,net=net1",
-               "--underlay", "net_pcap1,ip=%s,mac=%s,next-hop-mac=%s" % (LOCAL_IP, LOCAL_MAC, NEXT_HOP),
-               "--control", ctl, "--paused", "--packets", "5", "--duration", "15"]
-        args = eal_args(prefix) + ["--vdev", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (vm_in, vm_out),
-                                   "--vdev", "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (un_in, un_out), "--"] + own
-        proc = subprocess.Popen([binary] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            line = proc.stdout.readline()
-            check(line.strip() == "ready", "the switch prints ready, got %r (stderr: %s)" %
-                  (line, proc.stderr.read() if line == "" else ""))
-            if line.strip() == "ready":
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(10)
-                s.connect(ctl)
-                for c in ["add-fdb net1 %s 00:00:00:00:00:00 0.0.0.0" % REMOTE_IP,
-                          "add-fdb net1 %s %s %s" % (REMOTE_IP, VM2_MAC, VM2_IP)]:
-                    r = command(s, c)
-                    check(r == "OK\n", "%s -> %r" % (c, r))
-                r = command(s, "add-fdb net7 %s %s %s" % (REMOTE_IP, VM2_MAC, VM2_IP))
-                check(r.startswith("ERROR: unknown network"), "a bad add-fdb -> %r" % r)
-                r = command(s, "dump-flows table=20")
-                check(("dl_dst=" + VM2_MAC) in r and r.endswith("OK\n"), "dump-flows table=20 -> %r" % r)
-                check(command(s, "resume") == "OK\n", "resume")
-                s.close()
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-            check(False, "the switch did not stop after --packets 5 (stderr: %s)" % err)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        check(proc.returncode == 0, "exit status %s (stderr: %s)" % (proc.returncode, err))
-        check(not os.path.exists(ctl), "the control socket is removed at exit")
-
-        got_vm = read_pcap(vm_out) if os.path.exists(vm_out) else None
-        got_under = read_pcap(un_out) if os.path.exists(un_out) else None
-        check(got_vm == expected_vm, "VM port output: got %s, expected %s" %
-              ([f.hex() for f in got_vm or []], [f.hex() for f in expected_vm]))
-        check(got_under == expected_under, "underlay output: got %s, expected %s" %
-              ([f.hex() for f in got_under or []], [f.hex() for f in expected_under]))
-        show = dict(l.split(" ", 1) for l in out.splitlines()[1:] if " " in l)
-        for key, want in [("port.net_pcap0.rx_packets", "2"), ("port.net_pcap0.tx_packets", "2"),
-                          ("port.net_pcap1.rx_packets", "3"), ("port.net_pcap1.tx_packets", "1"),
-                          ("port.net_pcap1.dropped.not_tunnel", "1"), ("port.net_pcap1.dropped.no_flow", "1"),
-                          ("tunnels.decapsulated", "2"), ("tunnels.decap_dropped.not_ipv4", "1"),
-                          ("tunnels.encapsulated", "1"), ("dpdk.mbufs_in_use", "0")]:
-            check(show.get(key) == want, "show: %s is %s, expected %s" % (key, show.get(key), want))
 
         # Flows mode: plain ports and a GRE tunnel given on the command line.
         flows = os.path.join(d, "flows.txt")
@@ -279,7 +318,7 @@ def run(binary, prefix):
             "--flows", flows, "--port", "net_pcap0,ofport=1", "--port", "net_pcap1,ofport=2",
             "--port", "net_pcap3,ofport=3",
             "--underlay", "net_pcap2,ip=%s,mac=%s,next-hop-mac=%s" % (LOCAL_IP, LOCAL_MAC, NEXT_HOP),
-            "--tunnel", "10,gre,10.0.0.9", "--packets", "2", "--duration", "15", "--flow-cache", "256"]
+            "--tunnel", "10,gre,10.0.0.9", "--tunnel", "11,geneve,10.0.0.8", "--packets", "2", "--duration", "15", "--flow-cache", "256"]
         r = subprocess.run([binary] + args, capture_output=True, text=True, timeout=30)
         check(r.returncode == 0 and r.stdout.startswith("ready\n"), "flows mode run: exit %d, stdout %r, stderr %r" %
               (r.returncode, r.stdout[:200], r.stderr))
@@ -288,6 +327,7 @@ def run(binary, prefix):
                   "flows mode: port %s gets the ARP frame" % name)
         check("\ndpdk.mbufs_in_use 0\n" in r.stdout, "flows mode: every mbuf back in the pool")
         check("\nflow_cache.entries 256\n" in r.stdout, "flows mode: --flow-cache gives a cache")
+        check("\ntunnel.11.kind geneve\n" in r.stdout, "flows mode: --tunnel takes geneve")
         want = [gre(LOCAL_MAC, NEXT_HOP, LOCAL_IP, "10.0.0.9", 77, echo)]
         got = read_pcap(u_out) if os.path.exists(u_out) else None
         check(got == want, "flows mode: underlay output %s, expected %s" %
@@ -315,6 +355,8 @@ def run(binary, prefix):
         run_quick(binary, base + ["--neutron", "--network", "n,vxlan,5", "--vm-port", "net_nope9,ofport=3,net=n"],
                   1, 'no DPDK port named "net_nope9"', "a missing port")
         run_quick(binary, base + ["--flows"], 2, "--flows needs a value", "bad arguments")
+        run_quick(binary, base + ["--neutron", "--network", "n,stt,5"], 2, "type must be vxlan, geneve or gre",
+                  "a bad network type")
         run_quick(binary, base + ["--flows", flows, "--flow-cache", "lots"], 2, "--flow-cache must be", "bad --flow-cache")
         run_quick(binary, base + ["--neutron", "--network", "n,vxlan,5", "--vm-port", "net_null0,ofport=3,net=m"],
                   1, 'unknown network "m"', "a VM port on an unknown network")
