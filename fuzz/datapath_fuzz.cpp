@@ -2,26 +2,34 @@
 // over in-memory ports, what dpdk_switch runs per burst): frames from VM
 // ports and from the underlay go through decapsulation, the typed Neutron
 // br-tun pipeline (learning, the ARP responder, l2pop flows, the flow cache
-// or not) and encapsulation.
+// or not) and encapsulation, over VXLAN (net1), GRE (net2) and Geneve (net3)
+// tunnels that l2pop records delete and make again on the way.
 //
 // The input is a list of records. The first byte of the input picks the
 // configuration (flow cache on or off). Each record is
 //   [op] [len] [len bytes]
-// where op's low 2 bits say where the bytes go: a VM port of net1 or net2,
-// the underlay as they are, or the underlay wrapped by the harness in a
-// valid VXLAN or GRE outer header from the remote host (so the fuzzer
-// reaches the pipeline through a tunnel without having to spell outer
-// headers and checksums), with one outer byte then overwritten when op's
-// bit 2 is set (a byte of the record chooses where, the next what). Bits
-// 3-5 advance the clock (0 to 7 * 45 s: learned flows and the ARP
+// where op's low 2 bits say where the bytes go:
+//   0  a VM port: net1's, or with bit 7 net3's
+//   1  net2's VM port; with bit 7 no frame but an l2pop change from the
+//      remote, the record's first byte saying which (see l2pop below)
+//   2  the underlay, as they are
+//   3  the underlay wrapped by the harness in a valid outer header from the
+//      remote host (so the fuzzer reaches the pipeline through a tunnel
+//      without having to spell outer headers and checksums): VXLAN, with bit
+//      7 GRE, or Geneve when the record's first byte is geneve_marker (taken
+//      off); one outer byte is then overwritten when op's bit 2 is set (a
+//      byte of the record chooses where, the next what).
+// Bits 3-5 advance the clock (0 to 7 * 45 s: learned flows and the ARP
 // responder's MACs expire on the way), bit 6 polls the bridge before the
-// next record (so bursts hold several frames), bit 7 uses GRE instead of
-// VXLAN.
+// next record (so bursts hold several frames). (Before net3, bit 7 meant
+// GRE and nothing else; seeds of that time mean what they meant.)
 //
 // Checked (abort on failure, besides AddressSanitizer and UBSan):
 //   - every frame the switch transmits parses as Ethernet, VM ports never
-//     get a VLAN tag, and the underlay only gets VXLAN or GRE frames to the
-//     remote whose outer IPv4 header checksum is right;
+//     get a VLAN tag, and the underlay only gets VXLAN, Geneve or GRE frames
+//     to the remote with headers as tunnel.hpp writes them (outer IPv4
+//     checksum right, UDP length right, no options), which the remote's
+//     tunnel_set takes back to an untagged Ethernet frame;
 //   - every buffer is accounted for: once the receive queues are drained and
 //     the transmitted frames freed, the pool holds all of them again.
 #include <cstddef>
@@ -49,6 +57,15 @@ using bridge = fx::bridge<fx::memory_port_ref>;
 constexpr std::uint32_t local_ip = 0x0a000001, remote_ip = 0x0a000002;
 constexpr std::uint64_t local_mac = 0x020000000a01ULL, next_hop_mac = 0x0200000000feULL;
 constexpr std::uint32_t pool_buffers = 256;
+// The first byte of a wrapped record with op bit 7 that makes it Geneve, not GRE.
+constexpr std::uint8_t geneve_marker = 0x65;
+
+// The remote's l2pop entries: per network, the flooding entry and its VM's.
+constexpr const char* fdb_entries[3][2] = {
+    {"net1 10.0.0.2 00:00:00:00:00:00 0.0.0.0", "net1 10.0.0.2 fa:16:3e:00:00:21 192.168.1.21"},
+    {"net2 10.0.0.2 00:00:00:00:00:00 0.0.0.0", "net2 10.0.0.2 fa:16:3e:00:00:22 192.168.2.22"},
+    {"net3 10.0.0.2 00:00:00:00:00:00 0.0.0.0", "net3 10.0.0.2 fa:16:3e:00:00:23 192.168.3.23"},
+};
 
 // An invariant: on failure, which one, then abort (libFuzzer keeps the input).
 #define CHECK(x) check((x), __LINE__, #x)
@@ -70,8 +87,9 @@ void check_vm_port(const fp::io::memory_port& p) {
 }
 
 // The underlay's frames: IPv4 from us to the remote, header checksum right,
-// UDP to 4789 or GRE.
-void check_underlay(const fp::io::memory_port& p) {
+// VXLAN, Geneve or GRE as tunnel.hpp writes them, and taken back by the
+// remote's end to an untagged Ethernet frame.
+void check_underlay(const fp::io::memory_port& p, fp::io::tunnel_set& remote) {
     namespace pr = fp::proto;
     for (const fp::packet& f : p.transmitted()) {
         CHECK(f.len >= pr::eth_header_len + 20);
@@ -85,8 +103,27 @@ void check_underlay(const fp::io::memory_port& p) {
         for (std::size_t i = 0; i < 20; i += 2) s += pr::load_be16(ip + i);
         while (s >> 16) s = (s & 0xffffu) + (s >> 16);
         CHECK(s == 0xffffu);
+        CHECK(pr::load_be16(ip + 2) == f.len - pr::eth_header_len);
         CHECK(ip[9] == 17 || ip[9] == 47);
-        if (ip[9] == 17) CHECK(pr::load_be16(ip + 20 + 2) == 4789);
+        const std::uint8_t* l4 = ip + 20;
+        if (ip[9] == 17) {
+            CHECK(f.len >= fp::io::vxlan_overhead);
+            const std::uint16_t port = pr::load_be16(l4 + 2);
+            CHECK(port == 4789 || port == 6081);
+            CHECK(pr::load_be16(l4 + 4) == f.len - pr::eth_header_len - 20);
+            CHECK(pr::load_be16(l4 + 6) == 0);
+            CHECK(pr::load_be32(l4 + 8) == (port == 4789 ? 0x08000000u : 0x00006558u));
+            CHECK((pr::load_be32(l4 + 12) & 0xffu) == 0);
+        } else {
+            CHECK(pr::load_be32(l4) == 0x20006558u);
+        }
+        fp::packet inner = f; // decapsulation moves the view, not the bytes
+        CHECK(remote.decapsulate(inner) == fp::io::decap_status::ok);
+        fp::flow_key k{};
+        fp::proto::frame_layout l{};
+        fp::extract(inner.data, inner.len, k, l);
+        CHECK(l.has_ethernet);
+        CHECK(!l.has_vlan);
     }
 }
 
@@ -95,16 +132,17 @@ struct harness {
     // The remote host's end, to wrap frames the way it would send them.
     fp::io::buffer_pool remote_pool{fp::io::buffer_pool::config{1, 2048, 128}};
     fp::io::tunnel_set remote{fp::io::underlay_config{remote_ip, 0x020000000a02ULL}};
-    std::optional<fp::io::memory_port> vm1, vm2, under;
+    std::optional<fp::io::memory_port> vm1, vm2, vm3, under;
     std::optional<bridge> br;
 
     explicit harness(bool flow_cache) {
         vm1.emplace(pool, fp::io::memory_port::config{.port = 11});
         vm2.emplace(pool, fp::io::memory_port::config{.port = 12});
+        vm3.emplace(pool, fp::io::memory_port::config{.port = 13});
         under.emplace(pool, fp::io::memory_port::config{.port = 99});
         fx::bridge_options o;
         o.local_ip = "10.0.0.1";
-        o.networks = {{"net1", "vxlan", 1001}, {"net2", "gre", 2002}};
+        o.networks = {{"net1", "vxlan", 1001}, {"net2", "gre", 2002}, {"net3", "geneve", 3003}};
         o.tables.max_flows = 64; // small: full tables and learn refusals are reached
         o.flow_cache = flow_cache ? 64 : 0;
         auto made = bridge::neutron(o);
@@ -112,28 +150,39 @@ struct harness {
         br.emplace(std::move(std::get<0>(made)));
         CHECK(!br->add_vm_port(11, "vm1", fx::memory_port_ref(*vm1, pool), "net1"));
         CHECK(!br->add_vm_port(12, "vm2", fx::memory_port_ref(*vm2, pool), "net2"));
+        CHECK(!br->add_vm_port(13, "vm3", fx::memory_port_ref(*vm3, pool), "net3"));
         CHECK(!br->set_underlay("under", fx::memory_port_ref(*under, pool), {local_ip, local_mac, next_hop_mac}));
-        // l2pop: the remote floods both networks and holds one VM on each.
-        for (const char* c :
-             {"add-fdb net1 10.0.0.2 00:00:00:00:00:00 0.0.0.0", "add-fdb net1 10.0.0.2 fa:16:3e:00:00:21 192.168.1.21",
-              "add-fdb net2 10.0.0.2 00:00:00:00:00:00 0.0.0.0",
-              "add-fdb net2 10.0.0.2 fa:16:3e:00:00:22 192.168.2.22"}) {
-            const std::string r = br->execute(c);
-            CHECK(r.size() >= 3 && r.compare(r.size() - 3, 3, "OK\n") == 0);
+        // l2pop: the remote floods every network and holds one VM on each.
+        for (std::uint8_t net = 0; net < 3; ++net) {
+            l2pop(static_cast<std::uint8_t>(net | 4));
+            l2pop(static_cast<std::uint8_t>(net | 4 | 8));
         }
         CHECK(remote.add({1, fp::io::tunnel_kind::vxlan, local_ip, 0x0200000000ffULL}));
         CHECK(remote.add({2, fp::io::tunnel_kind::gre, local_ip, 0x0200000000ffULL}));
+        CHECK(remote.add({3, fp::io::tunnel_kind::geneve, local_ip, 0x0200000000ffULL}));
     }
 
-    // The inner frame as the remote would send it, in VNI/key `id`.
-    bool inject_wrapped(const std::uint8_t* inner, std::size_t len, bool gre, std::uint32_t id,
+    // An l2pop change from the remote: bits 0-1 of `b` pick the network
+    // (net1, net2, net3, net3), bit 2 adds rather than deletes, bit 3 picks
+    // the VM's entry rather than the flooding one. Deleting a network's
+    // flooding entry deletes its tunnel port; adding an entry makes it again.
+    void l2pop(std::uint8_t b) {
+        const std::string c =
+            std::string((b & 4) != 0 ? "add-fdb " : "del-fdb ") + fdb_entries[std::min(b & 3, 2)][(b >> 3) & 1];
+        const std::string r = br->execute(c);
+        CHECK(r.size() >= 3 && r.compare(r.size() - 3, 3, "OK\n") == 0);
+    }
+
+    // The inner frame as the remote would send it on tunnel port `port`
+    // (1 VXLAN, 2 GRE, 3 Geneve), in VNI/key `id`.
+    bool inject_wrapped(const std::uint8_t* inner, std::size_t len, std::uint32_t port, std::uint32_t id,
                         const std::uint8_t* corrupt) {
         fp::packet p;
         if (len > remote_pool.max_frame_len() || !remote_pool.alloc(p)) return false;
         std::memcpy(p.data, inner, len);
         p.len = static_cast<std::uint32_t>(len);
         p.tun_id = id;
-        bool ok = remote.encapsulate(p, gre ? 2u : 1u) == fp::io::encap_status::ok;
+        bool ok = remote.encapsulate(p, port) == fp::io::encap_status::ok;
         if (ok && corrupt != nullptr) p.data[corrupt[0] % std::min<std::uint32_t>(p.len, 64)] = corrupt[1];
         if (ok) ok = under->inject(p.bytes());
         remote_pool.free(p);
@@ -143,14 +192,17 @@ struct harness {
     // Polls until every receive queue is empty (a poll takes one burst a
     // port), checking what each round sent.
     void poll(std::int64_t now) {
-        for (int round = 0; round == 0 || vm1->pending() + vm2->pending() + under->pending() != 0; ++round) {
+        for (int round = 0; round == 0 || vm1->pending() + vm2->pending() + vm3->pending() + under->pending() != 0;
+             ++round) {
             CHECK(round < 64); // a burst a port a round: the queues hold less
             br->poll(now);
             check_vm_port(*vm1);
             check_vm_port(*vm2);
-            check_underlay(*under);
+            check_vm_port(*vm3);
+            check_underlay(*under, remote);
             vm1->clear_transmitted();
             vm2->clear_transmitted();
+            vm3->clear_transmitted();
             under->clear_transmitted();
         }
         CHECK(pool.available() == pool_buffers);
@@ -171,15 +223,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         len = std::min(len, size - at);
         const std::uint8_t* bytes = data + at;
         at += len;
+        const bool bit7 = (op & 0x80) != 0;
         switch (op & 3) {
-        case 0: h.vm1->inject(std::span<const std::uint8_t>(bytes, len)); break;
-        case 1: h.vm2->inject(std::span<const std::uint8_t>(bytes, len)); break;
+        case 0: (bit7 ? h.vm3 : h.vm1)->inject(std::span<const std::uint8_t>(bytes, len)); break;
+        case 1:
+            if (!bit7)
+                h.vm2->inject(std::span<const std::uint8_t>(bytes, len));
+            else if (len >= 1)
+                h.l2pop(bytes[0]);
+            break;
         case 2: h.under->inject(std::span<const std::uint8_t>(bytes, len)); break;
         case 3: {
-            const bool gre = (op & 0x80) != 0;
+            const bool geneve = bit7 && len >= 1 && bytes[0] == geneve_marker;
+            if (geneve) {
+                ++bytes;
+                --len;
+            }
+            const std::uint32_t port = geneve ? 3 : bit7 ? 2 : 1;
+            const std::uint32_t id = geneve ? 3003 : bit7 ? 2002 : 1001;
             const bool corrupt = (op & 4) != 0 && len >= 2;
-            const std::uint32_t id = gre ? 2002 : 1001;
-            h.inject_wrapped(bytes + (corrupt ? 2 : 0), len - (corrupt ? 2 : 0), gre, id, corrupt ? bytes : nullptr);
+            h.inject_wrapped(bytes + (corrupt ? 2 : 0), len - (corrupt ? 2 : 0), port, id, corrupt ? bytes : nullptr);
             break;
         }
         }
