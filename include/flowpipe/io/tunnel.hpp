@@ -57,7 +57,9 @@
 // tun_metadata, so both are dropped and counted, as Linux's geneve device
 // drops C frames it has no option parser for. Like Open vSwitch (and unlike
 // this header before Geneve), a VXLAN frame's UDP checksum is checked too
-// when it is not 0 (RFC 7348 allows it; RFC 8926 asks it for Geneve).
+// when it is not 0 (both RFCs let a receiver check it). Unlike Open vSwitch,
+// an outer IPv4 header with options (IHL > 5) is taken, its options skipped;
+// Open vSwitch drops it ("ip options not supported on tunnel packets").
 //
 // Tunnel ports come and go on the control path (add, remove): the Neutron
 // agent deletes a tunnel port when l2pop removes the last entry of its
