@@ -186,6 +186,7 @@ struct port_counters {
     case decap_status::truncated: return "truncated";
     case decap_status::not_ipv4: return "not_ipv4";
     case decap_status::bad_ip_checksum: return "bad_ip_checksum";
+    case decap_status::ip_options: return "ip_options";
     case decap_status::not_local: return "not_local";
     case decap_status::fragment: return "fragment";
     case decap_status::not_tunnel: return "not_tunnel";

@@ -443,6 +443,14 @@ const malformed_case malformed_cases[] = {
      },
      decap_status::truncated},
     {"bad checksum", outer::vxlan, [](auto& f) { f[25] ^= 1; }, decap_status::bad_ip_checksum},
+    {"IPv4 options (IHL 6, a no-op option word)", outer::vxlan,
+     [](auto& f) {
+         f.insert(f.begin() + 34, {1, 1, 1, 0}); // NOP, NOP, NOP, end of options
+         f[14] = 0x46;
+         set16(f, 16, static_cast<std::uint16_t>(f.size() - 14));
+         fix_ip_checksum(f);
+     },
+     decap_status::ip_options},
     {"not to the local IP", outer::vxlan,
      [](auto& f) {
          f[33] = 3;

@@ -57,9 +57,10 @@
 // tun_metadata, so both are dropped and counted, as Linux's geneve device
 // drops C frames it has no option parser for. Like Open vSwitch (and unlike
 // this header before Geneve), a VXLAN frame's UDP checksum is checked too
-// when it is not 0 (both RFCs let a receiver check it). Unlike Open vSwitch,
-// an outer IPv4 header with options (IHL > 5) is taken, its options skipped;
-// Open vSwitch drops it ("ip options not supported on tunnel packets").
+// when it is not 0 (both RFCs let a receiver check it). As in Open vSwitch
+// (ip_extract_tnl_md: "ip options not supported on tunnel packets"), an
+// outer IPv4 header with options (IHL > 5) is dropped, after the checksum
+// and length checks, as OVS orders them.
 //
 // Tunnel ports come and go on the control path (add, remove): the Neutron
 // agent deletes a tunnel port when l2pop removes the last entry of its
@@ -127,6 +128,7 @@ enum class decap_status : std::uint8_t {
     truncated,                 // shorter than the headers it claims, or than its IPv4 total length
     not_ipv4,                  // not an untagged IPv4 frame, or a bad version / IHL / total length
     bad_ip_checksum,           // the outer IPv4 header checksum is wrong
+    ip_options,                // the outer IPv4 header has options (Open vSwitch drops those too)
     not_local,                 // IPv4 destination is not the local IP
     fragment,                  // a fragment of an IPv4 datagram (not reassembled)
     not_tunnel,                // neither UDP nor GRE
@@ -144,7 +146,7 @@ enum class decap_status : std::uint8_t {
     gre_not_ethernet,          // GRE protocol other than 0x6558
     unknown_remote,            // no tunnel port of that kind for the outer source IP
 };
-inline constexpr std::size_t decap_status_count = 20;
+inline constexpr std::size_t decap_status_count = 21;
 
 [[nodiscard]] constexpr const char* to_string(decap_status s) noexcept {
     switch (s) {
@@ -152,6 +154,7 @@ inline constexpr std::size_t decap_status_count = 20;
     case decap_status::truncated: return "truncated";
     case decap_status::not_ipv4: return "not IPv4";
     case decap_status::bad_ip_checksum: return "bad IPv4 header checksum";
+    case decap_status::ip_options: return "outer IPv4 header with options";
     case decap_status::not_local: return "not addressed to the local IP";
     case decap_status::fragment: return "IPv4 fragment";
     case decap_status::not_tunnel: return "neither UDP nor GRE";
@@ -430,6 +433,7 @@ class tunnel_set {
         if (total < ihl) return decap_status::not_ipv4;
         if (len < eth_header_len + total) return decap_status::truncated;
         if (detail::ipv4_header_checksum(ip, ihl) != 0) return decap_status::bad_ip_checksum;
+        if (ihl != ipv4_min_header_len) return decap_status::ip_options;
         const std::uint32_t src = load_be32(ip + ipv4_src_offset);
         const std::uint32_t dst = load_be32(ip + ipv4_dst_offset);
         if (dst != underlay_.local_ip) return decap_status::not_local;
