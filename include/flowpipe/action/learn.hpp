@@ -91,6 +91,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
@@ -352,6 +353,19 @@ class learn_staging {
     std::array<std::uint8_t, max_walks> flags_{};
 };
 
+// get(k, F::range) with the field's offset, size and shifts as constants: a
+// learn reads a few fields per packet, and the table-driven get (when the
+// inliner leaves it a call) costs more than the rest of building the flow.
+template <field_type F>
+[[nodiscard, gnu::always_inline]] inline uint128 learned_bits(const flow_key& k) noexcept {
+    constexpr std::size_t offset = info(F::range.field).offset, size = info(F::range.field).size;
+    constexpr unsigned shift = info(F::range.field).shift;
+    constexpr uint128 all = info(F::range.field).all_ones();
+    uint128 v = 0;
+    std::memcpy(&v, reinterpret_cast<const std::uint8_t*>(&k) + offset, size);
+    return (((v >> shift) & all) >> F::range.start) & F::range.mask();
+}
+
 // output:F of a learned flow: the port OVS would output to, or none.
 [[nodiscard]] constexpr std::uint32_t learned_output_port(uint128 v, unsigned n_bits) noexcept {
     if (n_bits > 16 && (v >> 16) != 0) return ports::none;
@@ -601,7 +615,7 @@ struct match_field {
                   "a learn match spec needs source and destination of the same width");
     using learn_match_tag = void;
     using dst = Dst;
-    static uint128 value(const flow_key& k) noexcept { return get(k, Src::range); }
+    static uint128 value(const flow_key& k) noexcept { return detail::learned_bits<Src>(k); }
 };
 template <field_type Dst, std::uint64_t V>
 struct match_const {
@@ -630,7 +644,7 @@ struct load_field {
     using learn_action_tag = void;
     using action = actions::load_to<Dst>;
     static void fill(action& a, const flow_key& k) noexcept {
-        a.value = static_cast<typename Dst::value_type>(get(k, Src::range));
+        a.value = static_cast<typename Dst::value_type>(detail::learned_bits<Src>(k));
     }
 };
 template <field_type Src>
@@ -638,7 +652,7 @@ struct output_field {
     using learn_action_tag = void;
     using action = actions::output;
     static void fill(action& a, const flow_key& k) noexcept {
-        a.port = detail::learned_output_port(get(k, Src::range), Src::range.n_bits);
+        a.port = detail::learned_output_port(detail::learned_bits<Src>(k), Src::range.n_bits);
     }
 };
 

@@ -448,15 +448,17 @@ void replay_cached(Tables& tables, flow_cache& cache, const flow_cache::entry& e
 // run the matched flow's actions (see lookup_and_run); and for the flow
 // cache flow_cache_ptr() (null: none), flow_cache_generation() (see
 // flow_cache.hpp), credit_flow(table_id, flow, bytes, now) (Table::hit on a
-// flow a cached walk found), for_each_table.
+// flow a cached walk found), for_each_table. `defer_learns`: stage learns
+// per burst (see the top); off, or with hooks that say so, every learn
+// installs as its packet runs.
 template <class Tables, class Hooks>
 void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::int64_t now_ms, burst_output& out,
-               Hooks& hooks) {
+               Hooks& hooks, bool defer_learns = true) {
     out.begin();
     burst_counters& c = out.counters();
     flow_cache* const cache = tables.flow_cache_ptr();
     std::size_t snapshots_used = 0;
-    constexpr bool defer = hooks_defer_learns<std::remove_cvref_t<Hooks>>();
+    const bool defer = defer_learns && hooks_defer_learns<std::remove_cvref_t<Hooks>>();
     learn_deferral<Tables> deferral(tables, s.learns, cache, defer);
     for (std::size_t base = 0; base < pkts.size(); base += max_burst) {
         const std::size_t n = std::min(max_burst, pkts.size() - base);
@@ -555,7 +557,7 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
                 // learn_deferral for when, with learns staged).
                 if ((s.log.effects & effect::changes_tables) == 0) {
                     deferral.end_walk();
-                } else if constexpr (defer) {
+                } else if (defer) {
                     deferral.end_learning_walk(s.log.replaced_actions);
                 } else { // every learn of the walk is in: the plain bookkeeping
                     if (s.log.replaced_actions) cache->invalidate();
