@@ -11,8 +11,8 @@
 //   flowpipe_learn_{add,refresh}_burst  the same through learn's burst form
 //                                  (install_burst: probe the 32, prefetch,
 //                                  then install; tables under 8192 flows go
-//                                  packet by packet), what a staged engine
-//                                  would run
+//                                  packet by packet), what the engine's
+//                                  staged learns run
 //   swx_learner_add/flows:N        rte_swx_table_learner: lookup (32 mailboxes
 //                                  interleaved, as the SWX pipeline runs it)
 //                                  then add, on the same keys (16 bytes:
@@ -21,6 +21,12 @@
 //   flowpipe_br_tun_learn/flows:N  whole frames from a tunnel through the
 //                                  typed br-tun pipeline (parse, tables 0, 4,
 //                                  10, output): packets/s that re-learn
+//   flowpipe_learn_pipeline_{add,refresh}[_immediate]/flows:N  frames from
+//                                  a tunnel through br-tun (tables 0, 4, 10),
+//                                  new or known source MACs: the pipeline's
+//                                  own learn path, learns staged per burst
+//                                  (the engine's default) or, _immediate,
+//                                  installed as each packet runs
 //   flowpipe_mac_flood             1M random source MACs through the table-10
 //                                  learn with limit=65536: memory stays
 //                                  bounded, refused learns are counted
@@ -313,11 +319,8 @@ void bm_flowpipe_add_burst(benchmark::State& state) {
     set_counters(state, ns, flowpipe_memory(flows).total);
 }
 
-// Whole frames from a tunnel through the br-tun pipeline, all re-learning.
-void bm_flowpipe_pipeline(benchmark::State& state) {
-    const std::size_t flows = static_cast<std::size_t>(state.range(0));
-    fp_setup& s = flowpipe_table(flows);
-    br_tun& p = *s.p;
+// Tables 0, 4 and 10 of br-tun: from the tunnel, set the local VLAN, learn, out to patch-int.
+void install_tunnel_path(br_tun& p) {
     auto& t0 = p.table<0>();
     if (t0.size() == 0) {
         using namespace fp;
@@ -325,6 +328,14 @@ void bm_flowpipe_pipeline(benchmark::State& state) {
         (void)p.table<4>().add(match{}.set(field_id::tun_id, seg), 1, neutron::tun_to_lv_actions{{lvid}, {}}, {}, 0);
         (void)p.table<10>().add(match{}, 1, neutron::learn_from_tun_actions{{}, {patch_int}}, {}, 0);
     }
+}
+
+// Whole frames from a tunnel through the br-tun pipeline, all re-learning.
+void bm_flowpipe_pipeline(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    fp_setup& s = flowpipe_table(flows);
+    br_tun& p = *s.p;
+    install_tunnel_path(p);
     const auto& stream = get_workload(flows).present;
     std::vector<std::array<std::uint8_t, 128>> bufs(burst);
     std::array<fp::packet, burst> pkts;
@@ -345,6 +356,90 @@ void bm_flowpipe_pipeline(benchmark::State& state) {
     }
     const double ns = clock.ns();
     if (out.on_port(patch_int).size() != burst) state.SkipWithError("frames did not reach patch-int");
+    set_counters(state, ns, flowpipe_memory(flows).total);
+}
+
+// The pipeline's own learn path: bursts of 32 frames from a tunnel through
+// br-tun (tables 0, 4, 10: the learn into table 20, output), framed before
+// the timed region (each burst copies its frames from a ready copy, as the
+// pipeline rewrites them in place), with the engine's default (learns into
+// a big table 20 staged and installed per burst) or, with immediate_learns
+// hooks, each learn installed as its packet runs. Add: every frame's source
+// MAC is new (removed again outside timing, as the add rows do). Refresh:
+// every frame re-learns a known MAC.
+template <bool Add, class Hooks>
+void bm_flowpipe_learn_pipeline(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    fp_setup& s = flowpipe_table(flows);
+    br_tun& p = *s.p;
+    install_tunnel_path(p);
+    auto& t = p.table<20>();
+    const auto& w = get_workload(flows);
+    const std::vector<std::uint64_t> stream =
+        Add ? std::vector<std::uint64_t>(w.fresh.begin(),
+                                         w.fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)))
+            : w.present;
+    // Frames are built a round of `frames` packets at a time, outside timing.
+    constexpr std::size_t room = 128, head = 32;
+    const std::size_t frames = std::min<std::size_t>(4096, stream.size());
+    std::vector<std::array<std::uint8_t, room>> ready(frames), bufs(burst);
+    std::vector<std::uint32_t> lens(frames);
+    auto frame_round = [&](std::size_t first) {
+        for (std::size_t i = 0; i < frames; ++i) {
+            fp::flow_key k = packet_key(stream[(first + i) % stream.size()]);
+            k.vlan_tci = 0;
+            k.nw_ttl = 64;
+            lens[i] = static_cast<std::uint32_t>(
+                fp::compose_frame(k, std::span<std::uint8_t>(ready[i].data() + head, room - head)));
+        }
+    };
+    std::array<fp::packet, burst> pkts;
+    fp::burst_output out;
+    std::size_t pos = 0, done = 0, added = 0;
+    std::int64_t now = 1;
+    const std::size_t size_before = t.size();
+    auto undo = [&] { // back to the N present flows
+        fp::flow_key k = packet_key(0);
+        for (std::size_t i = 0; i < pos; ++i) {
+            k.eth_src = stream[i];
+            typename table20::key_type v, m;
+            fp::neutron::learn_ucast::build_match<table20::schema_type>(k, v, m);
+            const auto* f = t.find_strict(v, m, fp::neutron::learn_ucast::priority);
+            if (f != nullptr) t.remove(f->get_match(), true, fp::neutron::learn_ucast::priority);
+        }
+        pos = 0;
+    };
+    frame_round(0);
+    double ns = 0;
+    loop_clock clock;
+    for (auto _ : state) {
+        if (pos % frames == 0 && pos != 0) { // new frames (and, adding, room in table 20)
+            ns += clock.ns();
+            state.PauseTiming();
+            if (Add && pos + frames > stream.size()) {
+                added += t.size() - size_before;
+                undo();
+            }
+            frame_round(pos);
+            state.ResumeTiming();
+            clock = loop_clock{};
+        }
+        const std::size_t at = pos % frames;
+        for (std::size_t i = 0; i < burst; ++i) {
+            std::memcpy(bufs[i].data(), ready[at + i].data(), room);
+            pkts[i] = fp::packet{bufs[i].data() + head, lens[at + i], head, tun_port, 0, seg, 0, 0};
+        }
+        p.run(pkts, Add ? 1 : now++, out, Hooks{});
+        done += out.on_port(patch_int).size();
+        pos += burst;
+    }
+    ns += clock.ns();
+    if (Add) {
+        added += t.size() - size_before;
+        undo();
+        if (added != done) state.SkipWithError("a learn of a new MAC did not add");
+    }
+    if (done != state.iterations() * burst) state.SkipWithError("frames did not reach patch-int");
     set_counters(state, ns, flowpipe_memory(flows).total);
 }
 
@@ -572,6 +667,20 @@ void register_all() {
         benchmark::RegisterBenchmark("swx_learner_rearm", bm_swx_rearm)->Arg(flows)->ArgName("flows");
 #endif
         benchmark::RegisterBenchmark("flowpipe_br_tun_learn", bm_flowpipe_pipeline)->Arg(flows)->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_pipeline_add", bm_flowpipe_learn_pipeline<true, fp::no_hooks>)
+            ->Arg(flows)
+            ->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_pipeline_add_immediate",
+                                     bm_flowpipe_learn_pipeline<true, fp::immediate_learns>)
+            ->Arg(flows)
+            ->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_pipeline_refresh", bm_flowpipe_learn_pipeline<false, fp::no_hooks>)
+            ->Arg(flows)
+            ->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_pipeline_refresh_immediate",
+                                     bm_flowpipe_learn_pipeline<false, fp::immediate_learns>)
+            ->Arg(flows)
+            ->ArgName("flows");
     }
     benchmark::RegisterBenchmark("flowpipe_mac_flood", bm_flowpipe_mac_flood)->Iterations(2);
 }
@@ -630,6 +739,36 @@ int main(int argc, char** argv) {
         std::printf("%-10s %9.2f %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %9.2f %7.2f %7.2f\n", n.c_str(), median(fa),
                     median(fab), median(sa), median(ra), median(rab), median(fr), median(frb), median(sr), median(rr),
                     median(rrb));
+    }
+    std::printf("\nThe pipeline's learn path (frames through br-tun tables 0, 4, 10): packets/s (M), learns staged per"
+                " burst (engine default) and installed at once (immediate_learns), and the per-round ratio to SWX\n");
+    std::printf("%-10s %9s %9s %7s %7s %9s %9s %7s %7s %9s\n", "flows", "add", "add imm", "st/imm", "st/swx", "refr",
+                "refr imm", "st/imm", "st/swx", "br_tun");
+    for (std::int64_t flows : sizes) {
+        const std::string n = std::to_string(flows);
+        std::vector<double> a, ai, ar, as, r, ri, rr, rs, bt;
+        for (const auto& m : per_round) {
+            auto get = [&](const std::string& name) {
+                const auto it = m.find(name + "/flows:" + n);
+                return it == m.end() ? 0.0 : it->second;
+            };
+            const double pa = get("flowpipe_learn_pipeline_add"), pai = get("flowpipe_learn_pipeline_add_immediate"),
+                         pr = get("flowpipe_learn_pipeline_refresh"),
+                         pri = get("flowpipe_learn_pipeline_refresh_immediate"), sa = get("swx_learner_add"),
+                         sr = get("swx_learner_rearm"), b = get("flowpipe_br_tun_learn");
+            if (pa > 0) a.push_back(pa / 1e6);
+            if (pai > 0) ai.push_back(pai / 1e6);
+            if (pa > 0 && pai > 0) ar.push_back(pa / pai);
+            if (pa > 0 && sa > 0) as.push_back(pa / sa);
+            if (pr > 0) r.push_back(pr / 1e6);
+            if (pri > 0) ri.push_back(pri / 1e6);
+            if (pr > 0 && pri > 0) rr.push_back(pr / pri);
+            if (pr > 0 && sr > 0) rs.push_back(pr / sr);
+            if (b > 0) bt.push_back(b / 1e6);
+        }
+        if (a.empty() && r.empty()) continue;
+        std::printf("%-10s %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %7.2f %7.2f %9.2f\n", n.c_str(), median(a), median(ai),
+                    median(ar), median(as), median(r), median(ri), median(rr), median(rs), median(bt));
     }
     benchmark::Shutdown();
     flowpipe::bench::stop_dpdk();
