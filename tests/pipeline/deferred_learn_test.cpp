@@ -113,11 +113,12 @@ std::unique_ptr<test_pipeline> make(const setup& s) {
     EXPECT_TRUE(t0.add(m_in_port(7), 1, learn_fin_list{{}, {1}}, {}, 0));
     EXPECT_TRUE(t0.add(m_in_port(9), 1, straight{{1}}, {}, 0));
     // Enough flows in 20 and 40 for their learns to be staged; some with a
-    // hard timeout so that an evicting table 40 has victims.
+    // long hard timeout, so that an evicting table 40 stays full (its learned
+    // flows expire first: they go).
     for (std::size_t i = 0; i < big; ++i) {
         EXPECT_TRUE(p->table<20>().add(m_eth_dst(filler_mac(i)), 1, learned{{50}}, {}, 0));
         EXPECT_TRUE(p->table<40>().add(m_eth_dst(filler_mac(i)), 1, learned{{60}},
-                                       fp::flow_options{0, 0, static_cast<std::uint16_t>(i % 3 == 0 ? 2 : 0)}, 0));
+                                       fp::flow_options{0, 0, static_cast<std::uint16_t>(i % 3 == 0 ? 600 : 0)}, 0));
     }
     EXPECT_TRUE(p->table<20>().add(fp::match{}, 0, learned{{9}}, {}, 0)); // unknown: "flood"
     return p;

@@ -27,9 +27,10 @@
 // packet runs, though: it stages its key and actions (learn.hpp's
 // learn_staging, in the scratch space) and prefetches its index lines, and
 // the staged learns go in, in order and with one burst probe per 32, just
-// before anything could tell: a lookup in a table with staged learns, a flow
-// cache lookup or insert (the generation must be theirs), a controller
-// callback, a learn that installs at once, the end of the burst. So every
+// before anything could tell: a lookup in a table with staged learns that
+// may find what they install (packet_context::before_lookup), a flow cache
+// lookup or insert (the generation must be theirs), a controller callback, a
+// learn that installs at once, the end of the burst. So every
 // lookup, counter, timer, learn_stats and flow cache count is what immediate
 // installs give (tests/pipeline/deferred_learn_test.cpp runs both and
 // compares), while a run of learning packets pays its table's cache misses
@@ -116,6 +117,10 @@ class learn_deferral {
     // Where a learn may stage itself, or null: install at once.
     [[nodiscard]] detail::learn_staging* stage() noexcept { return enabled_ ? &stage_ : nullptr; }
     [[nodiscard]] bool pending(std::uint8_t table) const noexcept { return stage_.pending(table); }
+    [[nodiscard]] bool may_match(std::uint8_t table, std::uint64_t h) const noexcept {
+        return stage_.may_match(table, h);
+    }
+    [[nodiscard]] std::size_t staged_into(std::uint8_t table) const noexcept { return stage_.staged_into(table); }
     [[nodiscard]] bool any() const noexcept { return stage_.any(); }
 
     void begin_walk(std::size_t i) noexcept {
@@ -261,16 +266,31 @@ class packet_context {
     // Runs the packet from table 0.
     void start() noexcept {
         table_ = 0;
-        before_lookup(0);
         tables_.run_table(0, *this, key_.in_port);
     }
 
-  private:
-    // Learns staged for `table` go in before it is looked up.
-    void before_lookup(std::uint8_t table) {
-        if (deferral_ != nullptr && deferral_->pending(table)) deferral_->flush();
+    // Learns staged for table t go in before it is looked up for `key`,
+    // unless none of them can change what the lookup finds or what it
+    // credits. In an exact table every staged learn is a flow of one full
+    // key: it changes nothing for a lookup of another key (not the flow
+    // found, not the stats, not the prelookup's answer), as long as it cannot
+    // evict, that is while the table has room for every staged add. Then only
+    // a staged key that may equal the lookup's (the staging's filter) needs
+    // the learns in. (In the mixed row of bench/pipeline_bench, tunnel
+    // packets learning between patch-int packets looking up other MACs, the
+    // learns of a burst still go in together.)
+    template <class Table>
+    void before_lookup(Table& t, const flow_key& key) {
+        if (deferral_ == nullptr || !deferral_->pending(t.id())) return;
+        if constexpr (Table::exact_mode) {
+            if (t.size() + deferral_->staged_into(t.id()) < t.config().max_flows &&
+                !deferral_->may_match(t.id(), Table::learn_hash(Table::schema_type::pack(key))))
+                return;
+        }
+        deferral_->flush();
     }
 
+  private:
     void record(std::uint32_t port) noexcept {
         if (n_outputs_ == outputs_.size()) {
             ++overflow_;
@@ -310,7 +330,6 @@ class packet_context {
         ++resubmits_;
         depth_ += deepens;
         table_ = table;
-        before_lookup(table);
         tables_.run_table(table, *this, old_in_port);
         table_ = old_table;
         depth_ -= deepens;
@@ -343,6 +362,7 @@ class packet_context {
 // in_port that resubmit(P,T) changed for the lookup only.
 template <class Table, class Ctx>
 inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t restore_in_port) noexcept {
+    if constexpr (requires { ctx.before_lookup(table, key); }) ctx.before_lookup(table, key);
     auto* f = table.lookup_at(key, ctx.index());
     key.in_port = restore_in_port;
     if (ctx.logging()) { // the flow cache is on and this walk may be stored
