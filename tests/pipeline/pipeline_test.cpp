@@ -11,6 +11,7 @@
 
 #include "../support/frames.hpp"
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <vector>
@@ -161,6 +162,34 @@ TEST(pipeline, each_output_sees_the_packet_as_modified_so_far) {
     EXPECT_EQ(out.on_port(2)[0].cookie, fp::clone_cookie);
     EXPECT_NE(out.on_port(3)[0].cookie, fp::clone_cookie);
     EXPECT_EQ(out.dropped().size(), 0u);
+}
+
+// More outputs than a run holds: the ones past it are counted, and every
+// frame whose own output did not fit still goes back to its driver (it used
+// to be neither sent nor returned).
+TEST(pipeline, outputs_past_the_runs_room_are_counted_and_every_buffer_comes_back) {
+    for (const bool cached : {false, true}) {
+        fp::generic_pipeline p(fp::table_config{}, cached ? 64 : 0);
+        ASSERT_TRUE(p.add(0, fp::match{}, 0, {output{2}, output{3}, output{4}}, {}, 0));
+        fp::burst_output out(fp::burst_output::config{.max_outputs = 8});
+        for (int round = 0; round < 2; ++round) { // the second round replays from the cache
+            frames f;
+            for (std::uint64_t i = 0; i < 5; ++i) f.add(eth(1, 0xa, 0xb + i)).cookie = 100 + i; // buffer ids
+            p.run(f.pkts, 0, out);
+            EXPECT_EQ(out.counters().output_overflow, 7u * (round + 1));
+            ASSERT_EQ(out.outputs().size(), 8u);
+            // Each frame's buffer is either sent (its last output) or returned, once.
+            std::vector<std::uint64_t> buffers;
+            for (const auto& t : out.outputs())
+                if (t.pkt.cookie != fp::clone_cookie) buffers.push_back(t.pkt.cookie);
+            for (const fp::packet& d : out.dropped()) buffers.push_back(d.cookie);
+            std::sort(buffers.begin(), buffers.end());
+            std::vector<std::uint64_t> want;
+            for (const fp::packet& q : f.pkts) want.push_back(q.cookie);
+            std::sort(want.begin(), want.end());
+            EXPECT_EQ(buffers, want) << "cached " << cached << " round " << round;
+        }
+    }
 }
 
 TEST(pipeline, resubmit_with_in_port_changes_it_for_the_lookup_only) {
