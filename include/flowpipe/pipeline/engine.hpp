@@ -34,8 +34,8 @@
 // lookup, counter, timer, learn_stats and flow cache count is what immediate
 // installs give (tests/pipeline/deferred_learn_test.cpp runs both and
 // compares), while a run of learning packets pays its table's cache misses
-// overlapped. Hooks with `defer_learns = false` (`immediate_learns`) turn it
-// off.
+// overlapped. `pipeline_config::defer_learns = false`, or hooks with
+// `defer_learns = false` (`immediate_learns`), turn it off.
 //
 // The engine is shared by the typed `pipeline<...>` and the run-time
 // `generic_pipeline` through `Tables::run_table(table_id, ctx)` (CRTP-free:

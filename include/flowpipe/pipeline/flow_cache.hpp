@@ -20,7 +20,7 @@
 // counters (every add, delete, expiry, eviction and learned flow moves one).
 // What changes() does not see moves the epoch: a flow mod that replaces
 // actions in place (the pipelines' modify), a walk whose learn replaced a
-// flow's actions in place (a MAC that moved: `learn_replacements`), and
+// flow's actions in place (a MAC that moved: the learn's result says so), and
 // `invalidate()`, for an embedder that modifies a table behind the
 // pipeline's back. A learn that only refreshes an identical flow (the steady
 // state of a learning bridge) moves nothing. Both terms only grow, so any
@@ -137,37 +137,6 @@ template <class... Lists>
         });
         return e;
     }
-}
-
-// How many flows the learns of a flow's action list have replaced in place
-// so far (learn_stats::modified: same match, other actions or cookie). A
-// learn that adds a flow moves its table's changes(); one that refreshes an
-// identical flow changes no walk; only this case needs the cache's epoch.
-template <class A>
-inline constexpr bool is_learn_action = false;
-template <class... Args>
-inline constexpr bool is_learn_action<actions::learn<Args...>> = true;
-template <>
-inline constexpr bool is_learn_action<actions::generic_learn> = true;
-
-template <class List>
-[[nodiscard]] inline std::uint64_t learn_replacements_of(const List& l) noexcept {
-    std::uint64_t n = 0;
-    if constexpr (std::is_same_v<List, generic_actions>) {
-        for (const any_action& a : l.list)
-            if (const auto* g = std::get_if<actions::generic_learn>(&a)) n += g->stats().modified;
-    } else {
-        l.for_each([&](const auto& a) {
-            if constexpr (is_learn_action<std::remove_cvref_t<decltype(a)>>) n += a.stats().modified;
-        });
-    }
-    return n;
-}
-template <class... Lists>
-[[nodiscard]] inline std::uint64_t learn_replacements(const std::variant<Lists...>& s) noexcept {
-    std::uint64_t n = 0;
-    dispatch<sizeof...(Lists)>(s.index(), [&](auto I) { n = learn_replacements_of(*std::get_if<I.value>(&s)); });
-    return n;
 }
 
 // ---------------------------------------------------------------------------

@@ -60,6 +60,10 @@ struct pipeline_config {
     // Entries of the exact-match flow cache in front of the tables
     // (pipeline/flow_cache.hpp), rounded up to a power of two; 0: no cache.
     std::size_t flow_cache = 0;
+    // Learns into big exact tables staged per burst and installed together
+    // just before anything can see them (pipeline/engine.hpp); false: each
+    // learn installs while its packet runs. The tables end up the same.
+    bool defer_learns = true;
 
     [[nodiscard]] table_config for_table(std::uint8_t id) const {
         for (const auto& [n, c] : tables)
@@ -126,7 +130,8 @@ class pipeline {
     explicit pipeline(const pipeline_config& cfg = {})
         : tables_(std::make_unique<slots>(((void)sizeof(Tables), cfg)...)),
           scratch_(std::make_unique<engine_scratch>()),
-          cache_(cfg.flow_cache != 0 ? std::make_unique<flowpipe::flow_cache>(cfg.flow_cache) : nullptr) {}
+          cache_(cfg.flow_cache != 0 ? std::make_unique<flowpipe::flow_cache>(cfg.flow_cache) : nullptr),
+          defer_learns_(cfg.defer_learns) {}
 
     // The flow table numbered Id.
     template <std::uint8_t Id>
@@ -143,7 +148,7 @@ class pipeline {
     // Runs a burst from table 0 at time now_ms; results in `out`.
     template <class Hooks = no_hooks>
     void run(std::span<packet> pkts, std::int64_t now_ms, burst_output& out, Hooks&& hooks = Hooks{}) {
-        run_burst(*this, *scratch_, pkts, now_ms, out, hooks);
+        run_burst(*this, *scratch_, pkts, now_ms, out, hooks, defer_learns_);
     }
 
     // Expires timed-out flows in every table; returns how many went.
@@ -275,6 +280,7 @@ class pipeline {
     std::unique_ptr<slots> tables_;
     std::unique_ptr<engine_scratch> scratch_;
     std::unique_ptr<flowpipe::flow_cache> cache_;
+    bool defer_learns_ = true;
 };
 
 } // namespace flowpipe
