@@ -121,39 +121,18 @@ class burst_output {
     // Sends `p` to `port`; false (counted as output_overflow, `p` not taken)
     // when the run's outputs are full.
     bool emit(std::uint32_t port, const packet& p) noexcept {
-        packet* slot = reserve(port);
-        if (slot == nullptr) return false;
-        *slot = p;
-        return true;
-    }
-
-    // The record of the next frame sent to `port`, for the caller to fill:
-    // copy the frame in, then edit the copy (rewrite it, set its tunnel
-    // fields) where it lies, so no record is read back right after it was
-    // written field by field (a wide load of narrow stores stalls on store
-    // forwarding). Null (counted as output_overflow) when the run's outputs
-    // are full. cancel_last() takes the last reservation back.
-    [[nodiscard]] packet* reserve(std::uint32_t port) noexcept {
         if (n_tx_ == cfg_.max_outputs) {
             ++counters_.output_overflow;
-            return nullptr;
+            return false;
         }
         const std::uint32_t g = group_for(port);
         where_[n_tx_] = place{g, static_cast<std::uint32_t>(groups_[g].count++)};
         ports_[n_tx_] = port;
+        frames_[n_tx_] = p;
+        ++n_tx_;
         tx_built_ = false;
         ++counters_.transmitted;
-        return &frames_[n_tx_++];
-    }
-    void cancel_last() noexcept {
-        --n_tx_;
-        --counters_.transmitted;
-        const std::uint32_t g = where_[n_tx_].group;
-        if (--groups_[g].count == 0 && g + 1 == n_groups_) { // the reservation opened it: close it
-            --n_groups_;
-            recent_[groups_[g].port & 0xffu] = no_group;
-            last_ = no_group;
-        }
+        return true;
     }
 
     // A frame no flow sent anywhere: counted, and returned to its driver.

@@ -399,45 +399,34 @@ namespace detail {
 template <class Port, class After>
 void emit_outputs(burst_output& out, burst_counters& c, packet& p, const proto::frame_layout& layout,
                   const flow_key& original, std::size_t n_out, Port&& port, After&& after) {
-    // Each frame is made in its output record (burst_output::reserve): the
-    // clone, or a copy of p's record, is written there and rewritten in
-    // place, so no record is copied right after its fields were edited.
     std::size_t sent = 0;
     for (std::size_t o = 0; o + 1 < n_out; ++o) {
         const std::uint32_t to = port(o);
         if (to == ports::none) continue;
-        packet* copy = out.reserve(to);
-        if (copy == nullptr) continue; // the run's outputs are full (counted)
+        packet copy;
+        if (!out.clone(p, copy)) continue;
         const flow_key& a = after(o);
-        if (!out.clone(p, *copy)) {
-            out.cancel_last();
-            continue;
-        }
-        if (rewrite_frame(*copy, layout, original, a) != rewrite_status::ok) {
-            out.cancel_last();
+        if (rewrite_frame(copy, layout, original, a) != rewrite_status::ok) {
             ++c.no_headroom;
             continue;
         }
-        copy->tun_id = a.tun_id;
-        copy->tun_src = a.tun_src;
-        copy->tun_dst = a.tun_dst;
-        ++sent;
+        copy.tun_id = a.tun_id;
+        copy.tun_src = a.tun_src;
+        copy.tun_dst = a.tun_dst;
+        sent += out.emit(to, copy);
     }
     if (n_out > 0 && port(n_out - 1) != ports::none) {
-        if (packet* last = out.reserve(port(n_out - 1))) {
-            const flow_key& a = after(n_out - 1);
-            *last = p;
-            if (rewrite_frame(*last, layout, original, a) == rewrite_status::ok) {
-                last->tun_id = a.tun_id;
-                last->tun_src = a.tun_src;
-                last->tun_dst = a.tun_dst;
-                return;
-            }
-            out.cancel_last(); // nothing was written to the frame
+        const flow_key& a = after(n_out - 1);
+        if (rewrite_frame(p, layout, original, a) == rewrite_status::ok) {
+            p.tun_id = a.tun_id;
+            p.tun_src = a.tun_src;
+            p.tun_dst = a.tun_dst;
+            if (out.emit(port(n_out - 1), p)) return;
+            // The run's outputs are full (counted): the buffer goes back
+            // below instead of being lost.
+        } else {
             ++c.no_headroom;
         }
-        // (outputs full: counted, and the buffer goes back below instead of
-        // being lost)
     }
     if (sent == 0)
         out.drop(p);
