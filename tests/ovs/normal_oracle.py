@@ -40,18 +40,15 @@ Exit status: 0 no differences, 1 differences or an error, 77 skipped (Open
 vSwitch not installed).
 """
 import argparse
-import json
-import os
 import random
 import re
 import shutil
-import signal
-import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
+
+from ovs_daemons import OvsDaemons, run
 
 SKIP = 77
 LOCAL = "LOCAL"
@@ -68,13 +65,6 @@ PORTS = [
     (7, "trunk", [10, 30]),
 ]
 PORT_NUMBERS = [p for p, _, _ in PORTS]
-
-
-def run(cmd, env, check=True):
-    r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
-    return r.stdout
 
 
 # ---- frames --------------------------------------------------------------
@@ -117,32 +107,16 @@ MCAST = 0x01005e000001
 
 # ---- Open vSwitch --------------------------------------------------------
 
-class Ovs:
+class Ovs(OvsDaemons):
     def __init__(self, d):
-        self.d = d
-        self.env = dict(os.environ, OVS_RUNDIR=d, OVS_LOGDIR=d, OVS_DBDIR=d, OVS_SYSCONFDIR=d, OVS_PKGDATADIR=d)
-        self.db = "unix:%s/db.sock" % d
-        self.sock = None
-        self.next_id = 0
-        self.buf = b""
+        super().__init__(d)
         self.received = 0
         self.pcap_pos = {}
 
-    def vsctl(self, *args):
-        return run(["ovs-vsctl", "--db=" + self.db, "--timeout=20"] + list(args), self.env)
-
     def start(self):
         d = self.d
-        run(["ovsdb-tool", "create", d + "/conf.db", "/usr/share/openvswitch/vswitch.ovsschema"], self.env)
-        run(["ovsdb-server", "--remote=punix:" + d + "/db.sock", "--pidfile=" + d + "/ovsdb.pid", "--detach",
-             "--log-file=" + d + "/ovsdb.log", d + "/conf.db"], self.env)
         # flow-limit=0 before ovs-vswitchd starts: its upcall handler takes the limit when created.
-        run(["ovs-vsctl", "--db=" + self.db, "--no-wait", "init", "--", "set", "Open_vSwitch", ".",
-             "other_config:flow-limit=0"], self.env)
-        run(["ovs-vswitchd", "--enable-dummy=override", self.db, "--pidfile=" + d + "/vswitchd.pid", "--detach",
-             "--log-file=" + d + "/vswitchd.log", "--disable-system"], self.env)
-        pid = open(d + "/vswitchd.pid").read().strip()
-        self.ctl = "%s/ovs-vswitchd.%s.ctl" % (d, pid)
+        self.start_daemons(["--", "set", "Open_vSwitch", ".", "other_config:flow-limit=0"])
         cmd = ["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=dummy", "fail-mode=secure",
                "--", "set", "interface", "br0", "options:tx_pcap=%s/LOCAL.pcap" % d]
         for n, mode, arg in PORTS:
@@ -159,47 +133,6 @@ class Ovs:
         self.appctl("time/stop")
         for name in [str(n) for n in PORT_NUMBERS] + [LOCAL]:
             self.pcap_pos[name] = 24  # after the file header
-
-    def stop(self):
-        if self.sock:
-            self.sock.close()
-        for name in ("vswitchd.pid", "ovsdb.pid"):
-            try:
-                pid = int(open(os.path.join(self.d, name)).read().strip())
-                os.kill(pid, signal.SIGTERM)
-                for _ in range(50):
-                    try:
-                        os.kill(pid, 0)
-                        time.sleep(0.05)
-                    except ProcessLookupError:
-                        break
-                else:
-                    os.kill(pid, signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-
-    # ---- unixctl JSON-RPC: one connection, many requests ----
-    def appctl(self, method, *params):
-        if self.sock is None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.connect(self.ctl)
-        self.next_id += 1
-        self.sock.sendall(json.dumps({"method": method, "params": list(params), "id": self.next_id}).encode())
-        dec = json.JSONDecoder()
-        while True:
-            try:
-                text = self.buf.decode().lstrip()
-                obj, end = dec.raw_decode(text)
-                self.buf = text[end:].encode()
-                break
-            except ValueError:
-                chunk = self.sock.recv(1 << 16)
-                if not chunk:
-                    raise RuntimeError("ovs-vswitchd closed the control connection")
-                self.buf += chunk
-        if obj.get("error"):
-            raise RuntimeError("%s %s: %s" % (method, " ".join(params), obj["error"]))
-        return obj["result"]
 
     def configure(self, max_entries, idle_s):
         self.vsctl("set", "bridge", "br0", "other_config:mac-table-size=%d" % max_entries,

@@ -15,68 +15,25 @@ Exit status: 0 no differences, 1 differences or an error, 77 skipped (Open
 vSwitch not installed).
 """
 import argparse
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from ovs_daemons import OvsDaemons, run
+
 SKIP = 77
 
 
-def run(cmd, env, check=True):
-    r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
-    return r.stdout
-
-
-class Ovs:
-    def __init__(self, d):
-        self.d = d
-        self.env = dict(os.environ, OVS_RUNDIR=d, OVS_LOGDIR=d, OVS_DBDIR=d, OVS_SYSCONFDIR=d, OVS_PKGDATADIR=d)
-        self.db = "unix:%s/db.sock" % d
-        self.sock = None
-        self.next_id = 0
-        self.buf = b""
-
+class Ovs(OvsDaemons):
     def start(self):
-        d = self.d
-        schema = "/usr/share/openvswitch/vswitch.ovsschema"
-        run(["ovsdb-tool", "create", d + "/conf.db", schema], self.env)
-        run(["ovsdb-server", "--remote=punix:" + d + "/db.sock", "--pidfile=" + d + "/ovsdb.pid", "--detach",
-             "--log-file=" + d + "/ovsdb.log", d + "/conf.db"], self.env)
-        run(["ovs-vsctl", "--db=" + self.db, "--no-wait", "init"], self.env)
-        run(["ovs-vswitchd", "--enable-dummy=override", self.db, "--pidfile=" + d + "/vswitchd.pid", "--detach",
-             "--log-file=" + d + "/vswitchd.log", "--disable-system"], self.env)
-        pid = open(d + "/vswitchd.pid").read().strip()
-        self.ctl = "%s/ovs-vswitchd.%s.ctl" % (d, pid)
+        self.start_daemons()
         run(["ovs-vsctl", "--db=" + self.db, "add-br", "br0", "--", "set", "bridge", "br0",
              "datapath_type=dummy", "fail-mode=secure"], self.env)
         self.ports = set()
-
-    def stop(self):
-        if self.sock:
-            self.sock.close()
-        for name in ("vswitchd.pid", "ovsdb.pid"):
-            try:
-                pid = int(open(os.path.join(self.d, name)).read().strip())
-                os.kill(pid, signal.SIGTERM)
-                for _ in range(50):
-                    try:
-                        os.kill(pid, 0)
-                        time.sleep(0.05)
-                    except ProcessLookupError:
-                        break
-                else:
-                    os.kill(pid, signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
 
     def add_ports(self, numbers):
         cmd = ["ovs-vsctl", "--db=" + self.db]
@@ -95,29 +52,6 @@ class Ovs:
             if g:
                 m[int(g.group(3))] = int(g.group(2))
         return m
-
-    # ---- unixctl JSON-RPC: one connection, many requests ----
-    def appctl(self, method, *params):
-        if self.sock is None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.connect(self.ctl)
-        self.next_id += 1
-        self.sock.sendall(json.dumps({"method": method, "params": list(params), "id": self.next_id}).encode())
-        dec = json.JSONDecoder()
-        while True:
-            try:
-                text = self.buf.decode()
-                obj, end = dec.raw_decode(text.lstrip())
-                self.buf = text.lstrip()[end:].encode()
-                break
-            except ValueError:
-                chunk = self.sock.recv(1 << 16)
-                if not chunk:
-                    raise RuntimeError("ovs-vswitchd closed the control connection")
-                self.buf += chunk
-        if obj.get("error"):
-            raise RuntimeError("%s: %s" % (method, obj["error"]))
-        return obj["result"]
 
 
 def ports_used(flows, packets):
