@@ -994,6 +994,21 @@ struct learn {
     // the burst's first insert, through an out-of-line probe returning its
     // result in memory: at 1K flows it learned new MACs at half the
     // packet-by-packet rate.)
+    // Probes m keys at once, then prefetches what installing them writes:
+    // the flow of each key found, a free slot for each one not.
+    template <class Table>
+    static void probe_and_prefetch(Table& t, const typename Table::key_type* value, const std::uint64_t* hash,
+                                   std::size_t m, typename Table::learn_probe* probe) noexcept {
+        t.probe_learn_burst(value, hash, m, probe);
+        std::size_t misses = 0;
+        for (std::size_t i = 0; i < m; ++i) {
+            if (probe[i].r.found)
+                t.prefetch_flow(probe[i].r.id);
+            else
+                t.prefetch_new_flow(misses++);
+        }
+    }
+
     template <class Table>
     void install_burst_exact(Table& t, const flow_key* const* keys, std::size_t n, std::int64_t now,
                              learn_result* results) const {
@@ -1008,14 +1023,7 @@ struct learn {
                 build_match<schema_t>(*keys[base + i], value[i], mask);
                 hash[i] = Table::learn_hash(value[i]);
             }
-            t.probe_learn_burst(value, hash, m, probe);
-            std::size_t misses = 0;
-            for (std::size_t i = 0; i < m; ++i) {
-                if (probe[i].r.found)
-                    t.prefetch_flow(probe[i].r.id);
-                else
-                    t.prefetch_new_flow(misses++);
-            }
+            probe_and_prefetch(t, value, hash, m, probe);
             for (std::size_t i = 0; i < m; ++i)
                 results[base + i] = install_probed(t, probe[i], value[i], *keys[base + i], now);
         }
@@ -1061,14 +1069,7 @@ struct learn {
                 value[i] = e[base + i].value;
                 hash[i] = e[base + i].hash;
             }
-            t.probe_learn_burst(value, hash, m, probe);
-            std::size_t misses = 0;
-            for (std::size_t i = 0; i < m; ++i) {
-                if (probe[i].r.found)
-                    t.prefetch_flow(probe[i].r.id);
-                else
-                    t.prefetch_new_flow(misses++);
-            }
+            probe_and_prefetch(t, value, hash, m, probe);
             for (std::size_t i = 0; i < m; ++i) {
                 staged_entry<Table>& x = e[base + i];
                 const std::uint64_t before = t.changes();
