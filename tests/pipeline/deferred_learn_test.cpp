@@ -92,6 +92,7 @@ struct setup {
     std::uint32_t limit = 0; // table 40's learn
     bool evict = false;      // table 40 full at big + 24 flows, evicting
     std::size_t flow_cache = 0;
+    bool defer_learns = true; // pipeline_config::defer_learns
 };
 
 std::unique_ptr<test_pipeline> make(const setup& s) {
@@ -101,6 +102,7 @@ std::unique_ptr<test_pipeline> make(const setup& s) {
     c.tables.emplace_back(std::uint8_t{40},
                           s.evict ? fp::table_config{big + 24, fp::overflow_policy::evict} : fp::table_config{2 * big});
     c.flow_cache = s.flow_cache;
+    c.defer_learns = s.defer_learns;
     auto p = std::make_unique<test_pipeline>(c);
     auto& t0 = p->table<0>();
     learn_limited limited;
@@ -381,6 +383,31 @@ TEST(deferred_learn, packet_k_plus_1_sees_what_packet_k_learned) {
         EXPECT_EQ(fl->n_packets, 2u); // counters kept across the move
         EXPECT_EQ(std::get<0>(std::get<learned>(fl->actions).actions).port, 3u);
     }
+}
+
+// pipeline_config::defer_learns decides: learns into big tables wait for
+// their burst install (learn_stats::staged counts them) or install at once,
+// and the tables end up the same either way.
+TEST(deferred_learn, the_pipeline_config_turns_staging_on_and_off) {
+    std::vector<std::string> flows[2];
+    for (const bool defer : {true, false}) {
+        auto p = make(setup{.defer_learns = defer});
+        fp::test::frames fr;
+        for (std::size_t i = 0; i < 10; ++i) fr.add(fp::test::eth(2, vm_mac(40 + i), 0));
+        fp::burst_output out;
+        p->run(fr.pkts, 1000 * ms, out);
+        std::uint64_t added = 0, staged = 0;
+        p->table<0>().for_each([&](const auto& fl) {
+            if (const auto* l = std::get_if<from_tunnel>(&fl.actions)) {
+                added += std::get<0>(l->actions).stats().added;
+                staged += std::get<0>(l->actions).stats().staged;
+            }
+        });
+        EXPECT_EQ(added, 10u) << "defer " << defer;
+        EXPECT_EQ(staged, defer ? 10u : 0u);
+        flows[defer] = flows_of(*p);
+    }
+    EXPECT_EQ(flows[0], flows[1]);
 }
 
 TEST(deferred_learn, delete_learned_and_fin_timeouts_of_staged_learns) {

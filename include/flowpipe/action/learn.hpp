@@ -140,6 +140,7 @@ struct learn_stats {
     std::uint64_t modified = 0;      // same match and priority, other actions or cookie
     std::uint64_t refused_limit = 0; // limit=N reached (result_dst got 0)
     std::uint64_t failed = 0;        // the target table refused the flow (full, or a match it cannot hold)
+    std::uint64_t staged = 0;        // of all of them, learns that waited for their table's burst install
 };
 
 enum class learn_result : std::uint8_t { added, refreshed, modified, refused_limit, failed };
@@ -1131,6 +1132,7 @@ struct learn {
             slot = st.template stage<staged_entry<Table>>(fn, this, &t, target_table, h, ctx.now(), ctx.index());
         }
         ::new (slot) staged_entry<Table>{value, h, build_actions(ctx.key()), static_cast<std::uint32_t>(ctx.index())};
+        ++state.stats.staged;
     }
 
   public:

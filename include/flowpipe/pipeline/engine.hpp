@@ -149,9 +149,14 @@ class learn_deferral {
     }
     void end_walk() noexcept { walk_ = no_walk; }
 
-    // Installs every staged learn.
+    // Installs every staged learn (called per packet: the check is inline,
+    // the install out of line).
     void flush() {
-        if (!stage_.any()) return;
+        if (stage_.any()) install_staged();
+    }
+
+  private:
+    [[gnu::noinline]] void install_staged() {
         if (cache_ == nullptr) {
             stage_.install_all();
             stage_.settle_walks(no_walk, [](std::uint8_t) {});
@@ -165,7 +170,6 @@ class learn_deferral {
         observe(after);
     }
 
-  private:
     void settle(std::uint8_t f) noexcept {
         if ((f & detail::learn_staging::walk_replaced) != 0) cache_->invalidate();
         if (f != 0) ++cache_->counters().invalidations;

@@ -61,12 +61,11 @@ class exact_id_index {
 
     static constexpr std::size_t slots_per_bucket = 10;
     static constexpr std::size_t burst_group = 32;
-    static constexpr std::size_t max_load_num = 3, max_load_den = 4;
+    static constexpr std::size_t max_load_num = exact_index<Words>::max_load_num,
+                                 max_load_den = exact_index<Words>::max_load_den;
 
     [[nodiscard]] static constexpr std::size_t bucket_count_for(std::size_t capacity) noexcept {
-        const std::size_t slots_needed = (capacity * max_load_den + max_load_num - 1) / max_load_num;
-        const std::size_t buckets = (slots_needed + slots_per_bucket - 1) / slots_per_bucket;
-        return std::bit_ceil(buckets < 1 ? std::size_t{1} : buckets);
+        return exact_index<Words>::buckets_for(capacity, slots_per_bucket);
     }
     [[nodiscard]] static constexpr std::size_t capacity_for(std::size_t capacity) noexcept {
         return bucket_count_for(capacity) * slots_per_bucket * max_load_num / max_load_den;
@@ -88,16 +87,10 @@ class exact_id_index {
     // The same hash as exact_index (so the two index the same key alike).
     [[nodiscard]] static std::uint64_t hash(const key_type& k) noexcept { return exact_index<Words>::hash(k); }
 
-    // What probe(k) found: the slot holding k, or where insert_at would put it.
-    struct probe_result {
-        std::uint64_t hash = 0;
-        std::size_t bucket = 0; // found: the key's bucket; else the free slot's bucket
-        std::uint32_t slot = 0;
-        std::uint32_t id = npos;   // the key's id when found, else npos
-        std::uint32_t skipped = 0; // buckets passed before `bucket`
-        bool found = false;
-        bool has_free = false; // not found and a free slot exists
-    };
+    // What probe(k) found: the slot holding k, or where insert_at would put
+    // it (exact_index's, field for field).
+    using probe_result = typename exact_index<Words>::probe_result;
+    static_assert(exact_index<Words>::npos == npos, "probe_result's id uses npos for none");
 
     template <class KeyOf>
     [[nodiscard]] probe_result probe(const key_type& k, std::uint64_t h, const KeyOf& key_of) const noexcept {

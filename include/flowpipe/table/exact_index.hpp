@@ -176,11 +176,16 @@ class exact_index {
     // clusters make misses probe 1.4 (at 0.8) to 2.5 (at 7/8) buckets.
     static constexpr std::size_t max_load_num = 3, max_load_den = 4;
 
+    // How many buckets of `slots` slots (a power of two) hold `capacity`
+    // keys at no more than max_load; exact_id_index sizes itself the same way.
+    [[nodiscard]] static constexpr std::size_t buckets_for(std::size_t capacity, std::size_t slots) noexcept {
+        const std::size_t slots_needed = (capacity * max_load_den + max_load_num - 1) / max_load_num;
+        const std::size_t buckets = (slots_needed + slots - 1) / slots;
+        return std::bit_ceil(buckets < 1 ? std::size_t{1} : buckets);
+    }
     // The bucket count, and so capacity(), that exact_index(capacity) picks.
     [[nodiscard]] static constexpr std::size_t bucket_count_for(std::size_t capacity) noexcept {
-        const std::size_t slots_needed = (capacity * max_load_den + max_load_num - 1) / max_load_num;
-        const std::size_t buckets = (slots_needed + slots_per_bucket - 1) / slots_per_bucket;
-        return std::bit_ceil(buckets < 1 ? std::size_t{1} : buckets);
+        return buckets_for(capacity, slots_per_bucket);
     }
     [[nodiscard]] static constexpr std::size_t capacity_for(std::size_t capacity) noexcept {
         return bucket_count_for(capacity) * slots_per_bucket * max_load_num / max_load_den;

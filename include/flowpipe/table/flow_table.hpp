@@ -302,17 +302,7 @@ class flow_table {
         } else if (n_flows_ >= cfg_.max_flows && !make_room()) {
             return {flow_mod_errc::table_full};
         }
-        flow_type& f = allocate();
-        f.value = value;
-        f.set_mask(mask);
-        f.priority = priority;
-        f.cookie = o.cookie;
-        f.idle_timeout = o.idle_timeout;
-        f.hard_timeout = o.hard_timeout;
-        f.created_ms = f.modified_ms = f.used_ms = now_ms;
-        f.n_packets = f.n_bytes = 0;
-        f.actions = actions_type(std::forward<Actions>(acts));
-        f.next_same_key = npos;
+        flow_type& f = new_flow(value, mask, priority, std::forward<Actions>(acts), o, now_ms);
         if (!link(f)) {
             release(f);
             return {flow_mod_errc::table_full};
@@ -503,17 +493,7 @@ class flow_table {
             if (p.r.found || n_flows_ >= cfg_.max_flows)
                 return add_packed(value, Schema::full_mask(), priority, std::forward<Actions>(acts), o, now_ms);
             if (!p.r.has_free || index_.size() >= index_.capacity()) return {flow_mod_errc::table_full};
-            flow_type& f = allocate();
-            f.value = value;
-            f.set_mask(flow_type::full());
-            f.priority = priority;
-            f.cookie = o.cookie;
-            f.idle_timeout = o.idle_timeout;
-            f.hard_timeout = o.hard_timeout;
-            f.created_ms = f.modified_ms = f.used_ms = now_ms;
-            f.n_packets = f.n_bytes = 0;
-            f.actions = actions_type(std::forward<Actions>(acts));
-            f.next_same_key = npos;
+            flow_type& f = new_flow(value, flow_type::full(), priority, std::forward<Actions>(acts), o, now_ms);
             if (index_.insert_at(p.r, f.id) != index_type::insert_result::inserted) {
                 release(f);
                 return {flow_mod_errc::table_full};
@@ -634,6 +614,25 @@ class flow_table {
             if (!cookie.matches(f.cookie)) return;
             if (m.covers(f.get_match())) act(f);
         });
+    }
+
+    // A flow from a free slot, filled as an add makes it: counters at 0,
+    // created = modified = used = now, on no same-key chain yet.
+    template <class Actions>
+    flow_type& new_flow(const key_type& value, const key_type& mask, std::int32_t priority, Actions&& acts,
+                        const flow_options& o, std::int64_t now_ms) {
+        flow_type& f = allocate();
+        f.value = value;
+        f.set_mask(mask);
+        f.priority = priority;
+        f.cookie = o.cookie;
+        f.idle_timeout = o.idle_timeout;
+        f.hard_timeout = o.hard_timeout;
+        f.created_ms = f.modified_ms = f.used_ms = now_ms;
+        f.n_packets = f.n_bytes = 0;
+        f.actions = actions_type(std::forward<Actions>(acts));
+        f.next_same_key = npos;
+        return f;
     }
 
     flow_type& allocate() {
