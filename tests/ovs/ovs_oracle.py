@@ -93,21 +93,26 @@ def run_case(ovs, driver, d):
     flows = lines(d + "/flows")
     packets = lines(d + "/packets")
     # Learning cases: every packet traced with -generate (learn side effects
-    # happen), the target table (DIR/table, default 20) dumped after
-    # DIR/packets, then DIR/packets2 traced.
+    # happen), the whole bridge dumped after DIR/packets (DIR/ovs-tables1),
+    # then DIR/packets2 traced, DIR/delete's strict deletes done and the
+    # bridge dumped again (DIR/ovs-tables2); the driver compares the tables
+    # DIR/table names. DIR/ports: more ports than the flows name (learned
+    # outputs).
     generate = bool(lines(d + "/generate"))
     packets2 = lines(d + "/packets2")
-    ovs.add_ports(ports_used(flows, packets + packets2))
+    extra = {int(x) for l in lines(d + "/ports") for x in l.split(",")}
+    ovs.add_ports(ports_used(flows, packets + packets2) | extra)
     run(["ovs-ofctl", "del-flows", "br0"], ovs.env)
     run(["ovs-ofctl", "add-flows", "br0", d + "/flows"], ovs.env)
     dp = ovs.dp_to_of()
+    with open(d + "/ovs-ports", "w") as f:
+        f.write(",".join(str(n) for n in sorted(ovs.ports)) + "\n")
     t0 = time.time()
     res = []
     for i, p in enumerate(packets + packets2):
         if generate and i == len(packets):
-            with open(d + "/ovs-table20", "w") as f:
-                table = (lines(d + "/table") or ["20"])[0]
-                f.write(run(["ovs-ofctl", "dump-flows", "br0", "table=" + table], ovs.env))
+            with open(d + "/ovs-tables1", "w") as f:
+                f.write(run(["ovs-ofctl", "dump-flows", "br0"], ovs.env))
         args = ["br0", p] + (["-generate"] if generate else [])
         out = ovs.appctl("ofproto/trace", *args)
         flow = re.search(r"^Flow: (.*)$", out, re.M).group(1)
@@ -118,6 +123,11 @@ def run_case(ovs, driver, d):
         ports = [str(dp.get(int(t), "dp%s" % t)) for t in top_level(acts) if t.isdigit()]
         res.append("Final flow: " + final)
         res.append("Output: " + (",".join(ports) if ports else "drop"))
+    if generate:
+        for spec in lines(d + "/delete"):
+            run(["ovs-ofctl", "--strict", "del-flows", "br0", spec], ovs.env)
+        with open(d + "/ovs-tables2", "w") as f:
+            f.write(run(["ovs-ofctl", "dump-flows", "br0"], ovs.env))
     dt = time.time() - t0
     with open(d + "/ovs", "w") as f:
         f.write("\n".join(res) + "\n")
@@ -134,6 +144,10 @@ def main():
     ap.add_argument("--seeds", default="1,2,3,4,5,6,7,8,9,10")
     ap.add_argument("--flows", type=int, default=100)
     ap.add_argument("--packets", type=int, default=2000)
+    ap.add_argument("--learn-seeds", default="1,2,3,4,5")
+    ap.add_argument("--learn-flows", type=int, default=100)
+    ap.add_argument("--learn-packets", type=int, default=600)
+    ap.add_argument("--only-learn", action="store_true", help="only the random learn cases")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
     if not shutil.which("ovs-vswitchd") or not shutil.which("ovsdb-server"):
@@ -145,24 +159,31 @@ def main():
     try:
         ovs.start()
         cases = []
-        b = os.path.join(tmp, "brtun")
-        os.mkdir(b)
-        run([a.driver, "gen-brtun", b], ovs.env)
-        cases.append(b)
-        for variant in ("nodvr", "dvr"):
-            c = os.path.join(tmp, "brtun-learn-" + variant)
+        for s in [x for x in a.learn_seeds.split(",") if x]:
+            c = os.path.join(tmp, "random-learn-%s" % s)
             os.mkdir(c)
-            run([a.driver, "gen-brtun-learn", c, variant], ovs.env)
+            print(run([a.driver, "gen-random-learn", s, str(a.learn_flows), str(a.learn_packets), c], ovs.env),
+                  end="")
             cases.append(c)
-        c = os.path.join(tmp, "learn-options")
-        os.mkdir(c)
-        run([a.driver, "gen-learn-options", c], ovs.env)
-        cases.append(c)
-        for s in [x for x in a.seeds.split(",") if x]:
-            c = os.path.join(tmp, "random-%s" % s)
+        if not a.only_learn:
+            b = os.path.join(tmp, "brtun")
+            os.mkdir(b)
+            run([a.driver, "gen-brtun", b], ovs.env)
+            cases.append(b)
+            for variant in ("nodvr", "dvr"):
+                c = os.path.join(tmp, "brtun-learn-" + variant)
+                os.mkdir(c)
+                run([a.driver, "gen-brtun-learn", c, variant], ovs.env)
+                cases.append(c)
+            c = os.path.join(tmp, "learn-options")
             os.mkdir(c)
-            run([a.driver, "gen-random", s, str(a.flows), str(a.packets), c], ovs.env)
+            run([a.driver, "gen-learn-options", c], ovs.env)
             cases.append(c)
+            for s in [x for x in a.seeds.split(",") if x]:
+                c = os.path.join(tmp, "random-%s" % s)
+                os.mkdir(c)
+                run([a.driver, "gen-random", s, str(a.flows), str(a.packets), c], ovs.env)
+                cases.append(c)
         for c in cases:
             ok = run_case(ovs, a.driver, c) and ok
     except Exception as e:  # report, then clean up
