@@ -695,7 +695,7 @@ int main(int argc, char** argv) {
     if (per_round.empty()) return 1;
 
     std::printf("\nflowpipe table-20 memory per learned flow (N held, sized for N + F + 1), by part:\n");
-    std::printf("  sizeof(flow) %zu bytes: value %zu (+ mask %zu only in masked schemas) + priority 4 + cookie 8 + "
+    std::printf("  sizeof(flow) %zu bytes: value %zu (+ mask %zu only in masked schemas) + priority 2 + cookie 8 + "
                 "timeouts 4 + created/modified/used 24"
                 " + n_packets/n_bytes 16 + actions variant %zu + id/next_same_key/timer links 16 + live/catch-all 2 + "
                 "padding\n",

@@ -107,8 +107,8 @@ struct flow_mask<Schema, true> {
 };
 } // namespace detail
 
-// One flow. Laid out for size (a learned br-tun table-20 flow is 120 bytes;
-// it was 128 plus 32 bytes of timer heap): the packed match value (the mask
+// One flow. Laid out for size (a learned br-tun table-20 flow is 112 bytes;
+// it was 128 plus 32 bytes of timer heap, then 120): the packed match value (the mask
 // only when the schema has masked fields), the timestamps and counters Open
 // vSwitch reports, the action list, and 32-bit links (same-key chain, timer
 // wheel).
@@ -116,12 +116,14 @@ template <class Schema, class Allowed>
 struct flow : detail::flow_mask<Schema> {
     using key_type = typename Schema::key_type;
     // (In an all-exact schema the mask part is a 1-byte flag; these small
-    // fields fill the rest of the first 8 bytes.)
+    // fields fill the rest of the first 8 bytes. OpenFlow priorities are
+    // 16 bits: flow mods refuse others.)
     bool live = false;
     std::uint16_t idle_timeout = 0;
     std::uint16_t hard_timeout = 0;
-    std::int32_t priority = 0;
+    std::uint16_t priority = 0;
     std::uint32_t id = 0;
+    std::uint32_t next_same_key = 0xffffffffu;
     key_type value{};
     std::uint64_t cookie = 0;
     std::int64_t created_ms = 0;
@@ -130,7 +132,6 @@ struct flow : detail::flow_mask<Schema> {
     std::uint64_t n_packets = 0;
     std::uint64_t n_bytes = 0;
     typename Allowed::storage actions{};
-    std::uint32_t next_same_key = 0xffffffffu;
     std::uint32_t timer_prev = 0xffffffffu; // timer_wheel links
     std::uint32_t timer_next = 0xffffffffu;
 
@@ -624,7 +625,7 @@ class flow_table {
         flow_type& f = allocate();
         f.value = value;
         f.set_mask(mask);
-        f.priority = priority;
+        f.priority = static_cast<std::uint16_t>(priority); // checked by prepare (0..65535)
         f.cookie = o.cookie;
         f.idle_timeout = o.idle_timeout;
         f.hard_timeout = o.hard_timeout;
