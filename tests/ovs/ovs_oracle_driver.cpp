@@ -324,10 +324,16 @@ struct rgen {
         return xs.begin()[below(static_cast<unsigned>(xs.size()))];
     }
 
+    bool wide = false; // more hosts (gen-random-learn's packets: more keys to learn)
+
     std::uint64_t a_mac() {
+        if (wide && coin(60)) return 0x020000000000 | below(24);
         return pick({0x000000000001, 0x000000000002, 0xfa163e000003, 0x01005e000001, 0xffffffffffff});
     }
-    std::uint32_t a_ip() { return static_cast<std::uint32_t>(pick({0x0a000001, 0x0a000002, 0x0a010203, 0xc0a80001})); }
+    std::uint32_t a_ip() {
+        if (wide && coin(60)) return 0x0a000200 | below(16);
+        return static_cast<std::uint32_t>(pick({0x0a000001, 0x0a000002, 0x0a010203, 0xc0a80001}));
+    }
 
     match a_match(int& kind) {
         match m;
@@ -512,19 +518,20 @@ struct learn_field {
     bool written;  // a learned load may write it
     char format;   // of a whole-field constant: 'x' hex, 'd' decimal, 'm' MAC, 'i' IPv4 (as ovs-ofctl takes them)
     bool maskable; // in Open vSwitch's flows
+    bool varies;   // between the generated packets
 };
 
 const learn_field learn_fields[] = {
-    {"NXM_OF_IN_PORT", 16, 0, false, 'd', false}, {"NXM_OF_VLAN_TCI", 16, 0, true, 'x', true},
-    {"NXM_OF_ETH_SRC", 48, 0, true, 'm', true},   {"NXM_OF_ETH_DST", 48, 0, true, 'm', true},
-    {"NXM_NX_TUN_ID", 64, 0, true, 'x', true},    {"NXM_NX_REG0", 32, 0, true, 'x', true},
-    {"NXM_NX_REG1", 32, 0, true, 'x', true},      {"NXM_NX_REG2", 32, 0, true, 'x', true},
-    {"OXM_OF_METADATA", 64, 0, true, 'x', true},  {"NXM_OF_ARP_OP", 16, 1, true, 'd', false},
-    {"NXM_OF_ARP_SPA", 32, 1, true, 'i', true},   {"NXM_OF_ARP_TPA", 32, 1, true, 'i', true},
-    {"NXM_NX_ARP_SHA", 48, 1, true, 'm', true},   {"NXM_OF_IP_SRC", 32, 2, true, 'i', true},
-    {"NXM_OF_IP_DST", 32, 2, true, 'i', true},    {"NXM_NX_IP_TTL", 8, 2, true, 'd', false},
-    {"NXM_OF_TCP_SRC", 16, 3, true, 'd', true},   {"NXM_OF_TCP_DST", 16, 3, true, 'd', true},
-    {"NXM_OF_UDP_SRC", 16, 4, true, 'd', true},   {"NXM_OF_UDP_DST", 16, 4, true, 'd', true},
+    {"NXM_OF_IN_PORT", 16, 0, false, 'd', false, true}, {"NXM_OF_VLAN_TCI", 16, 0, true, 'x', true, true},
+    {"NXM_OF_ETH_SRC", 48, 0, true, 'm', true, true},   {"NXM_OF_ETH_DST", 48, 0, true, 'm', true, true},
+    {"NXM_NX_TUN_ID", 64, 0, true, 'x', true, false},   {"NXM_NX_REG0", 32, 0, true, 'x', true, false},
+    {"NXM_NX_REG1", 32, 0, true, 'x', true, false},     {"NXM_NX_REG2", 32, 0, true, 'x', true, false},
+    {"OXM_OF_METADATA", 64, 0, true, 'x', true, false}, {"NXM_OF_ARP_OP", 16, 1, true, 'd', false, false},
+    {"NXM_OF_ARP_SPA", 32, 1, true, 'i', true, true},   {"NXM_OF_ARP_TPA", 32, 1, true, 'i', true, true},
+    {"NXM_NX_ARP_SHA", 48, 1, true, 'm', true, true},   {"NXM_OF_IP_SRC", 32, 2, true, 'i', true, true},
+    {"NXM_OF_IP_DST", 32, 2, true, 'i', true, true},    {"NXM_NX_IP_TTL", 8, 2, true, 'd', false, false},
+    {"NXM_OF_TCP_SRC", 16, 3, true, 'd', true, true},   {"NXM_OF_TCP_DST", 16, 3, true, 'd', true, true},
+    {"NXM_OF_UDP_SRC", 16, 4, true, 'd', true, true},   {"NXM_OF_UDP_DST", 16, 4, true, 'd', true, true},
 };
 
 // Whether a field of kind `fk` may be read in (or matched after the
@@ -556,6 +563,17 @@ struct learn_gen {
             return std::string(f.name) + "[]";
         }
         const unsigned a = g.below(f.width);
+        n_bits = 1 + g.below(std::min(16u, f.width - a));
+        return sub(f, a, n_bits);
+    }
+    // All of a field that differs between packets, or some of its low bits
+    // (where the packets' addresses differ).
+    std::string a_low_sub(const learn_field& f, unsigned& n_bits) {
+        if (g.coin(60)) {
+            n_bits = f.width;
+            return std::string(f.name) + "[]";
+        }
+        const unsigned a = g.below(8);
         n_bits = 1 + g.below(std::min(16u, f.width - a));
         return sub(f, a, n_bits);
     }
@@ -611,15 +629,18 @@ struct learn_gen {
         const unsigned n = 1 + g.below(3);
         for (unsigned i = 0; i < n; ++i) {
             // The first spec of a kind's template uses one of that kind's fields.
+            // Mostly fields that differ between packets (so one learn makes
+            // many flows), else registers, tun_id, metadata, nw_ttl, arp_op.
+            const bool varying = g.coin(70);
             const learn_field* f = &a_field(t.kind, false);
-            while (i == 0 && t.kind != 0 && f->kind == 0) f = &a_field(t.kind, false);
+            while ((i == 0 && t.kind != 0 && f->kind == 0) || (varying && !f->varies)) f = &a_field(t.kind, false);
             // Open vSwitch leaves out of the learned match a spec that sets only
             // some bits of a field its flows cannot mask (in_port, arp_op,
             // nw_ttl); flowpipe matches those bits (reported, learn.hpp
             // build_match): such fields are matched whole here.
             unsigned bits = f->width;
-            std::string dst = f->maskable ? a_sub(*f, bits) : sub(*f, 0, bits);
-            unsigned form = g.below(3);
+            std::string dst = !f->maskable ? sub(*f, 0, bits) : varying ? a_low_sub(*f, bits) : a_sub(*f, bits);
+            unsigned form = g.below(100) < 45 ? 0 : g.coin(55) ? 1 : 2;
             if (form == 2 && f->format == 'd' && f->width == 16 && !f->maskable) form = 1;
             switch (form) {
             case 0: t.match.push_back(dst); break;                                // F: the packet's own bits
@@ -652,8 +673,11 @@ struct learn_gen {
         if (g.coin(40)) s += ",hard_timeout=" + std::to_string(g.pick({30, 300, 3600}));
         if (g.coin(15)) s += ",fin_idle_timeout=" + std::to_string(g.pick({1, 5}));
         if (g.coin(15)) s += ",fin_hard_timeout=" + std::to_string(g.pick({2, 10}));
-        if (g.coin(70)) s += ",cookie=" + std::to_string(g.pick({0x10, 0x11, 0x12}));
-        if (g.coin(30)) {
+        // limit=N counts the flows with the learn's cookie, the table's own
+        // flows too when it is 0 (then the limit is mostly reached at once).
+        const bool limit = g.coin(30);
+        if (g.coin(limit ? 90 : 70)) s += ",cookie=" + std::to_string(g.pick({0x10, 0x11, 0x12}));
+        if (limit) {
             s += ",limit=" + std::to_string(1 + g.below(4));
             if (g.coin(60))
                 s += ",result_dst=" + std::string(g.coin() ? "NXM_NX_REG0[" : "NXM_NX_REG1[") +
@@ -867,6 +891,7 @@ int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const 
     write(dir + "/ports", {"1,2,3,4,5,6,7"});
     write(dir + "/delete", deletes);
     // Registers start at 0 in both phases: the data path's frames carry none.
+    g.wide = true;
     auto packets = [&](unsigned n) {
         std::vector<std::string> pk;
         while (pk.size() < n) {
@@ -1070,6 +1095,11 @@ int compare(const std::string& dir) {
             if (!n.empty()) bridge_ports.push_back(static_cast<std::uint32_t>(std::stoul(n)));
     }
     std::size_t no_such_port = 0;
+    // What the learns the trace ran did (its " -> ..." lines).
+    static constexpr const char* learn_outcomes[] = {"-> learned: a new flow", "-> learned: the same flow",
+                                                     "-> learned: the flow's actions", "-> not learned: limit",
+                                                     "-> not learned: the target table"};
+    std::array<std::size_t, std::size(learn_outcomes)> learn_counts{};
     std::size_t diffs = 0, intended = 0, dropped = 0, engine_diffs = 0, engine_checked = 0;
     bool engine_complete = true; // every packet also ran on the data path (else its learns are missing there)
     for (std::size_t i = 0; i < packets.size(); ++i) {
@@ -1082,6 +1112,10 @@ int compare(const std::string& dir) {
             return 1;
         }
         const auto r = of::trace(p, *k, {.generate = generate, .now_ms = 0});
+        for (std::size_t o = 0; o < std::size(learn_outcomes); ++o)
+            for (std::size_t at = r.text.find(learn_outcomes[o]); at != std::string::npos;
+                 at = r.text.find(learn_outcomes[o], at + 1))
+                ++learn_counts[o];
         // The data path itself, on the real frame: it must do what the trace
         // says. A frame carries in_port and tunnel metadata but no registers,
         // so packets that start with registers set are traced only.
@@ -1174,6 +1208,9 @@ int compare(const std::string& dir) {
                       << " learned): " << t2.ovs_diffs << " differences";
         else
             std::cout << "; then " << packets.size() - phase1 << " more packets";
+        std::cout << "; learns run by the trace: " << learn_counts[0] << " added, " << learn_counts[1] << " refreshed, "
+                  << learn_counts[2] << " modified, " << learn_counts[3] << " refused by limit, " << learn_counts[4]
+                  << " failed";
         std::cout << "; the data path's tables against the trace's: "
                   << (engine_complete ? std::to_string(t1.engine_diffs + t2.engine_diffs) + " differences"
                                       : std::string("not compared (packets with registers ran in the trace only)"))
