@@ -8,7 +8,10 @@ flows and packets use, ofport_request=N), loads each case's flows with
 ovs-ofctl add-flows, traces every packet with ofproto/trace over one unixctl
 connection (JSON-RPC, no process per packet), maps datapath ports to OpenFlow
 ports with dpif/show, and hands the results to ovs_oracle_driver, which traces
-the same packets through flowpipe and compares them. Both daemons are stopped
+the same packets through flowpipe and compares them. Cases with learns are
+traced with -generate and their tables dumped after the first packet list and
+at the end (after DIR/delete's strict deletes), for the driver to compare;
+gen-random-learn makes random ones (--learn-seeds). Both daemons are stopped
 by pid at the end, on failure too.
 
 Exit status: 0 no differences, 1 differences or an error, 77 skipped (Open
@@ -149,6 +152,8 @@ def main():
     ap.add_argument("--learn-seeds", default="2,4,6,9,10,11")
     ap.add_argument("--learn-flows", type=int, default=120)
     ap.add_argument("--learn-packets", type=int, default=1000)
+    ap.add_argument("--learn-with", default="",
+                    help="constructs where flowpipe differs, for gen-random-learn: cascade,self-visible")
     ap.add_argument("--only-learn", action="store_true", help="only the random learn cases")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
@@ -164,8 +169,8 @@ def main():
         for s in [x for x in a.learn_seeds.split(",") if x]:
             c = os.path.join(tmp, "random-learn-%s" % s)
             os.mkdir(c)
-            print(run([a.driver, "gen-random-learn", s, str(a.learn_flows), str(a.learn_packets), c], ovs.env),
-                  end="")
+            print(run([a.driver, "gen-random-learn", s, str(a.learn_flows), str(a.learn_packets), c] +
+                      [x for x in a.learn_with.split(",") if x], ovs.env), end="")
             cases.append(c)
         if not a.only_learn:
             b = os.path.join(tmp, "brtun")

@@ -818,9 +818,11 @@ int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const 
         fm.actions = g.some_actions(kind, fm.table, n_tables);
         // Resubmits go forward and come last (at most `max_resubmits`), so that
         // most tables are looked up only before a given learn or not at all
-        // by its packet (see self_visible below).
+        // by its packet (see self_visible below; with it, gen-random's resubmits
+        // stay as they are, backward and in the middle too).
         std::vector<any_action> rest, resubmits;
         for (auto& a : fm.actions.list) {
+            if (self_visible) break;
             if (auto* r = std::get_if<actions::resubmit>(&a)) {
                 if (fm.table + 1 >= n_tables || resubmits.size() >= max_resubmits) continue;
                 if (r->table <= fm.table)
@@ -830,8 +832,10 @@ int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const 
                 rest.push_back(a);
             }
         }
-        rest.insert(rest.end(), resubmits.begin(), resubmits.end());
-        fm.actions.list = std::move(rest);
+        if (!self_visible) {
+            rest.insert(rest.end(), resubmits.begin(), resubmits.end());
+            fm.actions.list = std::move(rest);
+        }
         fms.push_back(std::move(fm));
         kinds.push_back(kind);
     }
