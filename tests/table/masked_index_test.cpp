@@ -73,7 +73,12 @@ TYPED_TEST(masked_index_basic, same_value_and_mask_with_several_priorities) {
     ASSERT_TRUE(t.insert(v, m, INT32_MIN, 1));
     EXPECT_EQ(t.subtable_count(), 1u);
     EXPECT_EQ(t.find(key_of<W>({0x1a2b})), 70u);
+    EXPECT_EQ(t.find_rule(v, m, 6), 60u); // strict: each priority its own rule
+    EXPECT_EQ(t.find_rule(v, m, INT32_MIN), 1u);
+    EXPECT_EQ(t.find_rule(v, m, 8), t.npos);
+    EXPECT_EQ(t.find_rule(key_of<W>({0x1030}), m, 7), t.npos);
     EXPECT_TRUE(t.erase(v, m, 60)); // from the middle
+    EXPECT_EQ(t.find_rule(v, m, 6), t.npos);
     EXPECT_EQ(t.find(key_of<W>({0x1a2b})), 70u);
     EXPECT_TRUE(t.erase(v, m, 70)); // the best
     EXPECT_EQ(t.find(key_of<W>({0x1a2b})), 50u);
@@ -231,6 +236,19 @@ diff_totals run_differential(const diff_config& cfg, std::size_t capacity, std::
     };
     auto check_shape = [&] {
         ASSERT_EQ(t.size(), live.size());
+        // Strict flow mods find a rule by (value, mask, priority): every live
+        // triple, and none that is not (a neighbouring priority, a wider mask).
+        for (const rule& r : live) {
+            ASSERT_EQ(t.find_rule(r.value, r.mask, r.priority), r.id);
+            if (r.priority < INT32_MAX && !triples.count({r.value.w, r.mask.w, r.priority + 1})) {
+                ASSERT_EQ(t.find_rule(r.value, r.mask, r.priority + 1), t.npos);
+            }
+            key wider = r.mask;
+            wider.w[0] >>= 1;
+            if (wider != r.mask && !triples.count({(r.value & wider).w, wider.w, r.priority})) {
+                ASSERT_EQ(t.find_rule(r.value & wider, wider, r.priority), t.npos);
+            }
+        }
         std::set<std::array<std::uint64_t, Words>> distinct;
         for (const rule& r : live) distinct.insert(r.mask.w);
         ASSERT_EQ(t.subtable_count(), distinct.size());

@@ -147,6 +147,13 @@ void run_differential(std::size_t distinct_masks, std::size_t capacity, std::int
         }
         ASSERT_EQ(t.size(), ref.size());
         ASSERT_EQ(t.subtable_count(), ref.size() > 0 ? 1u : 0u);
+        // Strict flow mods: every rule by (value, mask, priority), no other priority.
+        for (const auto& r : ref.rules()) {
+            ASSERT_EQ(t.find_rule(r.value, r.mask, r.priority), r.id);
+            if (!triples.count({r.value.w, r.mask.w, r.priority + 1})) {
+                ASSERT_EQ(t.find_rule(r.value, r.mask, r.priority + 1), t.npos);
+            }
+        }
         check_lookups<fp::scan_index<Words>, Words>(t, ref, ref.rules(), 40, rng, tot);
     }
 }

@@ -53,13 +53,11 @@
 #include <optional>
 #include <span>
 #include <type_traits>
-#include <unordered_map>
 #include <vector>
 
 #include <flowpipe/action/action_list.hpp>
 #include <flowpipe/core/flow_key.hpp>
 #include <flowpipe/core/packet.hpp>
-#include <flowpipe/match/hash.hpp>
 #include <flowpipe/match/match.hpp>
 #include <flowpipe/match/schema.hpp>
 #include <flowpipe/table/exact_id_index.hpp>
@@ -592,12 +590,7 @@ class flow_table {
                 if (at(id).priority == priority) return id;
             return npos;
         } else {
-            auto [lo, hi] = by_rule_.equal_range(rule_hash(value, mask, priority));
-            for (auto it = lo; it != hi; ++it) {
-                const flow_type& f = at(it->second);
-                if (f.priority == priority && f.get_mask() == mask && f.value == value) return it->second;
-            }
-            return npos;
+            return index_.find_rule(value, mask, priority);
         }
     }
 
@@ -689,9 +682,7 @@ class flow_table {
             at(prev).next_same_key = f.id;
             return true;
         } else {
-            if (!index_.insert(f.value, f.get_mask(), f.priority, f.id)) return false;
-            by_rule_.emplace(rule_hash(f.value, f.get_mask(), f.priority), f.id);
-            return true;
+            return index_.insert(f.value, f.get_mask(), f.priority, f.id);
         }
     }
 
@@ -718,19 +709,7 @@ class flow_table {
             }
         } else {
             index_.erase(f.value, f.get_mask(), f.id);
-            auto [lo, hi] = by_rule_.equal_range(rule_hash(f.value, f.get_mask(), f.priority));
-            for (auto it = lo; it != hi; ++it) {
-                if (it->second == f.id) {
-                    by_rule_.erase(it);
-                    break;
-                }
-            }
         }
-    }
-
-    [[nodiscard]] static std::uint64_t rule_hash(const key_type& value, const key_type& mask,
-                                                 std::int32_t priority) noexcept {
-        return hash_key(value, hash_key(mask, static_cast<std::uint64_t>(priority)));
     }
 
     void remove_flow(flow_type& f, removal_reason why) {
@@ -779,9 +758,6 @@ class flow_table {
     std::size_t pre_n_ = 0;
     std::uint64_t pre_changes_ = 0;
     std::vector<std::uint32_t> catch_alls_; // exact mode: flows matching nothing, by priority
-    // Wildcard modes: (value, mask, priority) -> flow, for strict flow mods
-    // (control path only; the data path never reads it).
-    std::unordered_multimap<std::uint64_t, std::uint32_t> by_rule_;
     timer_wheel wheel_;
     table_stats stats_;
 };

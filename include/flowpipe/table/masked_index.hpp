@@ -206,6 +206,21 @@ class masked_index {
         return true;
     }
 
+    // The id of the rule (value, mask, priority), or npos: its subtable by
+    // mask, its slot by masked value, then the slot's list (strict flow mods;
+    // the caller keeps these triples unique).
+    [[nodiscard]] std::uint32_t find_rule(const key_type& value, const key_type& mask,
+                                          std::int32_t priority) const noexcept {
+        const subtable* st = find_subtable(mask);
+        if (st == nullptr) return npos;
+        const key_type v = value & mask;
+        const std::uint64_t* slot = st->probe(v, st->hash(v));
+        if (slot == nullptr) return npos;
+        for (std::uint32_t n = slot_head(slot); n != npos && nodes_[n].priority >= priority; n = nodes_[n].next)
+            if (nodes_[n].priority == priority) return nodes_[n].id;
+        return npos;
+    }
+
     [[nodiscard]] std::uint32_t find(const key_type& key) const noexcept {
         std::int64_t best = INT64_MIN;
         std::uint32_t best_id = npos;

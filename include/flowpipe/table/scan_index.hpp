@@ -97,6 +97,19 @@ class scan_index {
         return false;
     }
 
+    // The id of the rule (value, mask, priority), or npos (strict flow mods).
+    [[nodiscard]] std::uint32_t find_rule(const key_type& value, const key_type& mask,
+                                          std::int32_t priority) const noexcept {
+        for (std::size_t r = 0; r < size_; ++r) {
+            if (priority_[r] != priority) continue;
+            bool same = true;
+            for (std::size_t w = 0; w < Words; ++w)
+                same &= mask_[w * stride_ + r] == mask.w[w] && value_[w * stride_ + r] == (value.w[w] & mask.w[w]);
+            if (same) return id_[r];
+        }
+        return npos;
+    }
+
     // The id of a highest-priority rule matching `key`, or npos.
     [[nodiscard]] std::uint32_t find(const key_type& key) const noexcept {
         if constexpr (simd_available) {
