@@ -141,6 +141,25 @@ def run_case(ovs, driver, d):
     return r.returncode == 0
 
 
+def run_syntax(ovs, driver, d):
+    """Learn texts through ovs-ofctl parse-flow: each as written, then as flowpipe printed it."""
+    run([driver, "gen-learn-syntax", d], ovs.env)
+    res = []
+    for flow, printed in zip(lines(d + "/syntax"), open(d + "/printed").read().splitlines()):
+        for text in (flow, printed):
+            if text == "-":
+                res.append("-")
+                continue
+            r = subprocess.run(["ovs-ofctl", "parse-flow", text], env=ovs.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+            res.append("ok" if r.returncode == 0 else "error")
+    with open(d + "/ovs-syntax", "w") as f:
+        f.write("\n".join(res) + "\n")
+    r = subprocess.run([driver, "compare-syntax", d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(r.stdout, end="", flush=True)
+    return r.returncode == 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--driver", required=True)
@@ -194,6 +213,10 @@ def main():
                 cases.append(c)
         for c in cases:
             ok = run_case(ovs, a.driver, c) and ok
+        if not a.only_learn:
+            c = os.path.join(tmp, "learn-syntax")
+            os.mkdir(c)
+            ok = run_syntax(ovs, a.driver, c) and ok
     except Exception as e:  # report, then clean up
         print("ERROR: %s" % e)
         ok = False
