@@ -8,6 +8,13 @@
 //                                  the pipeline runs per packet)
 //   flowpipe_learn_refresh/flows:N each packet re-learns a known MAC: hit ->
 //                                  timer refresh
+//   flowpipe_learn_{add,refresh}_agent  the same per packet into the
+//                                  agent's whole br_tun (neutron::br_tun),
+//                                  whose table 20 matches vlan_tci masked
+//                                  (l2pop's dl_vlan= flows in its tuple
+//                                  space, the learned 0x0XXX/0x0fff ones in
+//                                  its exact side index); the rows above use
+//                                  br_tun_core's exact table 20
 //   flowpipe_learn_{add,refresh}_burst  the same through learn's burst form
 //                                  (install_burst: probe the 32, prefetch,
 //                                  then install; tables under 8192 flows go
@@ -72,7 +79,14 @@ namespace {
 
 namespace fp = flowpipe;
 using br_tun = fp::neutron::br_tun_core;
-using table20 = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>;
+// The agent's whole bridge (neutron::br_tun): its table 20 matches vlan_tci
+// masked (l2pop's dl_vlan= flows and the learned vlan_tci=0x0XXX/0x0fff
+// ones): a tuple space for the former, an exact side index for the latter
+// (lookup::tuple_space_exact).
+using br_tun_agent = fp::neutron::br_tun;
+template <class P>
+using table20_of = std::remove_reference_t<decltype(std::declval<P&>().template table<20>())>;
+using table20 = table20_of<br_tun>;
 
 constexpr std::size_t burst = 32;
 constexpr std::uint16_t lvid = 2;
@@ -146,18 +160,20 @@ fp::pipeline_config config_for(std::size_t flows, std::size_t extra) {
     return c;
 }
 
+template <class P = br_tun>
 struct fp_setup {
-    std::unique_ptr<br_tun> p;
+    std::unique_ptr<P> p;
     fp::neutron::learn_ucast learn{};
 };
 
-fp_setup& flowpipe_table(std::size_t flows) {
-    static std::map<std::size_t, std::unique_ptr<fp_setup>> cache;
+template <class P = br_tun>
+fp_setup<P>& flowpipe_table(std::size_t flows) {
+    static std::map<std::size_t, std::unique_ptr<fp_setup<P>>> cache;
     auto& s = cache[flows];
     if (!s) {
-        s = std::make_unique<fp_setup>();
-        s->p = std::make_unique<br_tun>(config_for(flows, fresh_of(flows)));
-        auto& t = s->p->table<20>();
+        s = std::make_unique<fp_setup<P>>();
+        s->p = std::make_unique<P>(config_for(flows, fresh_of(flows)));
+        auto& t = s->p->template table<20>();
         if (!t.add(fp::match{}, 0, fp::action_list<fp::actions::resubmit_to<22>>{}, {}, 0)) std::abort();
         for (std::uint64_t mac : get_workload(flows).present)
             if (s->learn.install(t, packet_key(mac), 0) != fp::learn_result::added) std::abort();
@@ -172,23 +188,25 @@ fp_setup& flowpipe_table(std::size_t flows) {
 struct fp_memory {
     double flow, index, timers, total;
 };
+template <class P = br_tun>
 fp_memory flowpipe_memory(std::size_t flows) {
-    auto& t = flowpipe_table(flows).p->table<20>();
+    auto& t = flowpipe_table<P>(flows).p->template table<20>();
     const double n = static_cast<double>(flows);
     const double held = static_cast<double>(flows + fresh_of(flows) + 1);
-    const double slab = std::ceil(held / 1024.0) * 1024.0 * sizeof(table20::flow_type);
+    const double slab = std::ceil(held / 1024.0) * 1024.0 * sizeof(typename table20_of<P>::flow_type);
     fp_memory m{};
     m.flow = slab / n;
-    m.index = static_cast<double>(t.index().memory_bytes()) / n;
+    m.index = static_cast<double>(t.index_memory_bytes()) / n;
     m.timers = static_cast<double>(t.timers().memory_bytes()) / n;
     m.total = m.flow + m.index + m.timers;
     return m;
 }
 
+template <class P = br_tun>
 void bm_flowpipe_refresh(benchmark::State& state) {
     const std::size_t flows = static_cast<std::size_t>(state.range(0));
-    fp_setup& s = flowpipe_table(flows);
-    auto& t = s.p->table<20>();
+    fp_setup<P>& s = flowpipe_table<P>(flows);
+    auto& t = s.p->template table<20>();
     const auto& stream = get_workload(flows).present;
     std::array<fp::flow_key, burst> keys;
     keys.fill(packet_key(0));
@@ -204,13 +222,14 @@ void bm_flowpipe_refresh(benchmark::State& state) {
     }
     const double ns = clock.ns();
     if (refreshed != state.iterations() * burst) state.SkipWithError("a re-learn was not a refresh");
-    set_counters(state, ns, flowpipe_memory(flows).total);
+    set_counters(state, ns, flowpipe_memory<P>(flows).total);
 }
 
+template <class P = br_tun>
 void bm_flowpipe_add(benchmark::State& state) {
     const std::size_t flows = static_cast<std::size_t>(state.range(0));
-    fp_setup& s = flowpipe_table(flows);
-    auto& t = s.p->table<20>();
+    fp_setup<P>& s = flowpipe_table<P>(flows);
+    auto& t = s.p->template table<20>();
     const auto& fresh = get_workload(flows).fresh;
     const std::vector<std::uint64_t> stream(fresh.begin(),
                                             fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
@@ -222,8 +241,8 @@ void bm_flowpipe_add(benchmark::State& state) {
         fp::flow_key k = packet_key(0);
         for (std::size_t i = 0; i < pos; ++i) {
             k.eth_src = stream[i];
-            typename table20::key_type v, m;
-            fp::neutron::learn_ucast::build_match<table20::schema_type>(k, v, m);
+            typename table20_of<P>::key_type v, m;
+            fp::neutron::learn_ucast::build_match<typename table20_of<P>::schema_type>(k, v, m);
             const auto* f = t.find_strict(v, m, fp::neutron::learn_ucast::priority);
             t.remove(f->get_match(), true, fp::neutron::learn_ucast::priority);
         }
@@ -245,13 +264,13 @@ void bm_flowpipe_add(benchmark::State& state) {
     ns += clock.ns();
     undo();
     if (added != state.iterations() * burst) state.SkipWithError("a learn of a new MAC did not add");
-    set_counters(state, ns, flowpipe_memory(flows).total);
+    set_counters(state, ns, flowpipe_memory<P>(flows).total);
 }
 
 // The same two, through learn's burst form (probe all 32, then install).
 void bm_flowpipe_refresh_burst(benchmark::State& state) {
     const std::size_t flows = static_cast<std::size_t>(state.range(0));
-    fp_setup& s = flowpipe_table(flows);
+    fp_setup<>& s = flowpipe_table(flows);
     auto& t = s.p->table<20>();
     const auto& stream = get_workload(flows).present;
     std::array<fp::flow_key, burst> keys;
@@ -276,7 +295,7 @@ void bm_flowpipe_refresh_burst(benchmark::State& state) {
 
 void bm_flowpipe_add_burst(benchmark::State& state) {
     const std::size_t flows = static_cast<std::size_t>(state.range(0));
-    fp_setup& s = flowpipe_table(flows);
+    fp_setup<>& s = flowpipe_table(flows);
     auto& t = s.p->table<20>();
     const auto& fresh = get_workload(flows).fresh;
     const std::vector<std::uint64_t> stream(fresh.begin(),
@@ -333,7 +352,7 @@ void install_tunnel_path(br_tun& p) {
 // Whole frames from a tunnel through the br-tun pipeline, all re-learning.
 void bm_flowpipe_pipeline(benchmark::State& state) {
     const std::size_t flows = static_cast<std::size_t>(state.range(0));
-    fp_setup& s = flowpipe_table(flows);
+    fp_setup<>& s = flowpipe_table(flows);
     br_tun& p = *s.p;
     install_tunnel_path(p);
     const auto& stream = get_workload(flows).present;
@@ -370,7 +389,7 @@ void bm_flowpipe_pipeline(benchmark::State& state) {
 template <bool Add, class Hooks>
 void bm_flowpipe_learn_pipeline(benchmark::State& state) {
     const std::size_t flows = static_cast<std::size_t>(state.range(0));
-    fp_setup& s = flowpipe_table(flows);
+    fp_setup<>& s = flowpipe_table(flows);
     br_tun& p = *s.p;
     install_tunnel_path(p);
     auto& t = p.table<20>();
@@ -654,12 +673,18 @@ constexpr std::int64_t sizes[] = {1024, 65536, 1048576};
 
 void register_all() {
     for (std::int64_t flows : sizes) {
-        benchmark::RegisterBenchmark("flowpipe_learn_add", bm_flowpipe_add)->Arg(flows)->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_add", bm_flowpipe_add<>)->Arg(flows)->ArgName("flows");
         benchmark::RegisterBenchmark("flowpipe_learn_add_burst", bm_flowpipe_add_burst)->Arg(flows)->ArgName("flows");
 #if FLOWPIPE_HAVE_DPDK
         benchmark::RegisterBenchmark("swx_learner_add", bm_swx_add)->Arg(flows)->ArgName("flows");
 #endif
-        benchmark::RegisterBenchmark("flowpipe_learn_refresh", bm_flowpipe_refresh)->Arg(flows)->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_refresh", bm_flowpipe_refresh<>)->Arg(flows)->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_add_agent", bm_flowpipe_add<br_tun_agent>)
+            ->Arg(flows)
+            ->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_refresh_agent", bm_flowpipe_refresh<br_tun_agent>)
+            ->Arg(flows)
+            ->ArgName("flows");
         benchmark::RegisterBenchmark("flowpipe_learn_refresh_burst", bm_flowpipe_refresh_burst)
             ->Arg(flows)
             ->ArgName("flows");
@@ -710,6 +735,21 @@ int main(int argc, char** argv) {
                     static_cast<long long>(flows), m.flow, m.index, m.timers, m.total);
     }
 
+    std::printf("\nThe agent's br_tun (table 20 masked: l2pop flows in the tuple space, learned ones in its exact side "
+                "index), memory per learned flow:\n");
+    for (std::int64_t flows : sizes) {
+        const std::string n = std::to_string(flows);
+        if (!per_round[0].count("flowpipe_learn_refresh_agent/flows:" + n) &&
+            !per_round[0].count("flowpipe_learn_add_agent/flows:" + n))
+            continue;
+        const fp_memory m = flowpipe_memory<br_tun_agent>(static_cast<std::size_t>(flows));
+        std::printf("  %7lld flows: flow slab %.1f (sizeof(flow) %zu) + tuple space and exact side index %.1f + timer "
+                    "wheel %.1f = "
+                    "%.1f bytes/flow\n",
+                    static_cast<long long>(flows), m.flow, sizeof(table20_of<br_tun_agent>::flow_type), m.index,
+                    m.timers, m.total);
+    }
+
     std::printf("\nMedian over %d round(s): learns/s (M) and the per-round ratio flowpipe/SWX learner\n", rounds);
     std::printf("%-10s %9s %9s %9s %7s %7s %9s %9s %9s %7s %7s\n", "flows", "fp add", "fp add/b", "swx add", "ratio",
                 "ratio/b", "fp refr", "fp refr/b", "swx rearm", "ratio", "ratio/b");
@@ -739,6 +779,27 @@ int main(int argc, char** argv) {
         std::printf("%-10s %9.2f %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %9.2f %7.2f %7.2f\n", n.c_str(), median(fa),
                     median(fab), median(sa), median(ra), median(rab), median(fr), median(frb), median(sr), median(rr),
                     median(rrb));
+    }
+    std::printf("\nThe same learns per packet into the agent's br_tun table 20 (masked), and the per-round ratio to "
+                "SWX\n");
+    std::printf("%-10s %9s %7s %9s %7s\n", "flows", "add", "ratio", "refr", "ratio");
+    for (std::int64_t flows : sizes) {
+        const std::string n = std::to_string(flows);
+        std::vector<double> a, ar, r, rr;
+        for (const auto& m : per_round) {
+            auto get = [&](const std::string& name) {
+                const auto it = m.find(name + "/flows:" + n);
+                return it == m.end() ? 0.0 : it->second;
+            };
+            const double fa = get("flowpipe_learn_add_agent"), fr = get("flowpipe_learn_refresh_agent"),
+                         sa = get("swx_learner_add"), sr = get("swx_learner_rearm");
+            if (fa > 0) a.push_back(fa / 1e6);
+            if (fa > 0 && sa > 0) ar.push_back(fa / sa);
+            if (fr > 0) r.push_back(fr / 1e6);
+            if (fr > 0 && sr > 0) rr.push_back(fr / sr);
+        }
+        if (a.empty() && r.empty()) continue;
+        std::printf("%-10s %9.2f %7.2f %9.2f %7.2f\n", n.c_str(), median(a), median(ar), median(r), median(rr));
     }
     std::printf("\nThe pipeline's learn path (frames through br-tun tables 0, 4, 10): packets/s (M), learns staged per"
                 " burst (engine default) and installed at once (immediate_learns), and the per-round ratio to SWX\n");

@@ -256,8 +256,14 @@ TEST(flow_table, typed_match_builder) {
 
 // Random flow mods and lookups against a naive model: a list of (match,
 // priority, port, cookie) searched linearly.
-template <class Table, bool Exact>
+// Which flows a differential run makes: all-exact ones, random masks, or
+// (side) mostly flows of the side index's mask (vlan_tci[0..11] + dl_dst)
+// among dl_vlan= flows, masked MACs and catch-alls.
+enum class flows_kind { exact, wild, side };
+
+template <class Table, flows_kind Kind>
 void differential(std::uint32_t seed) {
+    constexpr bool Exact = Kind == flows_kind::exact;
     std::mt19937_64 rng(seed);
     Table t(fp::table_config{.max_flows = 4096});
     struct model_flow {
@@ -276,6 +282,13 @@ void differential(std::uint32_t seed) {
         if constexpr (Exact) {
             m.set(fp::field_id::vlan_tci, v, 0x0fff);
             m.set(fp::field_id::eth_dst, mac);
+        } else if constexpr (Kind == flows_kind::side) {
+            switch (rng() % 5) {
+            case 0: m.set(fp::field_id::vlan_tci, 0x1000 | v, 0x1fff); break; // dl_vlan=v
+            case 1: m.set(fp::field_id::vlan_tci, v, 0x0fff); break;          // VID only, any MAC
+            default: m.set(fp::field_id::vlan_tci, v, 0x0fff); break;
+            }
+            if (rng() % 5 != 1) m.set(fp::field_id::eth_dst, mac, rng() % 6 ? 0xffffffffffffULL : 0xffULL);
         } else {
             const std::uint64_t masks[] = {0xffffffffffffULL, 0xffULL, 0xf0ULL, 0x1ULL};
             if (rng() % 2) m.set(fp::field_id::eth_dst, mac, masks[rng() % 4]);
@@ -331,6 +344,11 @@ void differential(std::uint32_t seed) {
             const model_flow* want = lookup_model(k);
             auto* got = t.lookup(k);
             ++lookups;
+            // The burst form agrees with the single lookup.
+            const fp::flow_key* kp[1] = {&k};
+            typename Table::flow_type* in_burst[1];
+            t.lookup_burst(kp, 1, in_burst);
+            ASSERT_EQ(in_burst[0], got) << "step " << step;
             ASSERT_EQ(got == nullptr, want == nullptr) << "step " << step;
             if (got) {
                 ASSERT_EQ(got->priority, want->priority) << "step " << step;
@@ -343,16 +361,31 @@ void differential(std::uint32_t seed) {
         }
     }
     EXPECT_GE(lookups, 10'000u);
+    // Both halves were used: a third or more of the flows (those of the side
+    // mask) outside the tuple space, and some in it.
+    if constexpr (Kind == flows_kind::side) {
+        EXPECT_GT((t.size() - t.index().size()) * 3, t.size());
+        EXPECT_GT(t.index().size(), 0u);
+    }
 }
 
 TEST(flow_table, differential_exact) {
-    for (std::uint32_t seed : {1u, 2u, 3u}) differential<fp::flow_table<exact_schema, acts>, true>(seed);
+    for (std::uint32_t seed : {1u, 2u, 3u}) differential<fp::flow_table<exact_schema, acts>, flows_kind::exact>(seed);
 }
 TEST(flow_table, differential_tuple_space) {
     for (std::uint32_t seed : {4u, 5u, 6u})
-        differential<fp::flow_table<wild_schema, acts, fp::lookup::tuple_space>, false>(seed);
+        differential<fp::flow_table<wild_schema, acts, fp::lookup::tuple_space>, flows_kind::wild>(seed);
 }
 TEST(flow_table, differential_generic) {
     using g = fp::flow_table<fp::generic_schema, acts>;
-    for (std::uint32_t seed : {7u, 8u}) differential<g, false>(seed);
+    for (std::uint32_t seed : {7u, 8u}) differential<g, flows_kind::wild>(seed);
+}
+// lookup::tuple_space_exact: the flows of one mask in an exact side index,
+// the others in the tuple space; lookups, strict and loose mods and deletes
+// must behave as one table.
+TEST(flow_table, differential_tuple_space_exact) {
+    using side_schema = fp::schema<fp::masked<fp::fields::vlan_tci>, fp::masked<fp::fields::eth_dst>>;
+    using t = fp::flow_table<side_schema, acts,
+                             fp::lookup::tuple_space_exact<fp::fields::vlan_tci::bits<0, 11>, fp::fields::eth_dst>>;
+    for (std::uint32_t seed : {9u, 10u, 11u}) differential<t, flows_kind::side>(seed);
 }

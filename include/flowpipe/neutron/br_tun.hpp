@@ -106,7 +106,11 @@ using br_tun_core =
 // subtables) and prints each flow exactly as Open vSwitch's dump-flows would.
 // Rewriting the l2pop flows as 0x0002/0x0fff would keep one exact hash but
 // print and delete differently from Neutron's flows (the agent's strict
-// deletes by `dl_vlan=` would no longer name them).
+// deletes by `dl_vlan=` would no longer name them). Instead the learned
+// flows, the bulk of the table, sit in an exact index of their own
+// (lookup::tuple_space_exact on their mask): a learn or a lookup of a
+// learned MAC costs one probe, as in br_tun_core, and the tuple space holds
+// only the l2pop flows and the catch-all.
 using dl_vlan_tag = f::vlan_tci::bits<0, 12>; // what dl_vlan=<lvid> matches: present bit + VID
 
 using tun_to_lv_dvr_actions = action_list<mod_vlan_vid, resubmit_to<dvr_not_learn>>;
@@ -132,7 +136,8 @@ using br_tun =
                    allowed<action_list<output>, action_list<resubmit_to<learn_from_tun>>>>,
              table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>, learn_from_tun_actions>>,
              table<ucast_to_tun, schema<masked<f::vlan_tci>, exact<f::eth_dst>>,
-                   allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>>,
+                   allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>,
+                   lookup::tuple_space_exact<f::vlan_tci::bits<0, 11>, f::eth_dst>>,
              table<arp_responder, schema<exact<f::eth_type>, exact<dl_vlan_tag>, exact<f::arp_tpa>>,
                    allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
              table<flood_to_tun, schema<exact<f::eth_type>, exact<dl_vlan_tag>, masked<f::arp_tpa>>,

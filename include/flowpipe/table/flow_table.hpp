@@ -52,6 +52,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -74,7 +75,20 @@ struct automatic {}; // exact for all-exact schemas, tuple space otherwise
 struct exact {};
 struct tuple_space {};
 struct scan {};
+// Tuple space plus one hash table for the flows whose mask is exactly the
+// listed bits (`tuple_space_exact<fields::vlan_tci::bits<0, 11>,
+// fields::eth_dst>`): a table whose bulk is one kind of flow (the MACs that
+// br-tun's table 10 learns into table 20) next to a few others of other
+// masks (l2pop's dl_vlan= flows, the catch-all). The bulk costs what an
+// exact table's flows cost: one probe of an id-only index, 9 bytes a flow.
+template <class... Bits>
+struct tuple_space_exact {};
 } // namespace lookup
+
+template <class L>
+inline constexpr bool is_tuple_space_exact = false;
+template <class... B>
+inline constexpr bool is_tuple_space_exact<lookup::tuple_space_exact<B...>> = true;
 
 namespace detail {
 // A flow's mask. In an all-exact schema a mask is either every schema bit or
@@ -172,9 +186,17 @@ class flow_table {
     using index_type = std::conditional_t<
         exact_mode, exact_id_index<words>,
         std::conditional_t<std::is_same_v<Lookup, lookup::scan>, scan_index<words>, masked_index<words>>>;
+    // lookup::tuple_space_exact: flows of one mask in an exact index of their own.
+    static constexpr bool side_mode = is_tuple_space_exact<Lookup>;
+    static_assert(!side_mode || !Schema::all_exact,
+                  "lookup::tuple_space_exact is for schemas with masked fields: an all-exact schema is one hash table");
+    struct no_side_index {};
+    using side_index_type = std::conditional_t<side_mode, exact_id_index<words>, no_side_index>;
 
     explicit flow_table(table_config cfg = {}, std::uint8_t table_id = 0)
-        : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)) {}
+        : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)), side_(make_side(cfg)) {
+        if constexpr (side_mode) side_mask_ = side_mask_of(Lookup{});
+    }
 
     flow_table(const flow_table&) = delete;
     flow_table& operator=(const flow_table&) = delete;
@@ -184,6 +206,13 @@ class flow_table {
     [[nodiscard]] std::size_t size() const noexcept { return n_flows_; }
     [[nodiscard]] const table_stats& stats() const noexcept { return stats_; }
     [[nodiscard]] const index_type& index() const noexcept { return index_; }
+    // Bytes of every lookup structure (the side index of tuple_space_exact too).
+    [[nodiscard]] std::size_t index_memory_bytes() const noexcept {
+        if constexpr (side_mode)
+            return index_.memory_bytes() + side_.memory_bytes();
+        else
+            return index_.memory_bytes();
+    }
 
     // ---- data path ------------------------------------------------------
 
@@ -206,6 +235,7 @@ class flow_table {
                 index_.find_burst(packed, m, ids, key_of{this}, prefetch_key{this});
             else
                 index_.find_burst(packed, m, ids);
+            if constexpr (side_mode) side_find_burst(packed, m, ids);
             for (std::size_t i = 0; i < m; ++i) {
                 flow_type* f = ids[i] == npos ? nullptr : &at(ids[i]);
                 if constexpr (exact_mode) f = better_of(f, catch_all());
@@ -565,9 +595,95 @@ class flow_table {
             id = index_.find(packed, key_of{this});
         else
             id = index_.find(packed);
+        if constexpr (side_mode) {
+            if (side_.size() != 0 && (id == npos || at(id).priority < side_max_priority_)) {
+                const std::uint32_t s = side_.find(packed & side_mask_, key_of{this});
+                if (s != npos && (id == npos || at(s).priority > at(id).priority)) id = s;
+            }
+        }
         flow_type* f = id == npos ? nullptr : &at(id);
         if constexpr (exact_mode) f = better_of(f, catch_all());
         return f;
+    }
+
+    // The side index's answers for a burst, merged into the tuple space's.
+    void side_find_burst(const key_type* packed, std::size_t m, std::uint32_t* ids) noexcept {
+        if (side_.size() == 0) return;
+        key_type keys[64];
+        std::uint32_t found[64];
+        for (std::size_t i = 0; i < m; ++i) keys[i] = packed[i] & side_mask_;
+        side_.find_burst(keys, m, found, key_of{this}, prefetch_key{this});
+        for (std::size_t i = 0; i < m; ++i)
+            if (found[i] != npos && (ids[i] == npos || at(found[i]).priority > at(ids[i]).priority)) ids[i] = found[i];
+    }
+
+    [[nodiscard]] static side_index_type make_side(const table_config& cfg) {
+        if constexpr (side_mode)
+            return side_index_type(std::max<std::size_t>(cfg.max_flows, 1));
+        else
+            return {};
+    }
+    // The packed mask of lookup::tuple_space_exact<Bits...>: every listed bit.
+    template <class... Bits>
+    [[nodiscard]] static key_type side_mask_of(lookup::tuple_space_exact<Bits...>) {
+        static_assert((field_type<Bits> && ...), "lookup::tuple_space_exact<...> lists fields or bits of fields");
+        match m;
+        ((m.set(Bits::id, 0, m.mask_of(Bits::id) | (Bits::range.mask() << Bits::range.start))), ...);
+        key_type value, mask;
+        if (Schema::pack(m, value, mask) != schema_error::none || mask.is_zero())
+            throw std::invalid_argument("lookup::tuple_space_exact<...> names bits the table's schema does not have");
+        return mask;
+    }
+    // Whether a flow of this mask lives in the side index.
+    [[nodiscard]] bool on_side(const key_type& mask) const noexcept {
+        if constexpr (side_mode)
+            return mask == side_mask_;
+        else
+            return false;
+    }
+
+    // Links f into the chain of flows with its key in an exact index (by
+    // priority, highest first, the head in the index); false when full.
+    template <class Index>
+    bool link_exact(Index& idx, flow_type& f) {
+        const std::uint32_t head = idx.find(f.value, key_of{this});
+        if (head == npos) {
+            f.next_same_key = npos;
+            return idx.insert(f.value, f.id, key_of{this}) == Index::insert_result::inserted;
+        }
+        if (at(head).priority < f.priority) {
+            f.next_same_key = head;
+            return idx.replace(f.value, f.id, key_of{this});
+        }
+        std::uint32_t prev = head;
+        while (at(prev).next_same_key != npos && at(at(prev).next_same_key).priority > f.priority)
+            prev = at(prev).next_same_key;
+        f.next_same_key = at(prev).next_same_key;
+        at(prev).next_same_key = f.id;
+        return true;
+    }
+    template <class Index>
+    void unlink_exact(Index& idx, flow_type& f) {
+        const std::uint32_t head = idx.find(f.value, key_of{this});
+        if (head == f.id) {
+            if (f.next_same_key == npos)
+                idx.erase(f.value, key_of{this});
+            else
+                idx.replace(f.value, f.next_same_key, key_of{this});
+            return;
+        }
+        for (std::uint32_t id = head; id != npos; id = at(id).next_same_key) {
+            if (at(id).next_same_key == f.id) {
+                at(id).next_same_key = f.next_same_key;
+                return;
+            }
+        }
+    }
+    template <class Index>
+    [[nodiscard]] std::uint32_t find_in_chain(const Index& idx, const key_type& value, std::int32_t priority) {
+        for (std::uint32_t id = idx.find(value, key_of{this}); id != npos; id = at(id).next_same_key)
+            if (at(id).priority == priority) return id;
+        return npos;
     }
 
     flow_mod_status prepare(const match& m, std::int32_t priority, key_type& value, key_type& mask) const {
@@ -586,10 +702,10 @@ class flow_table {
                     if (at(id).priority == priority) return id;
                 return npos;
             }
-            for (std::uint32_t id = index_.find(value, key_of{this}); id != npos; id = at(id).next_same_key)
-                if (at(id).priority == priority) return id;
-            return npos;
+            return find_in_chain(index_, value, priority);
         } else {
+            if constexpr (side_mode)
+                if (on_side(mask)) return find_in_chain(side_, value, priority);
             return index_.find_rule(value, mask, priority);
         }
     }
@@ -666,22 +782,14 @@ class flow_table {
                 catch_alls_.insert(pos, f.id);
                 return true;
             }
-            const std::uint32_t head = index_.find(f.value, key_of{this});
-            if (head == npos) {
-                f.next_same_key = npos;
-                return index_.insert(f.value, f.id, key_of{this}) == index_type::insert_result::inserted;
-            }
-            if (at(head).priority < f.priority) {
-                f.next_same_key = head;
-                return index_.replace(f.value, f.id, key_of{this});
-            }
-            std::uint32_t prev = head;
-            while (at(prev).next_same_key != npos && at(at(prev).next_same_key).priority > f.priority)
-                prev = at(prev).next_same_key;
-            f.next_same_key = at(prev).next_same_key;
-            at(prev).next_same_key = f.id;
-            return true;
+            return link_exact(index_, f);
         } else {
+            if constexpr (side_mode) {
+                if (on_side(f.get_mask())) {
+                    side_max_priority_ = std::max<std::int32_t>(side_max_priority_, f.priority);
+                    return link_exact(side_, f);
+                }
+            }
             return index_.insert(f.value, f.get_mask(), f.priority, f.id);
         }
     }
@@ -693,21 +801,14 @@ class flow_table {
                 catch_alls_.erase(std::find(catch_alls_.begin(), catch_alls_.end(), f.id));
                 return;
             }
-            const std::uint32_t head = index_.find(f.value, key_of{this});
-            if (head == f.id) {
-                if (f.next_same_key == npos)
-                    index_.erase(f.value, key_of{this});
-                else
-                    index_.replace(f.value, f.next_same_key, key_of{this});
-                return;
-            }
-            for (std::uint32_t id = head; id != npos; id = at(id).next_same_key) {
-                if (at(id).next_same_key == f.id) {
-                    at(id).next_same_key = f.next_same_key;
+            unlink_exact(index_, f);
+        } else {
+            if constexpr (side_mode) {
+                if (on_side(f.get_mask())) {
+                    unlink_exact(side_, f);
                     return;
                 }
             }
-        } else {
             index_.erase(f.value, f.get_mask(), f.id);
         }
     }
@@ -743,6 +844,12 @@ class flow_table {
     table_config cfg_;
     std::uint8_t id_;
     index_type index_;
+    // lookup::tuple_space_exact: the flows of mask side_mask_, and the
+    // highest priority any ever had (an upper bound: a lookup whose tuple
+    // space hit is at least that skips the side probe).
+    [[no_unique_address]] side_index_type side_;
+    key_type side_mask_{};
+    std::int32_t side_max_priority_ = -1;
     std::vector<std::unique_ptr<flow_type[]>> chunks_;
     std::vector<std::uint32_t> free_;
     std::uint32_t next_id_ = 0;

@@ -216,6 +216,9 @@ class masked_index {
         const key_type v = value & mask;
         const std::uint64_t* slot = st->probe(v, st->hash(v));
         if (slot == nullptr) return npos;
+        // The slot's copy of its best rule answers the common case (one rule
+        // per (value, mask): a learned flow) without reading the list.
+        if (slot_priority(slot) == priority) return slot_id(slot);
         for (std::uint32_t n = slot_head(slot); n != npos && nodes_[n].priority >= priority; n = nodes_[n].next)
             if (nodes_[n].priority == priority) return nodes_[n].id;
         return npos;
