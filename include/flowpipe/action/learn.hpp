@@ -851,11 +851,19 @@ struct learn {
     }
 
     // Whether the learned match sets every bit of an all-exact target
-    // schema (then an exact table takes the one-hash path).
+    // schema (then an exact table takes the one-hash path), or exactly the
+    // side mask of a tuple_space_exact target (then its side index does).
     template <class Table>
     static bool full_exact_match() noexcept {
         if constexpr (Table::exact_mode && detail::is_typed_schema<typename Table::schema_type>) {
             return detail::learn_direct_pack<typename Table::schema_type>::template full<learn>;
+        } else if constexpr (Table::side_mode) {
+            static const bool on_side = [] {
+                typename Table::key_type v, m;
+                build_match<typename Table::schema_type>(flow_key{}, v, m);
+                return m == Table::probe_mask();
+            }();
+            return on_side;
         } else if constexpr (Table::exact_mode) {
             static const bool full = [] {
                 typename Table::key_type v, m;
@@ -878,7 +886,7 @@ struct learn {
             typename Table::key_type value, mask;
             build_match<typename Table::schema_type>(k, value, mask);
             const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
-            if constexpr (Table::exact_mode) {
+            if constexpr (Table::probe_mode) {
                 if (full_exact_match<Table>()) {
                     auto probe = t.probe_learn(value);
                     return install_probed(t, probe, value, k, now);
@@ -926,7 +934,7 @@ struct learn {
         static_assert(actions_fit<Table>,
                       "learn: the target table does not allow the action list of the flows this learn builds");
         if constexpr (schema_fits<Table> && actions_fit<Table>) {
-            if constexpr (Table::exact_mode) {
+            if constexpr (Table::probe_mode) {
                 if (full_exact_match<Table>()) {
                     if (t.size() < staged_learn_threshold) {
                         // A table this small is in L2: packet by packet,

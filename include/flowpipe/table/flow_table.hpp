@@ -192,6 +192,19 @@ class flow_table {
                   "lookup::tuple_space_exact is for schemas with masked fields: an all-exact schema is one hash table");
     struct no_side_index {};
     using side_index_type = std::conditional_t<side_mode, exact_id_index<words>, no_side_index>;
+    // Whether learn's one-probe path (probe_learn below) exists: in the exact
+    // index, for flows of every schema bit (exact mode) or of the side mask.
+    static constexpr bool probe_mode = exact_mode || side_mode;
+    // The mask of the flows that path installs.
+    [[nodiscard]] static const key_type& probe_mask() noexcept {
+        if constexpr (side_mode) {
+            static const key_type m = side_mask_of(Lookup{});
+            return m;
+        } else {
+            static const key_type m = Schema::full_mask();
+            return m;
+        }
+    }
 
     explicit flow_table(table_config cfg = {}, std::uint8_t table_id = 0)
         : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)), side_(make_side(cfg)) {
@@ -411,6 +424,8 @@ class flow_table {
 
     // ---- learn's path in exact tables: one hash per learn ----
     //
+    // (Also in a tuple_space_exact table, for learned flows of its side
+    // mask: the same probes of its side index.)
     // probe_learn(value) hashes the learned key once and finds either its
     // flows (the head of its same-key chain) or where the index would put it;
     // find_probed and add_probed then use that probe instead of hashing and
@@ -423,11 +438,11 @@ class flow_table {
     // says whether it still holds; find_probed and add_probed redo a probe
     // that does not, from its stored hash (lines in cache).
     struct learn_probe {
-        std::conditional_t<exact_mode, typename exact_id_index<words>::probe_result, char> r{};
+        std::conditional_t<probe_mode, typename exact_id_index<words>::probe_result, char> r{};
         std::uint64_t epoch = 0;
     };
     [[nodiscard]] static std::uint64_t learn_hash(const key_type& value) noexcept {
-        if constexpr (exact_mode)
+        if constexpr (probe_mode)
             return exact_id_index<words>::hash(value);
         else
             return 0;
@@ -437,7 +452,7 @@ class flow_table {
     }
     [[nodiscard]] learn_probe probe_learn(const key_type& value, std::uint64_t h) const noexcept {
         learn_probe p;
-        if constexpr (exact_mode) p.r = index_.probe(value, h, key_of{this});
+        if constexpr (probe_mode) p.r = learn_index().probe(value, h, key_of{this});
         p.epoch = index_epoch_;
         return p;
     }
@@ -445,11 +460,11 @@ class flow_table {
     // their cache misses: exact_id_index::probe_burst).
     void probe_learn_burst(const key_type* values, const std::uint64_t* hashes, std::size_t n,
                            learn_probe* out) const noexcept {
-        if constexpr (exact_mode) {
+        if constexpr (probe_mode) {
             typename exact_id_index<words>::probe_result r[exact_id_index<words>::burst_group];
             for (std::size_t base = 0; base < n; base += exact_id_index<words>::burst_group) {
                 const std::size_t m = std::min(n - base, exact_id_index<words>::burst_group);
-                index_.probe_burst(values + base, hashes + base, m, r, key_of{this}, prefetch_key{this});
+                learn_index().probe_burst(values + base, hashes + base, m, r, key_of{this}, prefetch_key{this});
                 for (std::size_t i = 0; i < m; ++i) out[base + i] = learn_probe{r[i], index_epoch_};
             }
         } else {
@@ -463,8 +478,9 @@ class flow_table {
     // make an earlier free slot appear, and the probe's own key could only
     // have been inserted into the very slot the probe chose.
     [[nodiscard]] bool learn_probe_valid(const learn_probe& p) const noexcept {
-        if constexpr (exact_mode)
-            return p.epoch == index_epoch_ && (p.r.found || !p.r.has_free || index_.slot_free(p.r.bucket, p.r.slot));
+        if constexpr (probe_mode)
+            return p.epoch == index_epoch_ &&
+                   (p.r.found || !p.r.has_free || learn_index().slot_free(p.r.bucket, p.r.slot));
         else
             return true;
     }
@@ -472,7 +488,7 @@ class flow_table {
     [[nodiscard]] std::uint64_t index_epoch() const noexcept { return index_epoch_; }
     // Prefetches the index lines a probe of hash h reads first.
     void prefetch_learn(std::uint64_t h) const noexcept {
-        if constexpr (exact_mode) index_.prefetch(h);
+        if constexpr (probe_mode) learn_index().prefetch(h);
     }
     // Prefetches (for writing) a flow's lines.
     void prefetch_flow(std::uint32_t id) const noexcept {
@@ -498,9 +514,9 @@ class flow_table {
         }
     }
 
-    // The flow with (value, every schema bit, priority), from a probe of value.
+    // The flow with (value, probe_mask(), priority), from a probe of value.
     [[nodiscard]] flow_type* find_probed(learn_probe& p, const key_type& value, std::int32_t priority) noexcept {
-        if constexpr (exact_mode) {
+        if constexpr (probe_mode) {
             if (!learn_probe_valid(p)) p = probe_learn(value, p.r.hash);
             for (std::uint32_t id = p.r.found ? p.r.id : npos; id != npos; id = at(id).next_same_key)
                 if (at(id).priority == priority) return &at(id);
@@ -510,23 +526,25 @@ class flow_table {
         }
     }
 
-    // add_packed(value, every schema bit, ...) through a probe of value.
+    // add_packed(value, probe_mask(), ...) through a probe of value.
     template <class Actions>
     flow_mod_status add_probed(learn_probe& p, const key_type& value, std::int32_t priority, Actions&& acts,
                                const flow_options& o, std::int64_t now_ms) {
         static_assert(std::is_constructible_v<actions_type, Actions&&>,
                       "this table does not allow that action list: add it to the table's allowed<...>");
-        if constexpr (exact_mode) {
+        if constexpr (probe_mode) {
             if (!learn_probe_valid(p)) p = probe_learn(value, p.r.hash);
             // Other flows with this key, or a full table: the general path.
             if (p.r.found || n_flows_ >= cfg_.max_flows)
-                return add_packed(value, Schema::full_mask(), priority, std::forward<Actions>(acts), o, now_ms);
-            if (!p.r.has_free || index_.size() >= index_.capacity()) return {flow_mod_errc::table_full};
-            flow_type& f = new_flow(value, flow_type::full(), priority, std::forward<Actions>(acts), o, now_ms);
-            if (index_.insert_at(p.r, f.id) != index_type::insert_result::inserted) {
+                return add_packed(value, probe_mask(), priority, std::forward<Actions>(acts), o, now_ms);
+            auto& idx = learn_index();
+            if (!p.r.has_free || idx.size() >= idx.capacity()) return {flow_mod_errc::table_full};
+            flow_type& f = new_flow(value, probe_mask(), priority, std::forward<Actions>(acts), o, now_ms);
+            if (idx.insert_at(p.r, f.id) != exact_id_index<words>::insert_result::inserted) {
                 release(f);
                 return {flow_mod_errc::table_full};
             }
+            if constexpr (side_mode) side_max_priority_ = std::max<std::int32_t>(side_max_priority_, f.priority);
             schedule(f);
             return {flow_mod_errc::ok, 1};
         } else {
@@ -633,6 +651,19 @@ class flow_table {
         if (Schema::pack(m, value, mask) != schema_error::none || mask.is_zero())
             throw std::invalid_argument("lookup::tuple_space_exact<...> names bits the table's schema does not have");
         return mask;
+    }
+    // The exact index learn's probe path uses (exact and side modes).
+    [[nodiscard]] auto& learn_index() noexcept {
+        if constexpr (side_mode)
+            return side_;
+        else
+            return index_;
+    }
+    [[nodiscard]] const auto& learn_index() const noexcept {
+        if constexpr (side_mode)
+            return side_;
+        else
+            return index_;
     }
     // Whether a flow of this mask lives in the side index.
     [[nodiscard]] bool on_side(const key_type& mask) const noexcept {
