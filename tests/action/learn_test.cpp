@@ -7,6 +7,7 @@
 #include <flowpipe/core/compose.hpp>
 #include <flowpipe/core/extract.hpp>
 #include <flowpipe/neutron/br_tun.hpp>
+#include <flowpipe/ofctl/parse.hpp>
 #include <flowpipe/pipeline/generic_pipeline.hpp>
 #include <flowpipe/pipeline/pipeline.hpp>
 
@@ -307,6 +308,53 @@ TEST(learn, delete_learned_also_when_the_learning_flow_expires) {
     EXPECT_EQ(p.table<1>().size(), 1u);
     EXPECT_EQ(fp::expire_flows(p, 10 * s + 1), 1u); // the table-0 flow's hard timeout
     EXPECT_EQ(p.table<1>().size(), 0u);
+}
+
+// Flows given as ovs-ofctl text, into a generic pipeline.
+namespace {
+void add_text(fp::generic_pipeline& p, std::string_view text) {
+    const auto fm = fp::ofctl::parse_flow(text);
+    ASSERT_TRUE(fm) << text;
+    ASSERT_TRUE(p.add(fm->table, fm->m, fm->priority, fm->actions, fm->options(), 0)) << text;
+}
+} // namespace
+
+// Open vSwitch's delete_learned cascades: a flushed flow that held a
+// delete_learned learn itself has its own learned flows flushed in turn
+// (the tests/ovs oracle's former "cascade" difference, now agreeing).
+TEST(learn, delete_learned_cascades_through_flushed_holders) {
+    fp::generic_pipeline p;
+    add_text(p, "table=0,priority=10 actions=learn(table=1,delete_learned,cookie=0x1,NXM_OF_ETH_SRC[])");
+    add_text(p, "cookie=0x1,table=1,priority=5 actions=learn(table=2,delete_learned,cookie=0x2,NXM_OF_ETH_DST[])");
+    add_text(p, "cookie=0x2,table=2,priority=5 actions=drop");
+    add_text(p, "cookie=0x3,table=2,priority=6 actions=drop"); // another cookie: stays
+    frames fr;
+    fr.add(eth(1, 0xa1, 0xb1));
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    ASSERT_EQ(p.table(1).size(), 2u); // the static flow and the learned one
+    EXPECT_EQ(fp::remove_flows(p, 0, fp::match{}, true, 10).count, 1u);
+    EXPECT_EQ(p.table(0).size(), 0u);
+    EXPECT_EQ(p.table(1).size(), 0u);
+    EXPECT_EQ(p.table(2).size(), 1u); // cookie 0x2 went with its last holder, 0x3 stays
+}
+
+// A learn that rewrites the only flow holding a delete_learned learn drops
+// that hold, and Open vSwitch flushes what it learned (the oracle's former
+// "replaced-holder" difference).
+TEST(learn, a_learn_that_rewrites_the_last_holder_flushes_its_learned_flows) {
+    fp::generic_pipeline p;
+    add_text(p, "table=0,priority=20,reg3=7 actions=learn(table=1,delete_learned,cookie=0x5,NXM_OF_ETH_SRC[]),"
+                "output:3");
+    add_text(p, "table=0,priority=10,in_port=1 actions=learn(table=0,priority=20,NXM_NX_REG3[]=7,"
+                "load:0x1->NXM_NX_REG0[]),output:3");
+    add_text(p, "cookie=0x5,table=1,priority=1 actions=drop");
+    frames fr;
+    fr.add(eth(1, 0xa1, 0xb1)); // table 0's priority-10 flow rewrites the reg3=7 holder
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out);
+    EXPECT_EQ(p.table(0).size(), 2u);
+    EXPECT_EQ(p.table(1).size(), 0u);
 }
 
 TEST(learn, fin_timeouts_put_a_fin_timeout_action_first_in_the_learned_flow) {

@@ -188,7 +188,7 @@ def main():
     ap.add_argument("--learn-flows", type=int, default=120)
     ap.add_argument("--learn-packets", type=int, default=1000)
     ap.add_argument("--learn-with", default="",
-                    help="constructs where flowpipe differs, for gen-random-learn: cascade,self-visible")
+                    help="the construct where flowpipe differs, for gen-random-learn: self-visible")
     ap.add_argument("--only-learn", action="store_true", help="only the random learn cases")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()

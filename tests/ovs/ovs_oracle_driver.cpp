@@ -14,13 +14,13 @@
 //   ovs_oracle_driver gen-random SEED N_FLOWS N_PACKETS DIR
 //       random flow tables (masks, priorities, resubmits forward and back,
 //       load/move/set_field, VLAN push/pop/mod, outputs) and random packets
-//   ovs_oracle_driver gen-random-learn SEED N_FLOWS N_PACKETS DIR [cascade] [self-visible]
+//   ovs_oracle_driver gen-random-learn SEED N_FLOWS N_PACKETS DIR [self-visible]
 //       gen-random's tables where a third of the flows carry random learns
 //       (see "random tables with learn"); DIR/packets traced with -generate,
 //       every table compared (DIR/table lists them), DIR/packets2 traced,
 //       DIR/delete's strict deletes done (delete_learned), every table
-//       compared again. `cascade` and `self-visible` turn on two constructs
-//       where flowpipe differs from Open vSwitch (reported, see there)
+//       compared again. `self-visible` turns on the construct where
+//       flowpipe differs from Open vSwitch (reported, see there)
 //   ovs_oracle_driver gen-learn-syntax DIR, compare-syntax DIR
 //       learn texts both parsers must accept or refuse alike, and flowpipe's
 //       print of each must be accepted by ovs-ofctl (see "learn syntax")
@@ -536,7 +536,7 @@ int gen_random(unsigned seed, unsigned n_flows, unsigned n_packets, const std::s
 // vSwitch and flowpipe differ (reported: OVS's packet does not see what it
 // learned). Resubmits go forward and come last in these flows so that this
 // leaves most tables to choose from. The other constructs left out or kept
-// apart are differences found and reported: see `cascade`, a_value, the
+// apart are differences found and reported: see a_value, the
 // maskable column, and compare's port and fin_timeout handling.
 struct learn_field {
     const char* name; // as ovs-ofctl and dump-flows write it
@@ -582,7 +582,6 @@ struct learn_gen {
     std::vector<learn_template> templates;
     std::vector<std::vector<unsigned>>& used;           // priorities per table (static and templates)
     const std::vector<of::flow_mod>* statics = nullptr; // the tables' flows (their matches and priorities)
-    bool cascade = false;                               // see gen_random_learn
 
     const learn_field& a_field(int kind, bool for_write) {
         for (;;) {
@@ -744,8 +743,8 @@ struct learn_gen {
         return t;
     }
 
-    // learn(...) into table `target` for flow `holder` of this kind.
-    std::string a_learn(std::uint8_t target, int kind, const of::flow_mod& holder) {
+    // learn(...) into table `target` for a flow of this kind.
+    std::string a_learn(std::uint8_t target, int kind) {
         std::vector<std::size_t> fit;
         for (std::size_t i = 0; i < templates.size(); ++i)
             if (templates[i].table == target && (templates[i].kind == 0 || templates[i].kind == kind ||
@@ -761,8 +760,8 @@ struct learn_gen {
                 // When a learn replaces the actions of a flow that holds a
                 // delete_learned learn, Open vSwitch drops that learn's hold on
                 // its (table, cookie) and flushes them when it was the last;
-                // flowpipe does not (reported): only with `cascade`.
-                if (cascade || of::format_flow(f).find("delete_learned") == std::string::npos) t = overlay_of(f);
+                // so does flowpipe (learn.hpp flush_dropped_holds).
+                t = overlay_of(f);
                 if (t && t->kind >= 3 && t->kind != kind) t.reset();
                 for (const auto& o : templates)
                     if (t && o.table == target && o.priority == t->priority) t.reset(); // already one
@@ -786,10 +785,7 @@ struct learn_gen {
                 s += ",result_dst=" + std::string(g.coin() ? "NXM_NX_REG0[" : "NXM_NX_REG1[") +
                      std::to_string(g.below(3)) + "]";
         }
-        bool overlaid = false; // some template rewrites the holder (see above)
-        for (const auto& o : templates)
-            overlaid |= o.overlay && o.table == holder.table && o.priority == static_cast<unsigned>(holder.priority);
-        if (g.coin(20) && (cascade || !overlaid)) s += ",delete_learned";
+        if (g.coin(20)) s += ",delete_learned";
         for (const auto& m : t.match) s += "," + m;
         const unsigned n = g.below(4);
         for (unsigned i = 0; i < n; ++i) {
@@ -874,13 +870,12 @@ struct resubmit_graph {
     }
 };
 
-int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const std::string& dir, bool cascade,
-                     bool self_visible) {
+int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const std::string& dir, bool self_visible) {
     rgen g{std::mt19937_64{seed * 7919u + 17u}};
     const std::uint8_t n_tables = 6;
     const std::size_t max_resubmits = 1;
     std::vector<std::vector<unsigned>> used(n_tables);
-    learn_gen lg{g, {}, used, nullptr, cascade};
+    learn_gen lg{g, {}, used, nullptr};
     std::vector<std::string> flows, deletes; // deletes: strict, of flows that hold a delete_learned learn
     std::size_t n_learns = 0, n_moved = 0, n_skipped = 0;
     // The tables first, then the learns (they do not change where packets go).
@@ -962,7 +957,7 @@ int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const 
             holder.priority = fm.priority;
             holder.m = fm.m;
             std::string text = of::format_flow(holder);
-            text = text.substr(0, text.find("actions=")) + "actions=" + lg.a_learn(target, kinds[i], fm);
+            text = text.substr(0, text.find("actions=")) + "actions=" + lg.a_learn(target, kinds[i]);
             auto parsed = of::parse_flow(text);
             if (!parsed) {
                 std::cerr << "flowpipe refuses a generated learn: " << text << ": " << of::to_string(parsed.error())
@@ -972,17 +967,10 @@ int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const 
             fm.actions.list.insert(fm.actions.list.begin() + at, parsed->actions.list.front());
             ++n_learns;
         }
-        // A flow holding a delete_learned learn gets a cookie no learn uses,
-        // so no delete_learned flush removes it: flowpipe's remove_flows does
-        // not cascade (a flushed flow's own delete_learned learns are not
-        // flushed in turn, Open vSwitch's are; reported). `cascade` keeps
-        // such flows at cookie 0, where a cookie-0 learn can flush them, and
-        // lets learns rewrite them (a_learn).
-        std::string text = of::format_flow(fm);
-        if (!cascade && text.find("delete_learned") != std::string::npos) {
-            fm.cookie = 0x7;
-            text = of::format_flow(fm);
-        }
+        // Flows holding delete_learned learns keep cookie 0, where a cookie-0
+        // learn's flush can remove them, and then their own learned flows go
+        // in turn (learn.hpp flush_learned cascades, as Open vSwitch does).
+        const std::string text = of::format_flow(fm);
         auto back = of::parse_flow(text); // what we print must parse back as is
         if (!back || !(*back == fm)) {
             std::cerr << "round trip failed: " << text << "\n";
@@ -1147,28 +1135,6 @@ int gen_learn_known(const std::string& dir) {
          {"in_port=1"},
          {},
          "1"},
-        {"cascade",
-         "deleting table 0's flow flushes cookie 0x1 from table 1; that removes a flow holding a delete_learned learn "
-         "of cookie 0x2 into table 2, which Open vSwitch flushes in turn and flowpipe's remove_flows does not "
-         "(learn.hpp flush_learned)",
-         {"table=0,priority=10 actions=learn(table=1,delete_learned,cookie=0x1,NXM_OF_ETH_SRC[])",
-          "cookie=0x1,table=1,priority=5 actions=learn(table=2,delete_learned,cookie=0x2,NXM_OF_ETH_DST[])",
-          "cookie=0x2,table=2,priority=5 actions=drop"},
-         {"in_port=1"},
-         {"in_port=1"},
-         {"table=0,priority=10"},
-         "0,1,2"},
-        {"replaced-holder",
-         "a learn rewrites the only flow holding learn(table=1,delete_learned,cookie=0x5): Open vSwitch drops its "
-         "hold and flushes cookie 0x5 from table 1, flowpipe keeps that flow (learn.hpp install_learned)",
-         {"table=0,priority=20,reg3=7 actions=learn(table=1,delete_learned,cookie=0x5,NXM_OF_ETH_SRC[]),output:3",
-          "table=0,priority=10,in_port=1 actions=learn(table=0,priority=20,NXM_NX_REG3[]=7,load:0x1->NXM_NX_REG0[]),"
-          "output:3",
-          "cookie=0x5,table=1,priority=1 actions=drop"},
-         {"in_port=1"},
-         {"in_port=1"},
-         {},
-         "0,1"},
         {"partial-in_port",
          "in_port cannot be masked in Open vSwitch: NXM_OF_IN_PORT[0..14]=0x3 is left out of the learned match, "
          "flowpipe matches in_port=3 (learn.hpp build_match)",
@@ -1546,25 +1512,23 @@ int main(int argc, char** argv) {
         return gen_random(static_cast<unsigned>(std::stoul(argv[2])), static_cast<unsigned>(std::stoul(argv[3])),
                           static_cast<unsigned>(std::stoul(argv[4])), argv[5]);
     if (cmd == "gen-random-learn" && argc >= 6) {
-        bool cascade = false, self_visible = false;
+        bool self_visible = false;
         for (int i = 6; i < argc; ++i) {
             const std::string opt = argv[i];
-            if (opt == "cascade")
-                cascade = true;
-            else if (opt == "self-visible")
+            if (opt == "self-visible")
                 self_visible = true;
             else
                 return 2;
         }
         return gen_random_learn(static_cast<unsigned>(std::stoul(argv[2])), static_cast<unsigned>(std::stoul(argv[3])),
-                                static_cast<unsigned>(std::stoul(argv[4])), argv[5], cascade, self_visible);
+                                static_cast<unsigned>(std::stoul(argv[4])), argv[5], self_visible);
     }
     if (cmd == "gen-learn-syntax" && argc == 3) return gen_learn_syntax(argv[2]);
     if (cmd == "gen-learn-known" && argc == 3) return gen_learn_known(argv[2]);
     if (cmd == "compare-syntax" && argc == 3) return compare_syntax(argv[2]);
     if (cmd == "compare" && argc == 3) return compare(argv[2]);
     std::cerr << "usage: ovs_oracle_driver gen-brtun DIR | gen-brtun-learn DIR nodvr|dvr | gen-learn-options DIR | "
-                 "gen-random SEED N_FLOWS N_PACKETS DIR | gen-random-learn SEED N_FLOWS N_PACKETS DIR [cascade] "
+                 "gen-random SEED N_FLOWS N_PACKETS DIR | gen-random-learn SEED N_FLOWS N_PACKETS DIR "
                  "[self-visible] | compare DIR\n";
     return 2;
 }

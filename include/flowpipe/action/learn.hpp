@@ -159,7 +159,20 @@ struct learn_limit_cache {
 struct learn_state {
     learn_stats stats{};
     learn_limit_cache cache{};
+    // (table, cookie) of delete_learned learns that a learn's modify took
+    // out of the flow it rewrote: the learn action flushes them once it has
+    // run (flush_learned), as Open vSwitch does when a rule stops holding
+    // its learned flows. Empty unless the target table allows such learns.
+    std::vector<std::pair<std::uint8_t, std::uint64_t>> dropped_holds;
 };
+
+// Notes in st.dropped_holds the delete_learned learns of `old` (defined
+// below, with the rest of delete_learned).
+template <class Storage>
+void note_dropped_holds(const Storage& old, learn_state& st);
+// Flushes st.dropped_holds from `tables` (defined below).
+template <class Tables>
+void flush_dropped_holds(Tables& tables, learn_state& st);
 
 struct learn_params {
     std::int32_t priority;
@@ -214,7 +227,10 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
         }
         // replace_rule_start for a modify: timeouts, creation time and
         // counters stay; the cookie becomes the learn's.
-        if (!same_actions) f->actions = actions_type(std::forward<Actions>(acts));
+        if (!same_actions) {
+            note_dropped_holds(f->actions, st);
+            f->actions = actions_type(std::forward<Actions>(acts));
+        }
         if (f->cookie != p.cookie) {
             f->cookie = p.cookie;
             st.cache.table = nullptr;
@@ -1119,6 +1135,7 @@ struct learn {
             // Learns staged before this one go in first.
             if constexpr (requires { ctx.flush_learns(); }) ctx.flush_learns();
             const learn_result r = install(t, ctx.key(), ctx.now());
+            detail::flush_dropped_holds(ctx.tables(), state);
             if constexpr (requires { ctx.learned(r); }) ctx.learned(r);
             [&]<class... R>(detail::type_list<R...>) {
                 (set(ctx.edit(), R::field::range, r == learn_result::refused_limit ? 0 : 1), ...);
@@ -1301,6 +1318,7 @@ struct generic_learn {
                 // No such table, or one that takes no run-time action lists.
                 if (!ran) ++state->stats.failed;
             }
+            detail::flush_dropped_holds(tables, *state);
             if constexpr (requires { ctx.learned(r); }) ctx.learned(r);
             if (d->result_dst) set(ctx.edit(), *d->result_dst, r == learn_result::refused_limit ? 0 : 1);
         }
@@ -1437,22 +1455,60 @@ std::vector<learned_ref> learned_refs(Pipeline& p) {
     return refs;
 }
 
-// Deletes the learned flows of each pair in `gone` that no flow refers to any more.
+template <class Storage>
+void note_dropped_holds(const Storage& old, learn_state& st) {
+    if constexpr (may_delete_learned<Storage>)
+        for_each_delete_learned(old, [&](std::uint8_t tt, std::uint64_t c) { st.dropped_holds.emplace_back(tt, c); });
+}
+
+// Deletes the learned flows of each pair in `gone` that no flow refers to
+// any more; and, as Open vSwitch does, when those flows held delete_learned
+// learns themselves, their learned flows in turn (rounds until a round
+// removes no such holder).
 template <class Pipeline>
 std::size_t flush_learned(Pipeline& p, std::vector<learned_ref> gone) {
-    if (gone.empty()) return 0;
-    const std::vector<learned_ref> still = learned_refs(p);
     std::size_t n = 0;
-    for (std::size_t i = 0; i < gone.size(); ++i) {
-        bool dup = false;
-        for (std::size_t j = 0; j < i; ++j) dup |= gone[j] == gone[i];
-        if (dup) continue;
-        bool held = false;
-        for (const learned_ref& r : still) held |= r == gone[i];
-        if (held) continue;
-        n += p.remove(gone[i].first, match{}, false, 0, cookie_filter{gone[i].second, ~std::uint64_t{0}}).count;
+    while (!gone.empty()) {
+        const std::vector<learned_ref> still = learned_refs(p);
+        std::vector<learned_ref> next; // what the flows removed this round held
+        for (std::size_t i = 0; i < gone.size(); ++i) {
+            bool dup = false;
+            for (std::size_t j = 0; j < i; ++j) dup |= gone[j] == gone[i];
+            if (dup) continue;
+            bool held = false;
+            for (const learned_ref& r : still) held |= r == gone[i];
+            if (held) continue;
+            const std::uint8_t table = gone[i].first;    // (not a structured binding: clang 14
+            const std::uint64_t cookie = gone[i].second; // cannot capture those in a lambda)
+            p.for_each_table([&](auto& t) {
+                using T = std::remove_reference_t<decltype(t)>;
+                if constexpr (may_delete_learned<typename T::actions_type>) {
+                    if (t.id() != table) return;
+                    t.for_each([&](const auto& f) {
+                        if (f.cookie == cookie)
+                            for_each_delete_learned(
+                                f.actions, [&](std::uint8_t tt, std::uint64_t c) { next.emplace_back(tt, c); });
+                    });
+                }
+            });
+            n += p.remove(table, match{}, false, 0, cookie_filter{cookie, ~std::uint64_t{0}}).count;
+        }
+        gone = std::move(next);
     }
     return n;
+}
+
+// A learn's modify rewrote flows that held delete_learned learns: their
+// learned flows go, unless another flow still holds them (rare, and never
+// for tables whose action lists have no such learn: no work then).
+template <class Tables>
+void flush_dropped_holds(Tables& tables, learn_state& st) {
+    if (st.dropped_holds.empty()) [[likely]]
+        return;
+    std::vector<learned_ref> gone;
+    gone.swap(st.dropped_holds);
+    if constexpr (requires { tables.remove(std::uint8_t{}, match{}, false, 0, cookie_filter{}); })
+        flush_learned(tables, std::move(gone));
 }
 
 } // namespace detail
