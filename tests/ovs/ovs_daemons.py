@@ -37,6 +37,9 @@ class OvsDaemons:
         """Starts ovsdb-server and ovs-vswitchd; `init` is more of `ovs-vsctl init`'s
         transaction (settings ovs-vswitchd must see when it starts)."""
         d = self.d
+        # A SIGTERM (ctest's timeout, a kill) must still reach the callers'
+        # `finally: stop()`: turn it into SystemExit, which unwinds through it.
+        signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(SystemExit(1)))
         run(["ovsdb-tool", "create", d + "/conf.db", "/usr/share/openvswitch/vswitch.ovsschema"], self.env)
         run(["ovsdb-server", "--remote=punix:" + d + "/db.sock", "--pidfile=" + d + "/ovsdb.pid", "--detach",
              "--log-file=" + d + "/ovsdb.log", d + "/conf.db"], self.env)
