@@ -159,20 +159,27 @@ struct learn_limit_cache {
 struct learn_state {
     learn_stats stats{};
     learn_limit_cache cache{};
-    // (table, cookie) of delete_learned learns that a learn's modify took
-    // out of the flow it rewrote: the learn action flushes them once it has
-    // run (flush_learned), as Open vSwitch does when a rule stops holding
-    // its learned flows. Empty unless the target table allows such learns.
-    std::vector<std::pair<std::uint8_t, std::uint64_t>> dropped_holds;
 };
 
-// Notes in st.dropped_holds the delete_learned learns of `old` (defined
-// below, with the rest of delete_learned).
+// (table, cookie) of the delete_learned learns that a learn's modify took
+// out of the flow it rewrote: the learn action flushes them once it has run
+// (flush_learned), as Open vSwitch does when a rule stops holding its
+// learned flows. Per thread (a learn runs on its tables' thread), and not in
+// learn_state: a vector there made every learn's state non-trivial and
+// typed adds 25-40% slower (learn_bench).
+inline std::vector<std::pair<std::uint8_t, std::uint64_t>>& dropped_holds() noexcept {
+    thread_local std::vector<std::pair<std::uint8_t, std::uint64_t>> held;
+    return held;
+}
+// Notes in dropped_holds() the delete_learned learns of `old`; whether a
+// table's action lists can hold any (defined below, with delete_learned).
 template <class Storage>
-void note_dropped_holds(const Storage& old, learn_state& st);
-// Flushes st.dropped_holds from `tables` (defined below).
+void note_dropped_holds(const Storage& old);
+template <class Storage>
+constexpr bool storage_may_delete_learned();
+// Flushes dropped_holds() from `tables` (defined below).
 template <class Tables>
-void flush_dropped_holds(Tables& tables, learn_state& st);
+void flush_dropped_holds(Tables& tables);
 
 struct learn_params {
     std::int32_t priority;
@@ -228,7 +235,7 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
         // replace_rule_start for a modify: timeouts, creation time and
         // counters stay; the cookie becomes the learn's.
         if (!same_actions) {
-            note_dropped_holds(f->actions, st);
+            note_dropped_holds(f->actions);
             f->actions = actions_type(std::forward<Actions>(acts));
         }
         if (f->cookie != p.cookie) {
@@ -1135,7 +1142,8 @@ struct learn {
             // Learns staged before this one go in first.
             if constexpr (requires { ctx.flush_learns(); }) ctx.flush_learns();
             const learn_result r = install(t, ctx.key(), ctx.now());
-            detail::flush_dropped_holds(ctx.tables(), state);
+            if constexpr (detail::storage_may_delete_learned<typename table_t::actions_type>())
+                detail::flush_dropped_holds(ctx.tables());
             if constexpr (requires { ctx.learned(r); }) ctx.learned(r);
             [&]<class... R>(detail::type_list<R...>) {
                 (set(ctx.edit(), R::field::range, r == learn_result::refused_limit ? 0 : 1), ...);
@@ -1243,17 +1251,42 @@ struct generic_learn {
         return nullptr;
     }
 
-    // The learned match for a packet.
+    // The learned match for a packet. As in Open vSwitch, whose in_port is
+    // 16 bits: `NXM_OF_IN_PORT[]` is all of in_port (a reserved 16-bit port
+    // is its 32-bit self), and specs on a field that cannot be masked count
+    // only when together they cover all of it; otherwise that field is left
+    // out of the learned match (NXM_OF_IN_PORT[0..14], NXM_NX_IP_TTL[0..3]).
     [[nodiscard]] match build_match(const flow_key& k) const noexcept {
         match m;
         for (const learn_spec& s : d->specs) {
-            if (s.what != learn_spec::kind::match_field && s.what != learn_spec::kind::match_const) continue;
+            if (!is_match_spec(s)) continue;
             const uint128 v = s.what == learn_spec::kind::match_field ? get(k, s.src) : s.value;
-            m.set(s.dst.field, v << s.dst.start, s.dst.mask() << s.dst.start);
+            auto [value, mask] = learned_bits(s, v);
+            if (!info(s.dst.field).maskable) {
+                uint128 all = 0;
+                for (const learn_spec& o : d->specs)
+                    if (is_match_spec(o) && o.dst.field == s.dst.field) all |= learned_bits(o, 0).second;
+                if (all != info(s.dst.field).all_ones()) continue;
+            }
+            m.set(s.dst.field, value, mask);
         }
         return m;
     }
 
+  private:
+    [[nodiscard]] static bool is_match_spec(const learn_spec& s) noexcept {
+        return s.what == learn_spec::kind::match_field || s.what == learn_spec::kind::match_const;
+    }
+    // A match spec's (value, mask) in its field, for the source value v.
+    [[nodiscard]] static std::pair<uint128, uint128> learned_bits(const learn_spec& s, uint128 v) noexcept {
+        if (s.dst.field == field_id::in_port && s.dst.start == 0 && s.dst.n_bits == 16) {
+            const auto p = static_cast<std::uint32_t>(v & 0xffff);
+            return {p >= 0xff00 ? (0xffff0000u | p) : p, info(field_id::in_port).all_ones()};
+        }
+        return {v << s.dst.start, s.dst.mask() << s.dst.start};
+    }
+
+  public:
     // The learned flow's actions (a generic_actions list).
     template <class Generic>
     [[nodiscard]] Generic build_actions(const flow_key& k) const {
@@ -1318,7 +1351,7 @@ struct generic_learn {
                 // No such table, or one that takes no run-time action lists.
                 if (!ran) ++state->stats.failed;
             }
-            detail::flush_dropped_holds(tables, *state);
+            detail::flush_dropped_holds(tables);
             if constexpr (requires { ctx.learned(r); }) ctx.learned(r);
             if (d->result_dst) set(ctx.edit(), *d->result_dst, r == learn_result::refused_limit ? 0 : 1);
         }
@@ -1456,9 +1489,13 @@ std::vector<learned_ref> learned_refs(Pipeline& p) {
 }
 
 template <class Storage>
-void note_dropped_holds(const Storage& old, learn_state& st) {
+constexpr bool storage_may_delete_learned() {
+    return may_delete_learned<Storage>;
+}
+template <class Storage>
+void note_dropped_holds(const Storage& old) {
     if constexpr (may_delete_learned<Storage>)
-        for_each_delete_learned(old, [&](std::uint8_t tt, std::uint64_t c) { st.dropped_holds.emplace_back(tt, c); });
+        for_each_delete_learned(old, [&](std::uint8_t tt, std::uint64_t c) { dropped_holds().emplace_back(tt, c); });
 }
 
 // Deletes the learned flows of each pair in `gone` that no flow refers to
@@ -1502,11 +1539,11 @@ std::size_t flush_learned(Pipeline& p, std::vector<learned_ref> gone) {
 // learned flows go, unless another flow still holds them (rare, and never
 // for tables whose action lists have no such learn: no work then).
 template <class Tables>
-void flush_dropped_holds(Tables& tables, learn_state& st) {
-    if (st.dropped_holds.empty()) [[likely]]
+void flush_dropped_holds(Tables& tables) {
+    if (dropped_holds().empty()) [[likely]]
         return;
     std::vector<learned_ref> gone;
-    gone.swap(st.dropped_holds);
+    gone.swap(dropped_holds());
     if constexpr (requires { tables.remove(std::uint8_t{}, match{}, false, 0, cookie_filter{}); })
         flush_learned(tables, std::move(gone));
 }
