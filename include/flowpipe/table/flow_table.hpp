@@ -7,7 +7,9 @@
 // one hash table (`exact_id_index`: tags and flow ids only, the key is
 // compared in the flow, which a hit reads anyway), anything else one
 // subtable per mask (`masked_index`), or a linear scan (`scan_index`) when
-// asked for.
+// asked for; `lookup::tuple_space_exact<Bits...>` adds to the subtables an
+// exact_id_index for the flows of one mask (a learned bulk: see there).
+// Strict flow mods find a flow through the index that holds it.
 //
 // Flows live in fixed chunks of a slab, so a flow never moves once
 // installed and lookups hand out stable pointers; a flow's id is its slab
