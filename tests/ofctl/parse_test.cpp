@@ -329,6 +329,34 @@ TEST(OfctlParseLearn, EveryOption) {
     EXPECT_EQ(ok(format_flow(fm)), fm);
 }
 
+// fin_timeout(...) as ovs-ofctl takes it (any order, a repeated key's last
+// value), printed back the same; errors name the argument and its column.
+TEST(OfctlParse, FinTimeout) {
+    auto fm = parse_flow("tcp actions=fin_timeout(hard_timeout=7,idle_timeout=5,idle_timeout=6)");
+    ASSERT_TRUE(fm) << fm.error().message;
+    EXPECT_EQ(std::get<actions::fin_timeout>(fm->actions.list.at(0)), (actions::fin_timeout{6, 7}));
+    EXPECT_EQ(format_flow(*fm), "tcp actions=fin_timeout(idle_timeout=6,hard_timeout=7)");
+    const std::string head = "actions=fin_timeout(";
+    auto e = fails(head + "idle_timeout=5,idle=3)");
+    EXPECT_NE(e.message.find("unknown argument \"idle\""), std::string::npos) << e.message;
+    EXPECT_EQ(e.column, head.size() + 16);
+    e = fails(head + "hard_timeout=70000)");
+    EXPECT_NE(e.message.find("bad hard_timeout"), std::string::npos) << e.message;
+    EXPECT_NE(fails(head + ")").message.find("fin_timeout"), std::string::npos);
+}
+
+// A learned UDP or SCTP port constant prints under its protocol's name (an
+// Open vSwitch `tp_dst=` would be TCP's), and subfields likewise.
+TEST(OfctlParseLearn, TransportPortsNamedByTheLearnedProtocol) {
+    auto fm = parse_flow("udp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=53,"
+                         "NXM_OF_UDP_SRC[])");
+    ASSERT_TRUE(fm) << fm.error().message;
+    EXPECT_EQ(format_flow(*fm), "udp actions=learn(table=1,dl_type=0x800,nw_proto=17,udp_dst=53,NXM_OF_UDP_SRC[])");
+    fm = parse_flow("tcp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=80)");
+    ASSERT_TRUE(fm) << fm.error().message;
+    EXPECT_EQ(format_flow(*fm), "tcp actions=learn(table=1,dl_type=0x800,nw_proto=6,tp_dst=80)");
+}
+
 TEST(OfctlParseLearn, ErrorsSayWhatAndWhere) {
     // column of the offending spec, 1-based in the whole string
     const std::string head = "actions=learn(table=20,";

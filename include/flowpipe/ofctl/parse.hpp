@@ -785,6 +785,34 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
     return std::nullopt;
 }
 
+// fin_timeout(idle_timeout=I,hard_timeout=H), either or both, in any order
+// (as ovs-ofctl: a key given twice takes its last value; 16 bits each).
+inline std::optional<parse_error> act_fin_timeout(const action_args& a, generic_actions& out) {
+    if (auto e = needs_value(a)) return e;
+    actions::fin_timeout f;
+    bool idle = false, hard = false;
+    std::string_view rest = a.value;
+    std::size_t col = a.value_col;
+    while (!rest.empty()) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view item = rest.substr(0, comma);
+        const std::size_t eq = item.find('=');
+        const std::string_view key = item.substr(0, eq);
+        const bool is_idle = key == "idle_timeout", is_hard = key == "hard_timeout";
+        if (!is_idle && !is_hard) return parse_error{"fin_timeout: unknown argument " + quoted(key), col};
+        const auto n = eq == std::string_view::npos ? std::nullopt : parse_uint(item.substr(eq + 1));
+        if (!n || *n > 0xffff) return parse_error{"fin_timeout: bad " + std::string(key) + " " + quoted(item), col};
+        (is_idle ? f.fin_idle_timeout : f.fin_hard_timeout) = static_cast<std::uint16_t>(*n);
+        (is_idle ? idle : hard) = true;
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+        col += comma + 1;
+    }
+    if (!idle && !hard) return parse_error{"fin_timeout needs idle_timeout= or hard_timeout=", a.value_col};
+    out.list.emplace_back(f);
+    return std::nullopt;
+}
+
 inline std::optional<parse_error> act_normal(const action_args& a, generic_actions& out) {
     if (auto e = no_value(a)) return e;
     out.list.emplace_back(actions::normal{});
@@ -795,7 +823,7 @@ inline std::optional<parse_error> act_normal(const action_args& a, generic_actio
 
 // Every action ovs-ofctl syntax names, by name. Bare port numbers
 // (`actions=2`) are handled before this table is consulted.
-inline constexpr std::array<action_syntax, 33> action_syntaxes{{
+inline constexpr std::array<action_syntax, 34> action_syntaxes{{
     {"output", detail::act_output},
     {"in_port", detail::act_in_port},
     {"IN_PORT", detail::act_in_port},
@@ -829,6 +857,7 @@ inline constexpr std::array<action_syntax, 33> action_syntaxes{{
     {"learn", detail::act_learn},
     {"normal", detail::act_normal},
     {"NORMAL", detail::act_normal},
+    {"fin_timeout", detail::act_fin_timeout},
 }};
 
 namespace detail {

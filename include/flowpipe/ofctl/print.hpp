@@ -376,11 +376,25 @@ void append_learn(std::string& out, const Desc& d) {
         append_subfield(out, *d.result_dst);
     }
     using kind = typename std::remove_cvref_t<decltype(d.specs[0])>::kind;
+    // Transport ports in the learned match are named by the learned nw_proto
+    // when the learn sets one (udp_dst=53, NXM_OF_UDP_DST[]), as Open vSwitch
+    // prints them, not by the protocol of the flow holding the learn.
+    std::uint8_t learned_l4 = 0;
+    for (const auto& s : d.specs)
+        if (s.what == kind::match_const && s.dst == bit_range::whole(field_id::nw_proto))
+            learned_l4 = static_cast<std::uint8_t>(s.value);
+    const std::uint8_t holder_l4 = print_l4;
+    if (learned_l4 != 0) print_l4 = learned_l4;
     for (const auto& s : d.specs) {
         out += ',';
         switch (s.what) {
         case kind::match_const:
-            if (s.dst == bit_range::whole(s.dst.field) && !(s.dst.field == field_id::in_port)) {
+            if ((s.dst.field == field_id::tp_src || s.dst.field == field_id::tp_dst) &&
+                s.dst == bit_range::whole(s.dst.field) && (learned_l4 == proto::ip_proto_udp || learned_l4 == 132)) {
+                out += learned_l4 == proto::ip_proto_udp ? "udp_" : "sctp_";
+                out += s.dst.field == field_id::tp_src ? "src=" : "dst=";
+                append_dec(out, s.value);
+            } else if (s.dst == bit_range::whole(s.dst.field) && !(s.dst.field == field_id::in_port)) {
                 out += info(s.dst.field).name;
                 out += '=';
                 append_field_value(out, s.dst.field, s.value);
@@ -415,6 +429,7 @@ void append_learn(std::string& out, const Desc& d) {
             break;
         }
     }
+    print_l4 = holder_l4;
     out += ')';
 }
 
