@@ -181,6 +181,20 @@ fp_setup<P>& flowpipe_table(std::size_t flows) {
     return *s;
 }
 
+// Removes the flows the first n MACs of `stream` learned into table t
+// (outside timing: the add rows go back to their N present flows).
+template <class Table>
+void remove_learned(Table& t, const std::vector<std::uint64_t>& stream, std::size_t n) {
+    fp::flow_key k = packet_key(0);
+    for (std::size_t i = 0; i < n; ++i) {
+        k.eth_src = stream[i];
+        typename Table::key_type v, m;
+        fp::neutron::learn_ucast::build_match<typename Table::schema_type>(k, v, m);
+        if (t.find_strict(v, m, fp::neutron::learn_ucast::priority) != nullptr)
+            t.remove(Table::schema_type::unpack(v, m), true, fp::neutron::learn_ucast::priority);
+    }
+}
+
 // Bytes table 20 spends per learned flow it holds (N), by part: its slab
 // (sized by the flows it has held), its exact index (exact_id_index: tags
 // and flow ids, the keys are in the flows) and its timer wheel (64 KiB of
@@ -238,14 +252,7 @@ void bm_flowpipe_add(benchmark::State& state) {
     std::size_t pos = 0, added = 0;
     double ns = 0;
     auto undo = [&] { // back to the N present flows
-        fp::flow_key k = packet_key(0);
-        for (std::size_t i = 0; i < pos; ++i) {
-            k.eth_src = stream[i];
-            typename table20_of<P>::key_type v, m;
-            fp::neutron::learn_ucast::build_match<typename table20_of<P>::schema_type>(k, v, m);
-            const auto* f = t.find_strict(v, m, fp::neutron::learn_ucast::priority);
-            t.remove(f->get_match(), true, fp::neutron::learn_ucast::priority);
-        }
+        remove_learned(t, stream, pos);
         pos = 0;
     };
     loop_clock clock;
@@ -307,15 +314,8 @@ void bm_flowpipe_add_burst(benchmark::State& state) {
     fp::learn_result res[burst];
     std::size_t pos = 0, added = 0;
     double ns = 0;
-    auto undo = [&] {
-        fp::flow_key k = packet_key(0);
-        for (std::size_t i = 0; i < pos; ++i) {
-            k.eth_src = stream[i];
-            typename table20::key_type v, m;
-            fp::neutron::learn_ucast::build_match<table20::schema_type>(k, v, m);
-            const auto* f = t.find_strict(v, m, fp::neutron::learn_ucast::priority);
-            t.remove(f->get_match(), true, fp::neutron::learn_ucast::priority);
-        }
+    auto undo = [&] { // back to the N present flows
+        remove_learned(t, stream, pos);
         pos = 0;
     };
     loop_clock clock;
@@ -418,14 +418,7 @@ void bm_flowpipe_learn_pipeline(benchmark::State& state) {
     std::int64_t now = 1;
     const std::size_t size_before = t.size();
     auto undo = [&] { // back to the N present flows
-        fp::flow_key k = packet_key(0);
-        for (std::size_t i = 0; i < pos; ++i) {
-            k.eth_src = stream[i];
-            typename table20::key_type v, m;
-            fp::neutron::learn_ucast::build_match<table20::schema_type>(k, v, m);
-            const auto* f = t.find_strict(v, m, fp::neutron::learn_ucast::priority);
-            if (f != nullptr) t.remove(f->get_match(), true, fp::neutron::learn_ucast::priority);
-        }
+        remove_learned(t, stream, pos);
         pos = 0;
     };
     frame_round(0);

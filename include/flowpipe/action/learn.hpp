@@ -880,20 +880,13 @@ struct learn {
     static bool full_exact_match() noexcept {
         if constexpr (Table::exact_mode && detail::is_typed_schema<typename Table::schema_type>) {
             return detail::learn_direct_pack<typename Table::schema_type>::template full<learn>;
-        } else if constexpr (Table::side_mode) {
-            static const bool on_side = [] {
+        } else if constexpr (Table::probe_mode) {
+            static const bool on_probe_path = [] {
                 typename Table::key_type v, m;
                 build_match<typename Table::schema_type>(flow_key{}, v, m);
-                return m == Table::probe_mask();
+                return m == Table::probe_mask(); // every schema bit, or the side mask
             }();
-            return on_side;
-        } else if constexpr (Table::exact_mode) {
-            static const bool full = [] {
-                typename Table::key_type v, m;
-                build_match<typename Table::schema_type>(flow_key{}, v, m);
-                return m == Table::schema_type::full_mask();
-            }();
-            return full;
+            return on_probe_path;
         } else {
             return false;
         }
@@ -1474,17 +1467,30 @@ void for_each_delete_learned(const Storage& s, F&& f) {
 
 using learned_ref = std::pair<std::uint8_t, std::uint64_t>; // (target table, cookie)
 
+// Adds to `refs` the (table, cookie) of each delete_learned learn held by a
+// flow of table `table` (255: every table) that `pick(flow)` selects.
+// Tables that cannot hold such a learn (known at compile time) are skipped.
+template <class Pipeline, class Pick>
+void note_holds(Pipeline& p, std::uint8_t table, Pick&& pick, std::vector<learned_ref>& refs) {
+    p.for_each_table([&](auto& t) {
+        using T = std::remove_reference_t<decltype(t)>;
+        if constexpr (may_delete_learned<typename T::actions_type>) {
+            if (table != 255 && t.id() != table) return;
+            t.for_each([&](const auto& f) {
+                if (pick(f))
+                    for_each_delete_learned(f.actions,
+                                            [&](std::uint8_t tt, std::uint64_t c) { refs.emplace_back(tt, c); });
+            });
+        }
+    });
+}
+
 // Every (table, cookie) a delete_learned learn of an installed flow refers to.
 template <class Pipeline>
 std::vector<learned_ref> learned_refs(Pipeline& p) {
     std::vector<learned_ref> refs;
-    p.for_each_table([&](auto& t) {
-        using T = std::remove_reference_t<decltype(t)>;
-        if constexpr (may_delete_learned<typename T::actions_type>)
-            t.for_each([&](const auto& f) {
-                for_each_delete_learned(f.actions, [&](std::uint8_t tt, std::uint64_t c) { refs.emplace_back(tt, c); });
-            });
-    });
+    note_holds(
+        p, 255, [](const auto&) { return true; }, refs);
     return refs;
 }
 
@@ -1517,17 +1523,8 @@ std::size_t flush_learned(Pipeline& p, std::vector<learned_ref> gone) {
             if (held) continue;
             const std::uint8_t table = gone[i].first;    // (not a structured binding: clang 14
             const std::uint64_t cookie = gone[i].second; // cannot capture those in a lambda)
-            p.for_each_table([&](auto& t) {
-                using T = std::remove_reference_t<decltype(t)>;
-                if constexpr (may_delete_learned<typename T::actions_type>) {
-                    if (t.id() != table) return;
-                    t.for_each([&](const auto& f) {
-                        if (f.cookie == cookie)
-                            for_each_delete_learned(
-                                f.actions, [&](std::uint8_t tt, std::uint64_t c) { next.emplace_back(tt, c); });
-                    });
-                }
-            });
+            note_holds(
+                p, table, [&](const auto& f) { return f.cookie == cookie; }, next);
             n += p.remove(table, match{}, false, 0, cookie_filter{cookie, ~std::uint64_t{0}}).count;
         }
         gone = std::move(next);

@@ -390,7 +390,8 @@ void append_learn(std::string& out, const Desc& d) {
         switch (s.what) {
         case kind::match_const:
             if ((s.dst.field == field_id::tp_src || s.dst.field == field_id::tp_dst) &&
-                s.dst == bit_range::whole(s.dst.field) && (learned_l4 == proto::ip_proto_udp || learned_l4 == 132)) {
+                s.dst == bit_range::whole(s.dst.field) &&
+                (learned_l4 == proto::ip_proto_udp || learned_l4 == proto::ip_proto_sctp)) {
                 out += learned_l4 == proto::ip_proto_udp ? "udp_" : "sctp_";
                 out += s.dst.field == field_id::tp_src ? "src=" : "dst=";
                 append_dec(out, s.value);
