@@ -111,6 +111,7 @@
 #include <flowpipe/match/match.hpp>
 #include <flowpipe/match/schema.hpp>
 #include <flowpipe/table/flow_mod.hpp>
+#include <flowpipe/table/walk_version.hpp>
 
 namespace flowpipe {
 
@@ -233,7 +234,9 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
             return learn_result::refused_limit;
         }
         // replace_rule_start for a modify: timeouts, creation time and
-        // counters stay; the cookie becomes the learn's.
+        // counters stay; the cookie becomes the learn's. (The packet whose
+        // learn this is goes on seeing the flow as it was: walk_version.hpp.)
+        if (!same_actions || f->cookie != p.cookie) t.note_replace(*f);
         if (!same_actions) {
             note_dropped_holds(f->actions);
             f->actions = actions_type(std::forward<Actions>(acts));
@@ -1097,6 +1100,7 @@ struct learn {
             probe_and_prefetch(t, value, hash, m, probe);
             for (std::size_t i = 0; i < m; ++i) {
                 staged_entry<Table>& x = e[base + i];
+                const detail::learner_scope whose(x.walk); // the walk running now does not see its own
                 const std::uint64_t before = t.changes();
                 const learn_result r = detail::install_learned(
                     t, p, std::move(x.acts), now, state, [&] { return t.find_probed(probe[i], value[i], priority); },

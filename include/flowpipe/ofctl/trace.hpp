@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -102,6 +103,7 @@ class tracing_context {
 
     void start() {
         table_ = 0;
+        const flowpipe::detail::walk_version_scope walk(0); // what its learns change, the packet does not see
         run_table(0, key_.in_port);
     }
 
@@ -144,7 +146,14 @@ class tracing_context {
         p_.for_each_table([&](auto& t) {
             if (found || t.id() != id) return;
             found = true;
-            auto* f = t.lookup(key_);
+            using flow_t = typename std::remove_reference_t<decltype(t)>::flow_type;
+            const flow_t* f = nullptr;
+            std::optional<flow_t> as_was; // the flow as the packet sees it, when its own learn changed it
+            if (t.shadowed()) {
+                if (const flow_t* seen = t.lookup_as_walk_began(key_).seen) f = &as_was.emplace(*seen);
+            } else {
+                f = t.lookup(key_);
+            }
             key_.in_port = restore_in_port;
             header(id);
             if (f == nullptr) {

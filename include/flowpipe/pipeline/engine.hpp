@@ -64,6 +64,7 @@
 #include <flowpipe/pipeline/burst_output.hpp>
 #include <flowpipe/pipeline/flow_cache.hpp>
 #include <flowpipe/proto/parse.hpp>
+#include <flowpipe/table/walk_version.hpp>
 
 namespace flowpipe {
 
@@ -236,7 +237,17 @@ class packet_context {
     // Where a learn may stage its install until the table is looked at
     // (null: install at once), and the installs of what was staged.
     [[nodiscard]] detail::learn_staging* learn_stage() noexcept {
-        return deferral_ != nullptr ? deferral_->stage() : nullptr;
+        return deferral_ != nullptr && !running_copy_ ? deferral_->stage() : nullptr;
+    }
+    // Runs actions copied from a flow as the walk saw it before its own
+    // learns changed it (walk_version.hpp). A learn among them installs at
+    // once: a staged learn points at its action, and the copy is gone after.
+    template <class Allowed, class Storage>
+    void run_copied(const Storage& acts) {
+        const bool saved = running_copy_;
+        running_copy_ = true;
+        Allowed::run(acts, *this);
+        running_copy_ = saved;
     }
     void flush_learns() {
         if (deferral_ != nullptr) deferral_->flush();
@@ -359,14 +370,23 @@ class packet_context {
     std::uint8_t table_ = 0;
     bool stopped_ = false;
     bool failed_ = false;
+    bool running_copy_ = false;
 };
 
 // Looks up `table` for ctx's key, credits the flow and runs its actions. The
 // tables call this from their run_table; `restore_in_port` puts back the
 // in_port that resubmit(P,T) changed for the lookup only.
 template <class Table, class Ctx>
+[[gnu::noinline]] void lookup_and_run_as_walk_began(Table& table, Ctx& ctx, flow_key& key,
+                                                    std::uint32_t restore_in_port) noexcept;
+
+template <class Table, class Ctx>
 inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t restore_in_port) noexcept {
     if constexpr (requires { ctx.before_lookup(table, key); }) ctx.before_lookup(table, key);
+    if (table.shadowed()) [[unlikely]] { // this walk's own learns changed the table
+        lookup_and_run_as_walk_began(table, ctx, key, restore_in_port);
+        return;
+    }
     auto* f = table.lookup_at(key, ctx.index());
     key.in_port = restore_in_port;
     if (ctx.logging()) { // the flow cache is on and this walk may be stored
@@ -377,6 +397,26 @@ inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t 
     if (f == nullptr) return;
     Table::hit(*f, ctx.pkt().len, ctx.now());
     Table::allowed_type::run(f->actions, ctx);
+    ctx.end_of_list();
+}
+
+// lookup_and_run in the table as it was when the walk began: the walk's own
+// learns changed it (table/walk_version.hpp).
+template <class Table, class Ctx>
+void lookup_and_run_as_walk_began(Table& table, Ctx& ctx, flow_key& key, std::uint32_t restore_in_port) noexcept {
+    const auto h = table.lookup_as_walk_began(key);
+    key.in_port = restore_in_port;
+    // (A walk whose learns changed a table is never stored in the flow cache.)
+    if (ctx.logging())
+        ctx.note_lookup(table.id(), h.credit, h.seen != nullptr ? action_effects(h.seen->actions) : effect::none);
+    if (h.seen == nullptr) return;
+    if (h.credit != nullptr) Table::hit(*h.credit, ctx.pkt().len, ctx.now());
+    if (h.seen == h.credit) {
+        Table::allowed_type::run(h.credit->actions, ctx);
+    } else { // the flow as it was: its actions copied (the shadow may grow while they run)
+        const typename Table::actions_type acts = h.seen->actions;
+        ctx.template run_copied<typename Table::allowed_type>(acts);
+    }
     ctx.end_of_list();
 }
 
@@ -568,7 +608,10 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
                                               std::span<flow_key>(s.snapshots), snapshots_used, &deferral);
             if (cache != nullptr) ctx.log_into(&s.log);
             deferral.begin_walk(i);
-            ctx.start();
+            {
+                const detail::walk_version_scope walk(i); // what its learns change, the walk does not see
+                ctx.start();
+            }
             c.output_overflow += ctx.overflowed_outputs();
             c.to_controller += ctx.controller_calls();
             const std::size_t n_out = ctx.output_count();

@@ -42,6 +42,14 @@
 // with longer timeouts), never to the table. Eviction takes the flow that
 // expires first (timer_wheel::earliest).
 //
+// A walk's own learns.  While a packet's walk runs, the table keeps a
+// shadow of what that walk's learns changed in it (flows added, copies of
+// flows replaced or removed), and the walk's lookups see the table as it
+// was when the walk began, as Open vSwitch's table versions make them
+// (walk_version.hpp: lookup_as_walk_began, on the slow path that
+// `shadowed()` selects; empty, as it is for every walk that learns nothing
+// here, it costs one flag test).
+//
 // Threads.  One thread owns a table: it runs flow mods, lookups and expiry.
 // (Lock-free readers with quiescent-state reclamation are planned; the
 // stable slab is the first half of that.)
@@ -68,6 +76,7 @@
 #include <flowpipe/table/masked_index.hpp>
 #include <flowpipe/table/scan_index.hpp>
 #include <flowpipe/table/timer_wheel.hpp>
+#include <flowpipe/table/walk_version.hpp>
 
 namespace flowpipe {
 
@@ -305,6 +314,45 @@ class flow_table {
         return lookup(k);
     }
 
+    // ---- a walk's own learns (table/walk_version.hpp) ----
+
+    // Whether the walk running now changed this table: its lookups then go
+    // through lookup_as_walk_began.
+    [[nodiscard]] bool shadowed() const noexcept { return shadowed_; }
+    // What a walk's lookup found: the flow as the walk sees it (`seen`: the
+    // live flow, or a copy of it as it was before the walk replaced its
+    // actions or removed it), and the live flow its packet is credited to
+    // (null when the walk removed it).
+    struct walk_hit {
+        flow_type* credit;
+        const flow_type* seen;
+    };
+    // lookup(k) in the table as it was when the walk began.
+    [[nodiscard]] walk_hit lookup_as_walk_began(const flow_key& k) {
+        ++stats_.lookups;
+        const key_type packed = Schema::pack(k);
+        flow_type* f = find(packed);
+        if (f != nullptr && shadow_added(f->id)) f = find_without_added(packed);
+        const flow_type* seen = f;
+        if (f != nullptr)
+            if (const flow_type* was = shadow_before(f->id)) seen = was;
+        for (const shadow_copy& c : shadow_->before)
+            if (c.gone && (packed & c.flow.get_mask()) == c.flow.value &&
+                (seen == nullptr || c.flow.priority > seen->priority)) {
+                seen = &c.flow;
+                f = nullptr;
+            }
+        stats_.matched += seen != nullptr;
+        return {f, seen};
+    }
+    // A learn is about to replace f's actions or cookie: the walk running
+    // now, if the learn is its own, keeps seeing f as it is.
+    void note_replace(const flow_type& f) {
+        if (!detail::walk_versions().recording() || shadow_added(f.id) || shadow_before(f.id) != nullptr) return;
+        shadow_register();
+        shadow_->before.push_back(shadow_copy{f, false});
+    }
+
     // Credits a packet of `bytes` to a flow that matched it at `now_ms`.
     static void hit(flow_type& f, std::uint32_t bytes, std::int64_t now_ms) noexcept {
         ++f.n_packets;
@@ -352,6 +400,7 @@ class flow_table {
             return {flow_mod_errc::table_full};
         }
         schedule(f);
+        note_add(f);
         return {flow_mod_errc::ok, 1};
     }
 
@@ -548,6 +597,7 @@ class flow_table {
             }
             if constexpr (side_mode) side_max_priority_ = std::max<std::int32_t>(side_max_priority_, f.priority);
             schedule(f);
+            note_add(f);
             return {flow_mod_errc::ok, 1};
         } else {
             return add_packed(value, Schema::full_mask(), priority, std::forward<Actions>(acts), o, now_ms);
@@ -847,6 +897,8 @@ class flow_table {
     }
 
     void remove_flow(flow_type& f, removal_reason why) {
+        if (detail::walk_versions().recording()) [[unlikely]]
+            note_remove(f);
         unlink(f);
         if (f.timer_prev != timer_wheel::unlinked) {
             timer_links l{this};
@@ -861,6 +913,70 @@ class flow_table {
             timer_links l{this};
             wheel_.link(l, f.id, f.expires_at());
         }
+    }
+
+    // The shadow of the running walk's changes (see walk_version.hpp):
+    // flows it added, and copies of flows as they were before it replaced
+    // (gone = false; the flow still lives at its id) or removed them.
+    struct shadow_copy {
+        flow_type flow;
+        bool gone;
+    };
+    struct shadow_state {
+        std::vector<std::uint32_t> added;
+        std::vector<shadow_copy> before;
+    };
+    void shadow_register() {
+        if (shadowed_) return;
+        if (!shadow_) shadow_ = std::make_unique<shadow_state>();
+        detail::walk_versions_state& w = detail::walk_versions();
+        w.tables[w.n_tables++] = {this, &clear_shadow};
+        shadowed_ = true;
+    }
+    static void clear_shadow(void* p) noexcept {
+        auto* t = static_cast<flow_table*>(p);
+        t->shadow_->added.clear();
+        t->shadow_->before.clear();
+        t->shadowed_ = false;
+    }
+    [[nodiscard]] bool shadow_added(std::uint32_t id) const noexcept {
+        return shadowed_ && std::find(shadow_->added.begin(), shadow_->added.end(), id) != shadow_->added.end();
+    }
+    // The copy of live flow `id` as it was before the walk replaced it, or null.
+    [[nodiscard]] const flow_type* shadow_before(std::uint32_t id) const noexcept {
+        if (!shadowed_) return nullptr;
+        for (const shadow_copy& c : shadow_->before)
+            if (!c.gone && c.flow.id == id) return &c.flow;
+        return nullptr;
+    }
+    void note_add(const flow_type& f) {
+        if (!detail::walk_versions().recording()) [[likely]]
+            return;
+        shadow_register();
+        shadow_->added.push_back(f.id);
+    }
+    void note_remove(const flow_type& f) {
+        if (shadow_added(f.id)) { // the walk never saw it
+            std::erase(shadow_->added, f.id);
+            return;
+        }
+        if (shadowed_)
+            for (shadow_copy& c : shadow_->before)
+                if (!c.gone && c.flow.id == f.id) {
+                    c.gone = true; // seen as it was before its replacement
+                    return;
+                }
+        shadow_register();
+        shadow_->before.push_back(shadow_copy{f, true});
+    }
+    // find() without the flows the walk added: they leave the index for the
+    // probe. (Only lookups that the walk's own new flow would answer come
+    // here: `learn(table=1,...),resubmit(,1)` on a packet's first learn.)
+    [[nodiscard]] flow_type* find_without_added(const key_type& packed) {
+        for (std::uint32_t id : shadow_->added) unlink(at(id));
+        flow_type* f = find(packed);
+        for (std::uint32_t id : shadow_->added) link(at(id));
+        return f;
     }
 
     // Evicts the flow that would expire first, if the policy allows; true
@@ -900,6 +1016,8 @@ class flow_table {
     std::vector<std::uint32_t> catch_alls_; // exact mode: flows matching nothing, by priority
     timer_wheel wheel_;
     table_stats stats_;
+    std::unique_ptr<shadow_state> shadow_; // made by the first walk that changes the table
+    bool shadowed_ = false;
 };
 
 } // namespace flowpipe
