@@ -384,6 +384,36 @@ TEST(learn, learned_matches_on_fields_open_vswitch_cannot_mask) {
     EXPECT_EQ(learned("learn(table=1,eth_type=0x800,NXM_NX_IP_TTL[0..3])", k).mask_of(fp::field_id::nw_ttl), 0u);
 }
 
+TEST(learn, typed_learns_on_in_port_bits_0_to_15_learn_all_of_in_port_as_open_vswitch) {
+    // NXM_OF_IN_PORT[] is Open vSwitch's whole (16-bit) in_port: the typed
+    // learn's flow is in_port=N with every bit of flowpipe's 32-bit field,
+    // the same flow as a static in_port=N (which it rewrites), a reserved
+    // port its 32-bit self.
+    using by_port =
+        learn<la::table<1>, la::priority<3>, la::match_field<f::in_port::bits<0, 15>>, la::load_const<1, f::reg0>>;
+    using by_const = learn<la::table<1>, la::priority<3>, la::match_const<f::in_port::bits<0, 15>, 0xfffe>,
+                           la::load_const<2, f::reg0>>;
+    static_assert(std::is_same_v<by_port::flow_actions, fp::action_list<load_to<f::reg0>>>);
+    fp::flow_table<fp::schema<fp::exact<f::in_port>>, fp::allowed<by_port::flow_actions>> t;
+    ASSERT_TRUE(t.add(fp::match{}.set(fp::field_id::in_port, 7), 3, by_port::flow_actions{{9}}, {}, 0));
+    fp::flow_key k{};
+    k.in_port = 7;
+    EXPECT_EQ(by_port{}.install(t, k, 0), fp::learn_result::modified);
+    EXPECT_EQ(t.size(), 1u);
+    k.in_port = fp::ports::local;
+    EXPECT_EQ(by_port{}.install(t, k, 0), fp::learn_result::added);
+    EXPECT_NE(t.find_strict(fp::match{}.set(fp::field_id::in_port, fp::ports::local), 3), nullptr);
+    EXPECT_EQ(by_const{}.install(t, fp::flow_key{}, 0), fp::learn_result::modified); // 0xfffe: LOCAL
+    EXPECT_EQ(t.size(), 2u);
+    // In a generic table the match is the generic learn's.
+    fp::flow_table<fp::generic_schema, fp::allowed<by_port::flow_actions>> g;
+    k.in_port = 0x1234;
+    EXPECT_EQ(by_port{}.install(g, k, 0), fp::learn_result::added);
+    const auto* lf = g.find_strict(fp::match{}.set(fp::field_id::in_port, 0x1234), 3);
+    ASSERT_NE(lf, nullptr);
+    EXPECT_EQ(lf->get_match().mask_of(fp::field_id::in_port), 0xffffffffu);
+}
+
 TEST(learn, fin_timeouts_put_a_fin_timeout_action_first_in_the_learned_flow) {
     using L = learn<la::table<1>, la::fin_idle_timeout<5>, la::fin_hard_timeout<10>,
                     la::match_field<f::eth_dst, f::eth_src>, la::load_field<f::in_port, f::reg1>>;

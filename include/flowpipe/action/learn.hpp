@@ -419,6 +419,16 @@ template <field_type F>
     return (((v >> shift) & all) >> F::range.start) & F::range.mask();
 }
 
+// in_port bits 0..15: Open vSwitch's whole in_port (see learn_args::match_field).
+template <class F>
+inline constexpr bool is_ovs_in_port = std::is_same_v<F, fields::in_port::bits<0, 15>>;
+template <class F>
+using learned_match_dst = std::conditional_t<is_ovs_in_port<F>, fields::in_port, F>;
+[[nodiscard]] constexpr uint128 ovs_port_to_32(uint128 v) noexcept {
+    const auto p = static_cast<std::uint32_t>(v & 0xffff);
+    return p >= 0xff00 ? (0xffff0000u | p) : p;
+}
+
 // output:F of a learned flow: the port OVS would output to, or none.
 [[nodiscard]] constexpr std::uint32_t learned_output_port(uint128 v, unsigned n_bits) noexcept {
     if (n_bits > 16 && (v >> 16) != 0) return ports::none;
@@ -662,21 +672,35 @@ struct result_dst {
 
 // Match specs. `match_field<F>` is `F` (match F on the packet's F),
 // `match_field<F1, F2>` is `F1=F2`, `match_const<F, V>` is `F=V`.
+//
+// Open vSwitch's in_port is 16 bits: a learned match on `in_port` bits
+// 0..15 (`NXM_OF_IN_PORT[]`) is all of flowpipe's 32-bit in_port, a
+// reserved port 0xffXX its 32-bit self 0xffffffXX (as generic_learn's).
 template <field_type Dst, field_type Src = Dst>
 struct match_field {
     static_assert(Dst::range.n_bits == Src::range.n_bits,
                   "a learn match spec needs source and destination of the same width");
     using learn_match_tag = void;
-    using dst = Dst;
-    static uint128 value(const flow_key& k) noexcept { return detail::learned_bits<Src>(k); }
+    using dst = detail::learned_match_dst<Dst>;
+    static uint128 value(const flow_key& k) noexcept {
+        if constexpr (detail::is_ovs_in_port<Dst>)
+            return detail::ovs_port_to_32(detail::learned_bits<Src>(k));
+        else
+            return detail::learned_bits<Src>(k);
+    }
 };
 template <field_type Dst, std::uint64_t V>
 struct match_const {
     static_assert(Dst::range.n_bits >= 64 || (V >> Dst::range.n_bits) == 0,
                   "a learn constant must fit in its destination bits");
     using learn_match_tag = void;
-    using dst = Dst;
-    static uint128 value(const flow_key&) noexcept { return V; }
+    using dst = detail::learned_match_dst<Dst>;
+    static uint128 value(const flow_key&) noexcept {
+        if constexpr (detail::is_ovs_in_port<Dst>)
+            return detail::ovs_port_to_32(V);
+        else
+            return V;
+    }
 };
 
 // Actions of the learned flow: `load_const<V, F>` is `load:V->F`,
@@ -1276,10 +1300,8 @@ struct generic_learn {
     }
     // A match spec's (value, mask) in its field, for the source value v.
     [[nodiscard]] static std::pair<uint128, uint128> learned_bits(const learn_spec& s, uint128 v) noexcept {
-        if (s.dst.field == field_id::in_port && s.dst.start == 0 && s.dst.n_bits == 16) {
-            const auto p = static_cast<std::uint32_t>(v & 0xffff);
-            return {p >= 0xff00 ? (0xffff0000u | p) : p, info(field_id::in_port).all_ones()};
-        }
+        if (s.dst.field == field_id::in_port && s.dst.start == 0 && s.dst.n_bits == 16)
+            return {detail::ovs_port_to_32(v), info(field_id::in_port).all_ones()};
         return {v << s.dst.start, s.dst.mask() << s.dst.start};
     }
 
