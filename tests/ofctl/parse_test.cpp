@@ -315,7 +315,10 @@ TEST(OfctlParseLearn, EveryOption) {
     EXPECT_EQ(d.specs[2].dst, (bit_range{field_id::reg0, 0, 8}));
     EXPECT_EQ(d.specs[2].value, 0x5au);
     EXPECT_EQ(d.specs[3].value, 0xfa163e000001u);
-    EXPECT_EQ(d.specs[4].value, ports::local);
+    // in_port=LOCAL is Open vSwitch's 16-bit in_port: OpenFlow 1.0's LOCAL
+    // (0xfffe), which the learned flow matches as flowpipe's ports::local.
+    EXPECT_EQ(d.specs[4].dst, (bit_range{field_id::in_port, 0, 16}));
+    EXPECT_EQ(d.specs[4].value, 0xfffeu);
     EXPECT_EQ(d.specs[5].what, kind::load_const);
     EXPECT_EQ(d.specs[5].value, 3u);
     EXPECT_EQ(d.specs[6].src, (bit_range{field_id::reg4, 0, 16}));
@@ -351,10 +354,160 @@ TEST(OfctlParseLearn, TransportPortsNamedByTheLearnedProtocol) {
     auto fm = parse_flow("udp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=53,"
                          "NXM_OF_UDP_SRC[])");
     ASSERT_TRUE(fm) << fm.error().message;
-    EXPECT_EQ(format_flow(*fm), "udp actions=learn(table=1,dl_type=0x800,nw_proto=17,udp_dst=53,NXM_OF_UDP_SRC[])");
+    EXPECT_EQ(format_flow(*fm), "udp actions=learn(table=1,eth_type=0x800,nw_proto=17,udp_dst=53,NXM_OF_UDP_SRC[])");
     fm = parse_flow("tcp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=80)");
     ASSERT_TRUE(fm) << fm.error().message;
-    EXPECT_EQ(format_flow(*fm), "tcp actions=learn(table=1,dl_type=0x800,nw_proto=6,tp_dst=80)");
+    EXPECT_EQ(format_flow(*fm), "tcp actions=learn(table=1,eth_type=0x800,nw_proto=6,tcp_dst=80)");
+}
+
+// A learn's in_port constant is Open vSwitch's: `in_port` and
+// `NXM_OF_IN_PORT[]` (or [0..15]) are its 16-bit OpenFlow 1.0 in_port,
+// `in_port_oxm` and `OXM_OF_IN_PORT[]` its 32-bit OpenFlow 1.1 one, and both
+// take a port as ofputil_port_from_string does: decimal (a leading '+'
+// too), 0..65535 or 4294967040..4294967295, or a reserved name; never hex
+// (ovs-ofctl 3.1: "NXM_OF_IN_PORT[] value 0x14bc cannot be parsed as a
+// subfield ... or an immediate value (0x14bc: invalid or unknown port for
+// in_port)"). Constants on bits of in_port are plain integers.
+TEST(OfctlParseLearn, InPortConstantIsAPortAsOpenVswitchTakesIt) {
+    const bit_range nxm{field_id::in_port, 0, 16};
+    const bit_range oxm = bit_range::whole(field_id::in_port);
+    struct accepted {
+        const char* spec;
+        bit_range dst;
+        std::uint32_t value;
+    };
+    for (const accepted& a : {accepted{"NXM_OF_IN_PORT[]=5308", nxm, 5308},
+                              accepted{"in_port=3", nxm, 3},
+                              accepted{"in_port=+3", nxm, 3},
+                              accepted{"in_port=007", nxm, 7},
+                              accepted{"in_port=0", nxm, 0},
+                              accepted{"NXM_OF_IN_PORT[0..15]=3", nxm, 3},
+                              accepted{"in_port=LOCAL", nxm, 0xfffe},
+                              accepted{"NXM_OF_IN_PORT[]=local", nxm, 0xfffe},
+                              accepted{"in_port=65534", nxm, 0xfffe},
+                              accepted{"in_port=4294967294", nxm, 0xfffe}, // OpenFlow 1.1's LOCAL
+                              accepted{"in_port=65280", nxm, 0xff00},
+                              accepted{"in_port=4294967040", nxm, 0xff00},
+                              accepted{"in_port=UNSET", nxm, 0xfff7},
+                              accepted{"in_port=NONE", nxm, 0xffff},
+                              accepted{"in_port=controller", nxm, 0xfffd},
+                              accepted{"in_port_oxm=2", oxm, 2},
+                              accepted{"OXM_OF_IN_PORT[]=2", oxm, 2},
+                              accepted{"in_port_oxm=LOCAL", oxm, ports::local},
+                              accepted{"in_port_oxm=65534", oxm, ports::local},
+                              accepted{"NXM_OF_IN_PORT[0..7]=0x3", bit_range{field_id::in_port, 0, 8}, 3}}) {
+        const std::string text = std::string("actions=learn(table=1,") + a.spec + ")";
+        const flow_mod fm = ok(text);
+        if (fm.actions.list.empty()) continue;
+        const auto& d = desc(fm);
+        ASSERT_EQ(d.specs.size(), 1u) << text;
+        EXPECT_EQ(d.specs[0].what, actions::learn_spec::kind::match_const) << text;
+        EXPECT_EQ(d.specs[0].dst, a.dst) << text;
+        EXPECT_EQ(d.specs[0].value, a.value) << text;
+        EXPECT_EQ(ok(format_flow(fm)), fm) << text << " printed as " << format_flow(fm);
+    }
+    const std::string head = "actions=learn(table=1,";
+    for (const char* spec : {"NXM_OF_IN_PORT[]=0x14bc", "in_port=0x3", "in_port=0X3", "NXM_OF_IN_PORT[0..15]=0x3",
+                             "OXM_OF_IN_PORT[]=0x2", "in_port_oxm=0x2", "in_port=65536", "in_port=4294967039",
+                             "in_port=-1", "in_port=3x", "in_port=99999999999", "in_port=++3", "in_port=+"}) {
+        const parse_error e = fails(head + spec + ")");
+        EXPECT_NE(e.message.find("not a port"), std::string::npos) << spec << ": " << e.message;
+        EXPECT_NE(e.message.find("not hex"), std::string::npos) << spec << ": " << e.message;
+        EXPECT_EQ(e.column, head.size() + std::string_view(spec).find('=') + 2) << spec;
+    }
+}
+
+// learn_check judges each spec, in order, by Open vSwitch's own field for
+// the name it is given (tcp_dst, udp_dst and sctp_dst are flowpipe's one
+// tp_dst; icmp_type and icmpv6_type its icmp_type; vlan_pcp needs a VLAN):
+// a learned match field or load destination by the learn's constants before
+// it, a source by the match of the flow holding the learn. Each pair was
+// run through ovs-ofctl 3.1 parse-flow.
+TEST(OfctlParseLearn, PrerequisitesOfOpenVswitchsFieldByItsName) {
+    for (const char* text : {
+             // the learned protocol, not the holder's
+             "arp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=53)",
+             "actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=53)",
+             "actions=learn(table=1,eth_type=0x86dd,nw_proto=6,OXM_OF_TCP_DST[]=53)",
+             "actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=53)",
+             "actions=learn(table=1,eth_type=0x800,nw_proto=17,OXM_OF_UDP_DST[]=53)",
+             "actions=learn(table=1,eth_type=0x800,nw_proto=132,OXM_OF_SCTP_DST[]=53)",
+             "actions=learn(table=1,eth_type=0x800,nw_proto=6,tp_dst=53)", // tp_dst is tcp_dst
+             "actions=learn(table=1,eth_type=0x800,nw_proto=17,load:0x35->NXM_OF_UDP_DST[])",
+             // a source by the holder, its destination by the learn
+             "tcp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_TCP_SRC[])",
+             "udp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_NX_REG0[0..15]=NXM_OF_UDP_SRC[])",
+             "udp actions=learn(table=1,load:NXM_OF_UDP_SRC[]->NXM_NX_REG0[0..15])",
+             "udp actions=learn(table=1,output:NXM_OF_UDP_SRC[])",
+             // ICMP and ICMPv6, neighbour discovery
+             "actions=learn(table=1,eth_type=0x800,nw_proto=1,icmp_type=3)",
+             "actions=learn(table=1,eth_type=0x86dd,nw_proto=58,icmpv6_type=3)",
+             "icmp actions=learn(table=1,eth_type=0x86dd,nw_proto=58,NXM_NX_ICMPV6_TYPE[]=NXM_OF_ICMP_TYPE[])",
+             "actions=learn(table=1,eth_type=0x86dd,nw_proto=58,NXM_NX_ICMPV6_TYPE[]=135,nd_target=::1)",
+             // vlan_pcp needs a VLAN header in what is learned
+             "actions=learn(table=1,NXM_OF_VLAN_TCI[12]=1,vlan_pcp=3)",
+             "actions=learn(table=1,NXM_OF_VLAN_TCI[]=0x1005,OXM_OF_VLAN_PCP[]=3)",
+             "dl_vlan=5 actions=learn(table=1,NXM_OF_VLAN_TCI[12]=1,OXM_OF_VLAN_PCP[])",
+         }) {
+        const flow_mod fm = ok(text);
+        EXPECT_EQ(ok(format_flow(fm)), fm) << text << " printed as " << format_flow(fm);
+    }
+    struct refused {
+        const char* text;
+        const char* what;
+    };
+    for (const refused& r : {
+             refused{"actions=learn(table=1,NXM_OF_TCP_DST[]=53,eth_type=0x800,nw_proto=6)",
+                     "NXM_OF_TCP_DST in a learned flow needs tcp or tcp6 matched before it"},
+             refused{"actions=learn(table=1,eth_type=0x800,NXM_OF_TCP_DST[]=53,nw_proto=6)",
+                     "NXM_OF_TCP_DST in a learned flow needs tcp or tcp6"},
+             refused{"actions=learn(table=1,nw_proto=6)", "nw_proto in a learned flow needs ip or ipv6"},
+             refused{"actions=learn(table=1,nw_proto=17,eth_type=0x800,udp_dst=53)", "nw_proto in a learned flow"},
+             refused{"actions=learn(table=1,eth_type=0x806,nw_proto=6,NXM_OF_TCP_DST[]=53)", "nw_proto"},
+             refused{"actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_TCP_DST[]=53)", "tcp or tcp6"},
+             refused{"actions=learn(table=1,eth_type=0x800,nw_proto=17,tp_dst=53)", "tp_dst in a learned flow"},
+             refused{"actions=learn(table=1,eth_type=0x800,nw_proto=6,udp_dst=53)", "udp or udp6"},
+             refused{"actions=learn(table=1,eth_type=0x800,nw_proto=132,NXM_OF_TCP_DST[]=53)", "tcp or tcp6"},
+             refused{"actions=learn(table=1,eth_type=0x800,nw_proto=17,load:0x35->NXM_OF_TCP_DST[])", "tcp or tcp6"},
+             // a field source needs its protocol in the holder's match, and its name in the learned match
+             refused{"tcp actions=learn(table=1,NXM_OF_TCP_DST[])", "matched before it in the learn"},
+             refused{"udp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[])",
+                     "NXM_OF_TCP_DST needs tcp or tcp6 in the flow's match"},
+             refused{"udp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_TCP_SRC[])",
+                     "NXM_OF_TCP_SRC needs tcp or tcp6 in the flow's match"},
+             refused{"udp actions=learn(table=1,NXM_NX_REG0[0..15]=tp_src)", "tp_src needs tcp or tcp6"},
+             refused{"udp6 actions=learn(table=1,eth_type=0x86dd,nw_proto=17,tcp_src=NXM_OF_UDP_SRC[])",
+                     "tcp_src in a learned flow needs tcp or tcp6"},
+             refused{"tcp actions=learn(table=1,output:NXM_OF_UDP_SRC[])", "NXM_OF_UDP_SRC needs udp or udp6"},
+             refused{"udp actions=learn(table=1,load:NXM_OF_TCP_SRC[]->NXM_NX_REG0[0..15])", "tcp or tcp6"},
+             refused{"actions=learn(table=1,eth_type=0x86dd,nw_proto=58,icmp_type=3)", "icmp_type in a learned"},
+             refused{"actions=learn(table=1,eth_type=0x800,nw_proto=1,icmpv6_type=3)", "icmpv6_type in a learned"},
+             refused{"icmp6 actions=learn(table=1,eth_type=0x86dd,nw_proto=58,NXM_OF_ICMP_TYPE[]=NXM_NX_ICMPV6_TYPE[])",
+                     "NXM_OF_ICMP_TYPE in a learned flow needs icmp "},
+             refused{"actions=learn(table=1,eth_type=0x86dd,nw_proto=58,nd_target=::1)",
+                     "nd_target in a learned flow needs icmp6 with icmp_type=135 or 136 and icmp_code=0"},
+             refused{"actions=learn(table=1,eth_type=0x86dd,nw_proto=58,icmpv6_type=135,icmpv6_code=1,nd_target=::1)",
+                     "nd_target"},
+             refused{"actions=learn(table=1,vlan_pcp=3)", "vlan_pcp in a learned flow needs a VLAN header"},
+             refused{"actions=learn(table=1,NXM_NX_REG0[0..2]=OXM_OF_VLAN_PCP[])",
+                     "OXM_OF_VLAN_PCP needs a VLAN header (vlan_tci's bit 12) in the flow's match"},
+             refused{"actions=learn(table=1,dl_vlan_pcp=3)", "no NXM or OXM header"},
+             refused{"actions=learn(table=1,dl_vlan=3)", "no NXM or OXM header"},
+             // bits of a field that cannot be masked match nothing until they cover all of it
+             refused{"actions=learn(table=1,eth_type=0x800,NXM_OF_IP_PROTO[0..3]=6,tcp_dst=53)", "tcp or tcp6"},
+             refused{"actions=learn(table=1,NXM_OF_ETH_TYPE[0..7]=0,NXM_OF_ETH_TYPE[8..15]=0x8,nw_proto=6)",
+                     "nw_proto in a learned flow"},
+         }) {
+        const parse_error e = fails(r.text);
+        EXPECT_NE(e.message.find(r.what), std::string::npos) << r.text << ": " << e.message;
+        EXPECT_NE(e.column, 0u) << r.text;
+    }
+    // the column is the spec's (or its source's) own
+    const std::string text = "udp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_TCP_SRC[])";
+    EXPECT_EQ(fails(text).column, text.find("NXM_OF_TCP_SRC") + 1);
+    // a whole-field constant completes the bits before it: 0x800 then bits 0..7 = 0x11 is eth_type 0x811
+    const std::string other = "actions=learn(table=1,eth_type=0x800,NXM_OF_ETH_TYPE[0..7]=0x11,nw_proto=6)";
+    EXPECT_EQ(fails(other).column, other.find("nw_proto") + 1);
 }
 
 TEST(OfctlParseLearn, ErrorsSayWhatAndWhere) {

@@ -110,6 +110,58 @@ TEST(OfctlPrint, TypedActionForms) {
                  "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]");
 }
 
+// A learn prints as ovs-ofctl 3.1 prints it (each expected line is what
+// `ovs-ofctl parse-flow` printed for the input): an in_port constant is a
+// port in decimal or by name (Open vSwitch takes no hex port), in_port for
+// its 16-bit NXM_OF_IN_PORT, in_port_oxm for the 32-bit OXM_OF_IN_PORT; a
+// whole-field constant under its Open vSwitch name (eth_type, ip_dst,
+// tcp_src, icmpv6_type); a learned field or load destination named by the
+// learned nw_proto, a source by the flow holding the learn.
+TEST(OfctlPrint, LearnAsOpenVswitchPrintsIt) {
+    struct printed {
+        const char* in;
+        const char* out;
+    };
+    for (const printed& c : {
+             printed{"actions=learn(table=1,NXM_OF_IN_PORT[]=5308)", "actions=learn(table=1,in_port=5308)"},
+             printed{"actions=learn(table=1,NXM_OF_IN_PORT[0..15]=LOCAL,in_port_oxm=65534)",
+                     "actions=learn(table=1,in_port=LOCAL,in_port_oxm=LOCAL)"},
+             printed{"actions=learn(table=1,in_port=4294967295,OXM_OF_IN_PORT[]=CONTROLLER)",
+                     "actions=learn(table=1,in_port=ANY,in_port_oxm=CONTROLLER)"},
+             printed{"actions=learn(table=1,in_port=65527,NXM_OF_IN_PORT[8..15]=255)",
+                     "actions=learn(table=1,in_port=UNSET,NXM_OF_IN_PORT[8..15]=0xff)"},
+             printed{"actions=learn(table=1,in_port=+7,in_port_oxm=2)",
+                     "actions=learn(table=1,in_port=7,in_port_oxm=2)"},
+             printed{"udp actions=learn(table=1,dl_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_UDP_SRC[],"
+                     "NXM_NX_REG0[0..15]=NXM_OF_UDP_SRC[],load:NXM_OF_UDP_SRC[]->NXM_OF_UDP_DST[])",
+                     "udp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_UDP_SRC[],"
+                     "NXM_NX_REG0[0..15]=NXM_OF_UDP_SRC[],load:NXM_OF_UDP_SRC[]->NXM_OF_UDP_DST[])"},
+             printed{"tcp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_TCP_DST[])",
+                     "tcp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_TCP_DST[])"},
+             printed{"udp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=NXM_OF_UDP_SRC[])",
+                     "udp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=NXM_OF_UDP_SRC[])"},
+             printed{"icmp actions=learn(table=1,eth_type=0x86dd,nw_proto=58,NXM_NX_ICMPV6_TYPE[]=NXM_OF_ICMP_TYPE[],"
+                     "icmpv6_code=0)",
+                     "icmp actions=learn(table=1,eth_type=0x86dd,nw_proto=58,NXM_NX_ICMPV6_TYPE[]=NXM_OF_ICMP_TYPE[],"
+                     "icmpv6_code=0)"},
+             printed{"actions=learn(table=1,eth_type=0x86dd,nw_proto=58,NXM_NX_ICMPV6_TYPE[]=135,nd_target=::1)",
+                     "actions=learn(table=1,eth_type=0x86dd,nw_proto=58,icmpv6_type=135,nd_target=::1)"},
+             printed{"actions=learn(table=1,eth_type=0x800,nw_dst=10.0.0.1,nw_proto=6,tp_src=80)",
+                     "actions=learn(table=1,eth_type=0x800,ip_dst=10.0.0.1,nw_proto=6,tcp_src=80)"},
+             printed{"arp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=53)",
+                     "arp actions=learn(table=1,eth_type=0x800,nw_proto=6,tcp_dst=53)"},
+             printed{"actions=learn(table=1,NXM_OF_VLAN_TCI[]=0x1005,OXM_OF_VLAN_PCP[]=3)",
+                     "actions=learn(table=1,vlan_tci=0x1005,vlan_pcp=3)"},
+         }) {
+        const auto fm = parse_flow(c.in);
+        ASSERT_TRUE(fm) << c.in << ": " << to_string(fm.error());
+        EXPECT_EQ(format_flow(*fm), c.out) << c.in;
+        const auto back = parse_flow(c.out);
+        ASSERT_TRUE(back) << c.out << ": " << to_string(back.error());
+        EXPECT_EQ(*back, *fm) << c.out;
+    }
+}
+
 TEST(OfctlPrint, Packets) {
     const char* pk[] = {
         "arp,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=0.0.0.0,"
@@ -234,6 +286,9 @@ struct gen {
             case 1:
                 s.what = kind::match_const;
                 s.value = bits(s.dst.n_bits);
+                // in_port_oxm takes the OpenFlow 1.1 numbers of OpenFlow 1.0 ports only
+                if (s.dst == bit_range::whole(field_id::in_port))
+                    s.value = coin() ? below(0xff00) : 0xffffff00u + below(256);
                 break;
             case 2:
                 s.what = kind::load_const;
@@ -270,6 +325,10 @@ struct gen {
             if (info(f).is_view() || f == field_id::eth_type || f == field_id::nw_proto) continue;
             if (prerequisite_met(m, f)) rw.push_back(f);
         }
+        // A learn reads nd_target only where Open vSwitch's is_nd holds: icmp_code 0 too.
+        std::vector<field_id> learn_rw;
+        for (const field_id f : rw)
+            if (f != field_id::nd_target || m.value_of(field_id::icmp_code) == 0) learn_rw.push_back(f);
         generic_actions a;
         const unsigned n = below(6);
         for (unsigned i = 0; i < n; ++i) {
@@ -310,7 +369,7 @@ struct gen {
             case 15:
                 a.list.emplace_back(actions::resubmit{static_cast<std::uint32_t>(below(100)), current_table});
                 break;
-            case 16: a.list.emplace_back(random_learn(rw)); break;
+            case 16: a.list.emplace_back(random_learn(learn_rw)); break;
             case 17: a.list.emplace_back(actions::normal{}); break;
             default: break;
             }

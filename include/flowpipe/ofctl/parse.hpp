@@ -183,7 +183,7 @@ struct token {
         std::string_view name;
         field_id id;
     };
-    static constexpr std::array<alias, 16> extra{{{"tcp_src", field_id::tp_src},
+    static constexpr std::array<alias, 23> extra{{{"tcp_src", field_id::tp_src},
                                                   {"tcp_dst", field_id::tp_dst},
                                                   {"udp_src", field_id::tp_src},
                                                   {"udp_dst", field_id::tp_dst},
@@ -193,6 +193,13 @@ struct token {
                                                   {"NXM_OF_UDP_DST", field_id::tp_dst},
                                                   {"OXM_OF_SCTP_SRC", field_id::tp_src},
                                                   {"OXM_OF_SCTP_DST", field_id::tp_dst},
+                                                  {"OXM_OF_TCP_SRC", field_id::tp_src},
+                                                  {"OXM_OF_TCP_DST", field_id::tp_dst},
+                                                  {"OXM_OF_UDP_SRC", field_id::tp_src},
+                                                  {"OXM_OF_UDP_DST", field_id::tp_dst},
+                                                  {"OXM_OF_ICMPV6_TYPE", field_id::icmp_type},
+                                                  {"OXM_OF_ICMPV6_CODE", field_id::icmp_code},
+                                                  {"in_port_oxm", field_id::in_port},
                                                   {"icmpv6_type", field_id::icmp_type},
                                                   {"icmpv6_code", field_id::icmp_code},
                                                   {"NXM_NX_ICMPV6_TYPE", field_id::icmp_type},
@@ -341,13 +348,15 @@ inline constexpr std::array<protocol, 12> protocols{{{"ip", proto::eth_type_ipv4
 
 // ---- subfields ----------------------------------------------------------------
 
-// field, field[], field[n], field[a..b]. NXM_OF_IN_PORT is 16 bits wide.
+// field, field[], field[n], field[a..b]. NXM_OF_IN_PORT and in_port are 16
+// bits wide (Open vSwitch's in_port is an OpenFlow 1.0 port); OXM_OF_IN_PORT
+// and in_port_oxm are flowpipe's 32-bit in_port.
 [[nodiscard]] inline parse_result<bit_range> parse_subfield(std::string_view s, std::size_t col) {
     const std::size_t bracket = s.find('[');
     const std::string_view name = s.substr(0, bracket);
     const auto f = find_field_any(name);
     if (!f) return parse_error{"unknown field " + quoted(name), col};
-    const unsigned width = name == "NXM_OF_IN_PORT" ? 16u : info(*f).width;
+    const unsigned width = name == "NXM_OF_IN_PORT" || name == "in_port" ? 16u : info(*f).width;
     if (bracket == std::string_view::npos) return bit_range{*f, 0, static_cast<std::uint8_t>(width)};
     if (s.back() != ']') return parse_error{"subfield " + quoted(s) + " lacks its closing ']'", col + s.size() - 1};
     const std::string_view inner = s.substr(bracket + 1, s.size() - bracket - 2);
@@ -603,13 +612,123 @@ inline std::optional<parse_error> act_controller(const action_args& a, generic_a
     return std::nullopt;
 }
 
+// ---- learn ----------------------------------------------------------------------
+//
+// Open vSwitch has a field per protocol where flowpipe has one: tcp_dst,
+// udp_dst and sctp_dst are flowpipe's tp_dst; icmp_type and icmpv6_type its
+// icmp_type; dl_vlan_pcp and vlan_pcp its vlan_pcp; the 16-bit in_port
+// (NXM_OF_IN_PORT) and the 32-bit in_port_oxm (OXM_OF_IN_PORT) its in_port.
+// Each of Open vSwitch's fields has its own prerequisite (lib/meta-flow.h),
+// and learn_check judges a learn by them, so a learn is checked here by the
+// name each field is given, not by flowpipe's field.
+
+// Open vSwitch's prerequisites (enum mf_prereqs) of the fields flowpipe has.
+enum class ovs_prereq : std::uint8_t { none, vlan_vid, arp, ipv4, ipv6, ip_any, tcp, udp, sctp, icmpv4, icmpv6, nd };
+
+// The prerequisite of the Open vSwitch field `name` (a field name without
+// its [...] range) that flowpipe reads as `f`.
+[[nodiscard]] inline ovs_prereq ovs_prereq_of(std::string_view name, field_id f) noexcept {
+    const auto has = [&](std::string_view a, std::string_view b) {
+        return name.find(a) != std::string_view::npos || name.find(b) != std::string_view::npos;
+    };
+    if (f == field_id::tp_src || f == field_id::tp_dst) {
+        if (has("UDP_", "udp_")) return ovs_prereq::udp;
+        if (has("SCTP_", "sctp_")) return ovs_prereq::sctp;
+        return ovs_prereq::tcp; // tcp_dst, NXM_OF_TCP_DST, OXM_OF_TCP_DST and tp_dst (an alias of tcp_dst)
+    }
+    if (f == field_id::icmp_type || f == field_id::icmp_code)
+        return has("ICMPV6", "icmpv6") ? ovs_prereq::icmpv6 : ovs_prereq::icmpv4;
+    if (f == field_id::vlan_pcp) return name == "dl_vlan_pcp" ? ovs_prereq::none : ovs_prereq::vlan_vid;
+    switch (info(f).prereq) {
+    case prerequisite::none: return ovs_prereq::none;
+    case prerequisite::arp: return ovs_prereq::arp;
+    case prerequisite::ip: return ovs_prereq::ip_any;
+    case prerequisite::ipv4: return ovs_prereq::ipv4;
+    case prerequisite::ipv6: return ovs_prereq::ipv6;
+    case prerequisite::transport: return ovs_prereq::tcp;
+    case prerequisite::icmp: return ovs_prereq::icmpv4;
+    case prerequisite::nd: return ovs_prereq::nd;
+    }
+    return ovs_prereq::none;
+}
+
+[[nodiscard]] inline const char* ovs_prereq_text(ovs_prereq p) noexcept {
+    switch (p) {
+    case ovs_prereq::none: return "nothing";
+    case ovs_prereq::vlan_vid: return "a VLAN header (vlan_tci's bit 12)";
+    case ovs_prereq::arp: return "arp or rarp";
+    case ovs_prereq::ipv4: return "ip";
+    case ovs_prereq::ipv6: return "ipv6";
+    case ovs_prereq::ip_any: return "ip or ipv6";
+    case ovs_prereq::tcp: return "tcp or tcp6";
+    case ovs_prereq::udp: return "udp or udp6";
+    case ovs_prereq::sctp: return "sctp or sctp6";
+    case ovs_prereq::icmpv4: return "icmp";
+    case ovs_prereq::icmpv6: return "icmp6";
+    case ovs_prereq::nd: return "icmp6 with icmp_type=135 or 136 and icmp_code=0";
+    }
+    return "?";
+}
+
+// mf_are_match_prereqs_ok: judged by the match's values alone (masked to
+// what it matches), as Open vSwitch's checks read `match->flow`.
+[[nodiscard]] inline bool ovs_prereq_met(const match& m, ovs_prereq p) noexcept {
+    const uint128 dl = m.value_of(field_id::eth_type), nw = m.value_of(field_id::nw_proto);
+    const bool ip4 = dl == proto::eth_type_ipv4, ip6 = dl == proto::eth_type_ipv6;
+    switch (p) {
+    case ovs_prereq::none: return true;
+    case ovs_prereq::vlan_vid: return (m.value_of(field_id::vlan_tci) & 0x1000) != 0;
+    case ovs_prereq::arp: return dl == proto::eth_type_arp || dl == proto::eth_type_rarp;
+    case ovs_prereq::ipv4: return ip4;
+    case ovs_prereq::ipv6: return ip6;
+    case ovs_prereq::ip_any: return ip4 || ip6;
+    case ovs_prereq::tcp: return (ip4 || ip6) && nw == proto::ip_proto_tcp;
+    case ovs_prereq::udp: return (ip4 || ip6) && nw == proto::ip_proto_udp;
+    case ovs_prereq::sctp: return (ip4 || ip6) && nw == proto::ip_proto_sctp;
+    case ovs_prereq::icmpv4: return ip4 && nw == proto::ip_proto_icmp;
+    case ovs_prereq::icmpv6: return ip6 && nw == proto::ip_proto_icmpv6;
+    case ovs_prereq::nd:
+        return ip6 && nw == proto::ip_proto_icmpv6 && m.value_of(field_id::icmp_code) == 0 &&
+               (m.value_of(field_id::icmp_type) == proto::icmpv6_neighbor_solicit ||
+                m.value_of(field_id::icmp_type) == proto::icmpv6_neighbor_advert);
+    }
+    return false;
+}
+
+// A field name whose Open vSwitch field is the 16-bit in_port.
+[[nodiscard]] constexpr bool is_ofp10_in_port_name(std::string_view name) noexcept {
+    return name == "in_port" || name == "NXM_OF_IN_PORT";
+}
+
+// What a learn's match constant does to the learned match (learn_check's
+// dst_match, learn_format's view of it): mf_write_subfield_value, where a
+// field that cannot be masked takes the bits only when, with those already
+// there, they cover all of it (`NXM_OF_IP_PROTO[0..3]=6` alone matches no
+// nw_proto). NXM_OF_IN_PORT[] is all of Open vSwitch's 16-bit in_port.
+inline void learn_write_constant(match& learned, bit_range dst, uint128 v) noexcept {
+    const field_id f = dst.field;
+    if (f == field_id::in_port && dst.start == 0 && dst.n_bits == 16) {
+        learned.set(f, v, info(f).all_ones());
+        return;
+    }
+    const uint128 bits = dst.mask() << dst.start;
+    const uint128 mask = learned.mask_of(f) | bits;
+    if (!info(f).maskable && mask != info(f).all_ones()) return;
+    learned.set(f, (learned.value_of(f) & ~bits) | ((v & dst.mask()) << dst.start), mask);
+}
+
 // learn(...), as ovs-ofctl's learn_parse reads it, checked as learn_check
-// checks it when the flow is installed: a source field's prerequisites
-// against the flow's own match, a learned match field's or load
-// destination's against the constants matched before it in the same learn
-// (`learn(eth_type=0x800,NXM_OF_IP_SRC[])`), equal widths, constants that
-// fit. Stricter than Open vSwitch in one way: numbers are checked (OVS reads
-// table=, priority=, timeouts and limit= with atoi and takes "priority=x" as 0).
+// checks it when the flow is installed: in spec order, a source field's
+// prerequisites against the flow's own match, a learned match field's or
+// load destination's against the constants matched before it in the same
+// learn (`learn(eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=53)` holds in an
+// `arp` flow; `learn(NXM_OF_TCP_DST[]=53,eth_type=0x800,nw_proto=6)` holds
+// nowhere), each by its Open vSwitch field (see ovs_prereq), equal widths,
+// constants that fit; a match constant on a whole field in that field's
+// own syntax (mf_parse_value: a port for in_port, in decimal or by name),
+// on bits of one as an integer. Stricter than Open vSwitch in one way:
+// numbers are checked (OVS reads table=, priority=, timeouts and limit= with
+// atoi and takes "priority=x" as 0).
 [[nodiscard]] inline std::optional<parse_error> learn_subfield(std::string_view text, std::size_t col, bit_range& out) {
     if (text.empty()) return parse_error{"learn: missing field", col};
     auto r = parse_subfield(text, col);
@@ -622,9 +741,9 @@ inline std::optional<parse_error> act_controller(const action_args& a, generic_a
     return std::nullopt;
 }
 
-// `NXM_OF_IN_PORT[]` (16 bits) is the whole in_port for a learned constant.
-[[nodiscard]] inline bool learn_whole(bit_range r) noexcept {
-    return r.start == 0 && (r.n_bits == info(r.field).width || (r.field == field_id::in_port && r.n_bits == 16));
+// The field name of a subfield's text (`NXM_OF_TCP_DST[0..7]` -> `NXM_OF_TCP_DST`).
+[[nodiscard]] inline std::string_view field_name_of(std::string_view subfield) noexcept {
+    return subfield.substr(0, subfield.find('['));
 }
 
 inline std::optional<parse_error> act_learn(const action_args& a, generic_actions& out) {
@@ -634,17 +753,25 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
     match learned; // constants of the learned match so far (learn_check's dst_match)
     const match none;
     const match& flow = a.flow_match ? *a.flow_match : none;
-    auto check_src = [&](bit_range src, std::size_t col) -> std::optional<parse_error> {
-        if (!prerequisite_met(flow, src.field))
-            return parse_error{"learn: " + std::string(info(src.field).name) + " needs " +
-                                   prerequisite_text(info(src.field).prereq) + " in the flow's match",
+    auto check_src = [&](std::string_view text, bit_range src, std::size_t col) -> std::optional<parse_error> {
+        const std::string_view name = field_name_of(text);
+        const ovs_prereq p = ovs_prereq_of(name, src.field);
+        if (!ovs_prereq_met(flow, p))
+            return parse_error{"learn: " + std::string(name) + " needs " + ovs_prereq_text(p) + " in the flow's match",
                                col};
         return std::nullopt;
     };
-    auto check_dst = [&](bit_range dst, std::size_t col) -> std::optional<parse_error> {
-        if (!prerequisite_met(learned, dst.field))
-            return parse_error{"learn: " + std::string(info(dst.field).name) + " in a learned flow needs " +
-                                   prerequisite_text(info(dst.field).prereq) + " matched before it in the learn",
+    auto check_dst = [&](std::string_view text, bit_range dst, std::size_t col) -> std::optional<parse_error> {
+        const std::string_view name = field_name_of(text);
+        // mf_nxm_header: a field with an OpenFlow 1.0 name only cannot be learned into.
+        if (name == "dl_vlan" || name == "dl_vlan_pcp")
+            return parse_error{"learn: " + std::string(name) +
+                                   " has no NXM or OXM header (learn it as NXM_OF_VLAN_TCI[0..11] or vlan_pcp)",
+                               col};
+        const ovs_prereq p = ovs_prereq_of(name, dst.field);
+        if (!ovs_prereq_met(learned, p))
+            return parse_error{"learn: " + std::string(name) + " in a learned flow needs " + ovs_prereq_text(p) +
+                                   " matched before it in the learn",
                                col};
         return std::nullopt;
     };
@@ -706,7 +833,7 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
             if (!writable(s.dst.field))
                 return parse_error{"learn: " + std::string(info(s.dst.field).name) + " cannot be written",
                                    t.value_col + arrow + 2};
-            if (auto e = check_dst(s.dst, t.value_col + arrow + 2)) return e;
+            if (auto e = check_dst(t.value.substr(arrow + 2), s.dst, t.value_col + arrow + 2)) return e;
             if (src[0] >= '0' && src[0] <= '9') {
                 const auto v = parse_uint(src);
                 if (!v) return parse_error{"learn: load: bad value " + quoted(src), t.value_col};
@@ -722,7 +849,7 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
                     return parse_error{"learn: load: source is " + std::to_string(s.src.n_bits) +
                                            " bits wide but destination is " + std::to_string(s.dst.n_bits),
                                        t.value_col};
-                if (auto e = check_src(s.src, t.value_col)) return e;
+                if (auto e = check_src(src, s.src, t.value_col)) return e;
                 s.what = actions::learn_spec::kind::load_field;
             }
             d.specs.push_back(s);
@@ -730,7 +857,7 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
             actions::learn_spec s;
             s.what = actions::learn_spec::kind::output;
             if (auto e = learn_subfield(t.value, t.has_value ? t.value_col : t.key_col, s.src)) return e;
-            if (auto e = check_src(s.src, t.value_col)) return e;
+            if (auto e = check_src(t.value, s.src, t.value_col)) return e;
             d.specs.push_back(s);
         } else {
             // A match spec: FIELD[...], FIELD[...]=FIELD[...] or FIELD[...]=VALUE.
@@ -739,11 +866,11 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
             if (!find_field_any(t.key.substr(0, bracket)))
                 return parse_error{"learn: unknown field or keyword " + quoted(t.key.substr(0, bracket)), t.key_col};
             if (auto e = learn_subfield(t.key, t.key_col, s.dst)) return e;
-            if (auto e = check_dst(s.dst, t.key_col)) return e;
+            if (auto e = check_dst(t.key, s.dst, t.key_col)) return e;
             if (!t.has_value || t.value.empty()) {
                 s.what = actions::learn_spec::kind::match_field;
                 s.src = s.dst;
-                if (auto e = check_src(s.src, t.key_col)) return e;
+                if (auto e = check_src(t.key, s.src, t.key_col)) return e;
             } else if (const std::size_t b2 = t.value.find('['); find_field_any(t.value.substr(0, b2)).has_value()) {
                 s.what = actions::learn_spec::kind::match_field;
                 if (auto e = learn_subfield(t.value, t.value_col, s.src)) return e;
@@ -752,10 +879,24 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
                                            " bits wide but " + std::string(t.value) + " is " +
                                            std::to_string(s.src.n_bits),
                                        t.value_col};
-                if (auto e = check_src(s.src, t.value_col)) return e;
+                if (auto e = check_src(t.value, s.src, t.value_col)) return e;
             } else {
                 s.what = actions::learn_spec::kind::match_const;
-                if (learn_whole(s.dst)) {
+                const std::string_view name = field_name_of(t.key);
+                const bool ofp10_in_port = is_ofp10_in_port_name(name) && s.dst.start == 0 && s.dst.n_bits == 16;
+                const bool whole = s.dst.start == 0 && s.dst.n_bits == info(s.dst.field).width;
+                if (ofp10_in_port || (whole && s.dst.field == field_id::in_port)) {
+                    // mf_parse_value of in_port (16 bits) or in_port_oxm (32):
+                    // ofputil_port_from_string, decimal or a name, never hex.
+                    const auto p = parse_ofp10_port(t.value);
+                    if (!p)
+                        return parse_error{"learn: " + std::string(t.key) + "=" + std::string(t.value) +
+                                               ": not a port (Open vSwitch takes a port number in decimal, "
+                                               "0..65535 or 4294967040..4294967295, or a name such as LOCAL; "
+                                               "not hex)",
+                                           t.value_col};
+                    s.value = ofp10_in_port ? uint128{*p} : uint128{ofp10_to_ofp11(*p)};
+                } else if (whole) {
                     uint128 v = 0, m = 0;
                     if (auto e = parse_field_value(s.dst.field, t.value, t.value_col, false, v, m)) {
                         e->message = "learn: " + e->message;
@@ -774,9 +915,7 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
                     return parse_error{"learn: value " + quoted(t.value) + " does not fit in " +
                                            std::to_string(s.dst.n_bits) + " bits",
                                        t.value_col};
-                learned.set(s.dst.field,
-                            (learned.value_of(s.dst.field) & ~(s.dst.mask() << s.dst.start)) | (s.value << s.dst.start),
-                            learned.mask_of(s.dst.field) | (s.dst.mask() << s.dst.start));
+                learn_write_constant(learned, s.dst, s.value);
             }
             d.specs.push_back(s);
         }
@@ -906,10 +1045,19 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
         }
         for (std::size_t i = before; i < out.list.size(); ++i) {
             cols.push_back(t.key_col);
-            // NXM_OF_TCP_* / NXM_OF_UDP_* / OXM_OF_SCTP_* name one protocol's ports.
+            // NXM_OF_TCP_* / NXM_OF_UDP_* / OXM_OF_SCTP_* name one protocol's ports
+            // (a learn checks its own: its learned match's fields by what it learns).
             std::uint8_t l4 = 0;
-            if (t.value.find("NXM_OF_TCP_") != std::string_view::npos) l4 = proto::ip_proto_tcp;
-            if (t.value.find("NXM_OF_UDP_") != std::string_view::npos) l4 = proto::ip_proto_udp;
+            if (t.key == "learn") {
+                cols_l4.push_back(0);
+                continue;
+            }
+            if (t.value.find("NXM_OF_TCP_") != std::string_view::npos ||
+                t.value.find("OXM_OF_TCP_") != std::string_view::npos)
+                l4 = proto::ip_proto_tcp;
+            if (t.value.find("NXM_OF_UDP_") != std::string_view::npos ||
+                t.value.find("OXM_OF_UDP_") != std::string_view::npos)
+                l4 = proto::ip_proto_udp;
             if (t.value.find("OXM_OF_SCTP_") != std::string_view::npos) l4 = proto::ip_proto_sctp;
             cols_l4.push_back(l4);
         }

@@ -268,6 +268,9 @@ inline void append_subfield(std::string& out, bit_range r) {
         const bool src = r.field == field_id::tp_src;
         out += print_l4 == proto::ip_proto_udp ? (src ? "NXM_OF_UDP_SRC" : "NXM_OF_UDP_DST")
                                                : (src ? "OXM_OF_SCTP_SRC" : "OXM_OF_SCTP_DST");
+    } else if ((r.field == field_id::icmp_type || r.field == field_id::icmp_code) &&
+               print_l4 == proto::ip_proto_icmpv6) {
+        out += r.field == field_id::icmp_type ? "NXM_NX_ICMPV6_TYPE" : "NXM_NX_ICMPV6_CODE";
     } else if (r.field == field_id::in_port && r.start + r.n_bits <= 16) {
         out += "NXM_OF_IN_PORT";
         width = 16;
@@ -335,9 +338,41 @@ inline void append_output(std::string& out, std::uint32_t port) {
     }
 }
 
+// The name learn_format gives a match constant on all of field `f`
+// (mf_field's own name), where the learned match so far has nw_proto `l4`:
+// Open vSwitch's per-protocol fields (tcp_dst, udp_dst, sctp_dst;
+// icmp_type, icmpv6_type) are flowpipe's one tp_dst and icmp_type.
+[[nodiscard]] inline std::string_view learned_field_name(field_id f, std::uint8_t l4) noexcept {
+    const bool icmp6 = l4 == proto::ip_proto_icmpv6;
+    switch (f) {
+    case field_id::eth_src: return "eth_src";
+    case field_id::eth_dst: return "eth_dst";
+    case field_id::eth_type: return "eth_type";
+    case field_id::nw_src: return "ip_src";
+    case field_id::nw_dst: return "ip_dst";
+    case field_id::vlan_pcp: return "vlan_pcp"; // dl_vlan_pcp has no NXM or OXM header: not in a learn
+    case field_id::tp_src:
+        return l4 == proto::ip_proto_udp ? "udp_src" : l4 == proto::ip_proto_sctp ? "sctp_src" : "tcp_src";
+    case field_id::tp_dst:
+        return l4 == proto::ip_proto_udp ? "udp_dst" : l4 == proto::ip_proto_sctp ? "sctp_dst" : "tcp_dst";
+    case field_id::icmp_type: return icmp6 ? "icmpv6_type" : "icmp_type";
+    case field_id::icmp_code: return icmp6 ? "icmpv6_code" : "icmp_code";
+    default: return info(f).name;
+    }
+}
+
 // learn(...) as learn_format prints it. Written against the shape of
 // action/learn.hpp's learn_description (table, timeouts, priority, cookie,
 // limit, result_dst, specs), so this header does not depend on it.
+//
+// Fields are named as Open vSwitch names the field it checks them as (see
+// parse.hpp, ovs_prereq): a learned match field or load destination by the
+// learned match's nw_proto so far (`eth_type=0x800,nw_proto=17,udp_dst=53`,
+// NXM_OF_UDP_DST[]), a source by the flow holding the learn (print_l4). An
+// in_port constant is Open vSwitch's 16-bit in_port (NXM_OF_IN_PORT[]) as
+// `in_port=` a port in decimal or its reserved name (`in_port=LOCAL`), or
+// its 32-bit in_port_oxm (OXM_OF_IN_PORT[]) as `in_port_oxm=`; a constant on
+// bits of a field is `FIELD[a..b]=0x..`.
 template <class Desc>
 void append_learn(std::string& out, const Desc& d) {
     out += "learn(table=";
@@ -376,53 +411,59 @@ void append_learn(std::string& out, const Desc& d) {
         append_subfield(out, *d.result_dst);
     }
     using kind = typename std::remove_cvref_t<decltype(d.specs[0])>::kind;
-    // Transport ports in the learned match are named by the learned nw_proto
-    // when the learn sets one (udp_dst=53, NXM_OF_UDP_DST[]), as Open vSwitch
-    // prints them, not by the protocol of the flow holding the learn.
-    std::uint8_t learned_l4 = 0;
-    for (const auto& s : d.specs)
-        if (s.what == kind::match_const && s.dst == bit_range::whole(field_id::nw_proto))
-            learned_l4 = static_cast<std::uint8_t>(s.value);
     const std::uint8_t holder_l4 = print_l4;
-    if (learned_l4 != 0) print_l4 = learned_l4;
+    match learned; // the learned match's constants so far, as learn_check builds it
+    auto learned_l4 = [&] { return static_cast<std::uint8_t>(learned.value_of(field_id::nw_proto)); };
+    auto dst_subfield = [&](std::string& o, bit_range r) {
+        print_l4 = learned_l4();
+        append_subfield(o, r);
+        print_l4 = holder_l4;
+    };
     for (const auto& s : d.specs) {
         out += ',';
         switch (s.what) {
         case kind::match_const:
-            if ((s.dst.field == field_id::tp_src || s.dst.field == field_id::tp_dst) &&
-                s.dst == bit_range::whole(s.dst.field) &&
-                (learned_l4 == proto::ip_proto_udp || learned_l4 == proto::ip_proto_sctp)) {
-                out += learned_l4 == proto::ip_proto_udp ? "udp_" : "sctp_";
-                out += s.dst.field == field_id::tp_src ? "src=" : "dst=";
-                append_dec(out, s.value);
-            } else if (s.dst == bit_range::whole(s.dst.field) && !(s.dst.field == field_id::in_port)) {
-                out += info(s.dst.field).name;
+            if (s.dst.field == field_id::in_port && s.dst.start == 0 && s.dst.n_bits == 16) {
+                out += "in_port=";
+                append_ofp10_port(out, static_cast<std::uint16_t>(s.value));
+            } else if (s.dst == bit_range::whole(field_id::in_port)) {
+                out += "in_port_oxm=";
+                append_ofp10_port(out, ofp11_to_ofp10(static_cast<std::uint32_t>(s.value)));
+            } else if (s.dst == bit_range::whole(s.dst.field)) {
+                out += learned_field_name(s.dst.field, learned_l4());
                 out += '=';
                 append_field_value(out, s.dst.field, s.value);
             } else {
-                append_subfield(out, s.dst);
+                dst_subfield(out, s.dst);
                 out += '=';
                 append_hex(out, s.value);
             }
+            learn_write_constant(learned, s.dst, s.value);
             break;
-        case kind::match_field:
-            append_subfield(out, s.dst);
-            if (s.src.field != s.dst.field || s.src.start != s.dst.start) {
+        case kind::match_field: {
+            // `DST[]` alone when the source is the same field at the same
+            // bits, by Open vSwitch's name of each (mf_field pointers).
+            std::string dst, src;
+            dst_subfield(dst, s.dst);
+            append_subfield(src, s.src);
+            out += dst;
+            if (src != dst) {
                 out += '=';
-                append_subfield(out, s.src);
+                out += src;
             }
             break;
+        }
         case kind::load_const:
             out += "load:";
             append_hex(out, s.value);
             out += "->";
-            append_subfield(out, s.dst);
+            dst_subfield(out, s.dst);
             break;
         case kind::load_field:
             out += "load:";
             append_subfield(out, s.src);
             out += "->";
-            append_subfield(out, s.dst);
+            dst_subfield(out, s.dst);
             break;
         case kind::output:
             out += "output:";
@@ -430,7 +471,6 @@ void append_learn(std::string& out, const Desc& d) {
             break;
         }
     }
-    print_l4 = holder_l4;
     out += ')';
 }
 

@@ -188,6 +188,56 @@ namespace detail {
     return static_cast<std::uint32_t>(*v);
 }
 
+// An OpenFlow 1.0 port (16 bits) as ofputil_port_from_string takes it where
+// Open vSwitch's own field is the 16-bit `in_port` (a learn's `in_port=`
+// or `NXM_OF_IN_PORT[]=` constant): a reserved name (case-insensitive,
+// UNSET and NONE too), or a decimal number (strtoll base 10: one leading
+// '+', no "0x", no '-') below 0xff00, a reserved OF1.0 number
+// 0xff00..0xffff, or an OF1.1 reserved number 0xffffff00..0xffffffff, which
+// is its OF1.0 self (4294967294 is LOCAL). Anything else is refused, as
+// Open vSwitch refuses it.
+[[nodiscard]] inline std::optional<std::uint16_t> parse_ofp10_port(std::string_view s) noexcept {
+    struct named {
+        std::string_view name;
+        std::uint16_t port;
+    };
+    static constexpr std::array<named, 10> names{{{"IN_PORT", 0xfff8},
+                                                  {"TABLE", 0xfff9},
+                                                  {"NORMAL", 0xfffa},
+                                                  {"FLOOD", 0xfffb},
+                                                  {"ALL", 0xfffc},
+                                                  {"CONTROLLER", 0xfffd},
+                                                  {"LOCAL", 0xfffe},
+                                                  {"ANY", 0xffff},
+                                                  {"UNSET", 0xfff7},
+                                                  {"NONE", 0xffff}}};
+    for (const named& n : names)
+        if (detail::iequals(s, n.name)) return n.port;
+    if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+    if (s.empty()) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<unsigned>(c - '0');
+        if (v > 0xffffffffu) return std::nullopt; // str_to_uint: above UINT_MAX
+    }
+    if (v <= 0xffff) return static_cast<std::uint16_t>(v);
+    if (v >= 0xffffff00u && v <= 0xffffffffu) return static_cast<std::uint16_t>(v - 0xffff0000u);
+    return std::nullopt;
+}
+
+// OpenFlow 1.0 (16-bit) and 1.1 (32-bit) port numbers, as Open vSwitch maps
+// them (ofputil_port_to_ofp11, ofputil_port_from_ofp11): reserved ports
+// 0xff00.. are 0xffffff00..; a 32-bit number with no 16-bit twin is ANY.
+[[nodiscard]] constexpr std::uint32_t ofp10_to_ofp11(std::uint16_t p) noexcept {
+    return p < 0xff00 ? p : 0xffff0000u + p;
+}
+[[nodiscard]] constexpr std::uint16_t ofp11_to_ofp10(std::uint32_t p) noexcept {
+    if (p < 0xff00) return static_cast<std::uint16_t>(p);
+    if (p >= 0xffffff00u) return static_cast<std::uint16_t>(p - 0xffff0000u);
+    return 0xffff;
+}
+
 // ---- printing ---------------------------------------------------------------
 
 // C's "%#x": "0" for zero, "0x..." otherwise.
@@ -293,6 +343,17 @@ inline void append_port(std::string& out, std::uint32_t port) {
     case ports::none: out += "ANY"; return;
     default: append_dec(out, port);
     }
+}
+
+// A 16-bit OpenFlow 1.0 port as ofputil_format_port prints it: the reserved
+// ports 0xfff7..0xffff by name, every other number in decimal.
+inline void append_ofp10_port(std::string& out, std::uint16_t port) {
+    static constexpr std::array<std::string_view, 9> names{
+        {"UNSET", "IN_PORT", "TABLE", "NORMAL", "FLOOD", "ALL", "CONTROLLER", "LOCAL", "ANY"}};
+    if (port >= 0xfff7)
+        out += names[static_cast<std::size_t>(port - 0xfff7)];
+    else
+        append_dec(out, port);
 }
 
 // The number of leading one bits of `mask` (of `width` bits) if it is a
