@@ -161,9 +161,14 @@ def run_syntax(ovs, driver, d):
 
 
 def run_known(ovs, driver, d):
-    """The reported differences: each small case must still differ (else its mark goes)."""
+    """The reported differences: each small case must still differ (else its mark goes);
+    the fixed ones (DIR/agree) must agree."""
     run([driver, "gen-learn-known", d], ovs.env)
     ok = True
+    for name in lines(d + "/agree"):
+        if not run_case(ovs, driver, os.path.join(d, name)):
+            print("LEARN CASE DIFFERS (fixed before, must agree): %s" % name)
+            ok = False
     for name in lines(d + "/cases"):
         c = os.path.join(d, name)
         reason = lines(c + "/known")[0]

@@ -26,7 +26,8 @@
 //       print of each must be accepted by ovs-ofctl (see "learn syntax")
 //   ovs_oracle_driver gen-learn-known DIR
 //       the differences found, each a small learn case in DIR/<name> with
-//       DIR/<name>/known saying what differs (see "known differences")
+//       DIR/<name>/known saying what differs (see "known differences"), and
+//       the fixed ones, kept as cases that must agree (DIR/agree)
 //   ovs_oracle_driver compare DIR
 //       traces DIR/packets through DIR/flows with flowpipe and compares, packet
 //       by packet, the final packet fields and the output ports with what Open
@@ -1045,15 +1046,72 @@ const syntax_case syntax_cases[] = {
     {"actions=learn(table=1,result_dst=NXM_NX_REG2[5..6],NXM_OF_ETH_SRC[])", nullptr},      // not one bit
     {"actions=learn(table=255,NXM_OF_ETH_SRC[])", nullptr},                                 // no such table
     {"udp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=53)", nullptr}, // printed udp_dst=53
-    {"actions=learn(table=1,NXM_OF_IN_PORT[]=5308)",
-     "flowpipe prints an in_port constant as NXM_OF_IN_PORT[]=0x14bc; Open vSwitch takes ports in decimal only "
-     "(print.hpp append_learn)"},
-    {"actions=learn(table=1,in_port=3)", "flowpipe prints it as OXM_OF_IN_PORT[]=0x3, which Open vSwitch refuses"},
-    {"actions=learn(table=1,NXM_OF_IN_PORT[]=0x14bc)",
-     "flowpipe takes a hex in_port constant, Open vSwitch does not (parse.hpp act_learn)"},
-    {"arp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=53)",
-     "flowpipe judges NXM_OF_TCP_* in a learned match by the protocol of the flow holding the learn, not by the "
-     "learned match's nw_proto (parse.hpp)"},
+    // An in_port constant is a port, in decimal or by name (Open vSwitch takes
+    // no hex port): in_port is its 16-bit NXM_OF_IN_PORT, in_port_oxm its
+    // 32-bit OXM_OF_IN_PORT; bits of in_port take any integer.
+    {"actions=learn(table=1,NXM_OF_IN_PORT[]=5308)", nullptr}, // printed in_port=5308
+    {"actions=learn(table=1,in_port=3)", nullptr},
+    {"actions=learn(table=1,NXM_OF_IN_PORT[]=0x14bc)", nullptr}, // hex: refused
+    {"actions=learn(table=1,in_port=0x3)", nullptr},
+    {"actions=learn(table=1,NXM_OF_IN_PORT[0..15]=0x3)", nullptr}, // all 16 bits: a port, not hex
+    {"actions=learn(table=1,NXM_OF_IN_PORT[0..15]=3)", nullptr},
+    {"actions=learn(table=1,NXM_OF_IN_PORT[0..7]=0x3)", nullptr}, // bits: an integer
+    {"actions=learn(table=1,in_port=LOCAL,NXM_NX_REG0[]=0x1)", nullptr},
+    {"actions=learn(table=1,NXM_OF_IN_PORT[]=local)", nullptr},
+    {"actions=learn(table=1,in_port=65534)", nullptr},      // LOCAL
+    {"actions=learn(table=1,in_port=4294967294)", nullptr}, // OpenFlow 1.1's LOCAL
+    {"actions=learn(table=1,in_port=65280)", nullptr},
+    {"actions=learn(table=1,in_port=65536)", nullptr}, // out of range
+    {"actions=learn(table=1,in_port=4294967039)", nullptr},
+    {"actions=learn(table=1,in_port=+3)", nullptr},
+    {"actions=learn(table=1,in_port=-1)", nullptr},
+    {"actions=learn(table=1,in_port=UNSET)", nullptr},
+    {"actions=learn(table=1,in_port=NONE)", nullptr},
+    {"actions=learn(table=1,in_port=CONTROLLER)", nullptr},
+    {"actions=learn(table=1,in_port_oxm=2)", nullptr},
+    {"actions=learn(table=1,OXM_OF_IN_PORT[]=0x2)", nullptr},
+    {"actions=learn(table=1,OXM_OF_IN_PORT[]=LOCAL)", nullptr},
+    {"actions=learn(table=1,in_port=in_port,NXM_OF_IN_PORT[]=NXM_NX_REG0[0..15])", nullptr},
+    // Prerequisites by Open vSwitch's field for the name given (tcp_dst,
+    // udp_dst, sctp_dst; icmp_type, icmpv6_type; vlan_pcp): a learned field
+    // by the learn's constants before it, a source by the holding flow.
+    {"arp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=53)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[]=53)", nullptr},
+    {"actions=learn(table=1,NXM_OF_TCP_DST[]=53,eth_type=0x800,nw_proto=6)", nullptr}, // before its protocol
+    {"actions=learn(table=1,eth_type=0x800,NXM_OF_TCP_DST[]=53,nw_proto=6)", nullptr},
+    {"actions=learn(table=1,nw_proto=6,eth_type=0x800,NXM_OF_TCP_DST[]=53)", nullptr},
+    {"actions=learn(table=1,eth_type=0x86dd,nw_proto=6,OXM_OF_TCP_DST[]=53)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_TCP_DST[]=53)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=17,tp_dst=53)", nullptr}, // tp_dst is tcp_dst
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=6,udp_dst=53)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=17,OXM_OF_UDP_DST[]=53)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=132,OXM_OF_SCTP_DST[]=53)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=132,NXM_OF_TCP_DST[]=53)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=17,load:0x35->NXM_OF_UDP_DST[])", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=17,load:0x35->NXM_OF_TCP_DST[])", nullptr},
+    {"tcp actions=learn(table=1,NXM_OF_TCP_DST[])", nullptr},
+    {"udp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[])", nullptr},
+    {"tcp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_TCP_SRC[])", nullptr},
+    {"tcp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_TCP_DST[])", nullptr},
+    {"udp actions=learn(table=1,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[]=NXM_OF_TCP_SRC[])", nullptr},
+    {"udp actions=learn(table=1,eth_type=0x800,nw_proto=6,NXM_NX_REG0[0..15]=NXM_OF_UDP_SRC[])", nullptr},
+    {"udp actions=learn(table=1,output:NXM_OF_UDP_SRC[])", nullptr},
+    {"tcp actions=learn(table=1,output:NXM_OF_UDP_SRC[])", nullptr},
+    {"sctp actions=learn(table=1,eth_type=0x800,nw_proto=132,sctp_src=NXM_OF_TCP_SRC[])", nullptr},
+    {"actions=learn(table=1,eth_type=0x86dd,nw_proto=58,icmpv6_type=3)", nullptr},
+    {"actions=learn(table=1,eth_type=0x86dd,nw_proto=58,icmp_type=3)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_proto=1,icmpv6_type=3)", nullptr},
+    {"icmp actions=learn(table=1,eth_type=0x86dd,nw_proto=58,NXM_NX_ICMPV6_TYPE[]=NXM_OF_ICMP_TYPE[])", nullptr},
+    {"icmp6 actions=learn(table=1,eth_type=0x86dd,nw_proto=58,NXM_OF_ICMP_TYPE[]=NXM_NX_ICMPV6_TYPE[])", nullptr},
+    {"actions=learn(table=1,eth_type=0x86dd,nw_proto=58,NXM_NX_ICMPV6_TYPE[]=135,nd_target=::1)", nullptr},
+    {"actions=learn(table=1,eth_type=0x86dd,nw_proto=58,nd_target=::1)", nullptr},
+    {"icmp6,icmp_type=135,icmp_code=15 actions=learn(table=1,load:NXM_NX_ND_TARGET[0..63]->NXM_NX_TUN_ID[])", nullptr},
+    {"actions=learn(table=1,vlan_pcp=3)", nullptr},
+    {"actions=learn(table=1,NXM_OF_VLAN_TCI[12]=1,OXM_OF_VLAN_PCP[]=3)", nullptr},
+    {"actions=learn(table=1,dl_vlan_pcp=3)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,NXM_OF_IP_PROTO[0..3]=6,tcp_dst=53)", nullptr}, // bits of nw_proto
+    {"actions=learn(table=1,eth_type=0x800,NXM_OF_ETH_TYPE[0..7]=0x11,nw_proto=6)", nullptr},
+    {"actions=learn(table=1,eth_type=0x800,nw_dst=10.0.0.1,nw_proto=6,tp_src=80)", nullptr}, // ip_dst, tcp_src
     {"actions=fin_timeout(idle_timeout=5)", nullptr},
     {"actions=fin_timeout(hard_timeout=7,idle_timeout=5)", nullptr},
     {"actions=fin_timeout(idle_timeout=5,idle_timeout=6)", nullptr}, // twice: the last
@@ -1116,7 +1174,7 @@ int compare_syntax(const std::string& dir) {
 // its mark (and the construct gen-random-learn leaves out for it) goes too.
 struct known_case {
     const char* name;
-    const char* reason;
+    const char* reason; // nullptr: a case that must agree (a difference fixed, kept as a test)
     std::vector<std::string> flows, packets, packets2, deletes;
     const char* tables;
 };
@@ -1133,20 +1191,26 @@ int gen_learn_known(const std::string& dir) {
          {"in_port=1"},
          {},
          "1"},
+        // Must agree (no reason): a learn matching NXM_OF_IN_PORT[]=2 learns
+        // in_port=2 and rewrites the static flow priority=20,in_port=2;
+        // in_port=LOCAL and in_port_oxm=3 constants; a TCP flow learned by an
+        // ARP flow. Open vSwitch's dump-flows prints the learns as
+        // `in_port=2`, `in_port=LOCAL`, `in_port_oxm=3`, `tcp_dst=53`, and
+        // flowpipe reads and prints them the same.
         {"learned-in_port",
-         "a learn matching NXM_OF_IN_PORT[]=2 now learns in_port=2 as Open vSwitch does (rewriting the flow "
-         "priority=20,in_port=2), but the two print the holding learn differently: Open vSwitch's dump-flows writes "
-         "OXM_OF_IN_PORT[]=0x2 (which its own parser refuses, see learn-syntax), flowpipe NXM_OF_IN_PORT[]=0x2 "
-         "(print.hpp append_learn)",
+         nullptr,
          {"table=0,priority=20,in_port=2 actions=output:3",
           "table=0,priority=10,in_port=1 actions=learn(table=0,priority=20,NXM_OF_IN_PORT[]=2,load:0x1->NXM_NX_REG0[]),"
-          "output:3"},
-         {"in_port=1"},
+          "learn(table=1,priority=5,in_port=LOCAL,load:0x2->NXM_NX_REG1[]),"
+          "learn(table=1,priority=6,in_port_oxm=3,load:0x3->NXM_NX_REG1[]),output:3",
+          "table=0,priority=11,in_port=4,arp actions=learn(table=1,priority=8,eth_type=0x800,nw_proto=6,"
+          "NXM_OF_TCP_DST[]=53,NXM_OF_IP_SRC[]=NXM_OF_ARP_SPA[],load:0x4->NXM_NX_REG1[]),output:3"},
+         {"in_port=1", "in_port=4,arp,arp_spa=10.0.0.7"},
          {"in_port=2"},
          {},
-         "0"},
+         "0,1"},
     };
-    std::vector<std::string> names;
+    std::vector<std::string> names, agree;
     for (const auto& c : cases) {
         const std::string d = dir + "/" + c.name;
         if (std::system(("mkdir -p '" + d + "'").c_str()) != 0) return 1;
@@ -1156,10 +1220,15 @@ int gen_learn_known(const std::string& dir) {
         write(d + "/delete", c.deletes);
         write(d + "/table", {c.tables});
         write(d + "/generate", {"-generate"});
-        write(d + "/known", {c.reason});
-        names.push_back(c.name);
+        if (c.reason != nullptr) {
+            write(d + "/known", {c.reason});
+            names.push_back(c.name);
+        } else {
+            agree.push_back(c.name);
+        }
     }
     write(dir + "/cases", names);
+    write(dir + "/agree", agree);
     return 0;
 }
 
