@@ -360,6 +360,39 @@ TEST(OfctlParseLearn, TransportPortsNamedByTheLearnedProtocol) {
     EXPECT_EQ(format_flow(*fm), "tcp actions=learn(table=1,eth_type=0x800,nw_proto=6,tcp_dst=80)");
 }
 
+// An action naming one protocol's field (NXM_OF_UDP_DST, NXM_NX_ICMPV6_TYPE)
+// needs that protocol in the flow's match, where flowpipe has one field for
+// all of them (ovs-ofctl 3.1 refuses each of these with "actions are invalid
+// with specified match").
+TEST(OfctlParse, ProtocolFieldNamesInActions) {
+    struct printed {
+        const char* in;
+        const char* out; // as ovs-ofctl parse-flow prints it
+    };
+    for (const printed& c :
+         {printed{"udp actions=load:1->NXM_OF_UDP_DST[]", "udp actions=load:0x1->NXM_OF_UDP_DST[]"},
+          printed{"tcp6 actions=load:1->OXM_OF_TCP_DST[]", "tcp6 actions=load:0x1->NXM_OF_TCP_DST[]"},
+          printed{"icmp actions=load:1->NXM_OF_ICMP_TYPE[]", "icmp actions=load:0x1->NXM_OF_ICMP_TYPE[]"},
+          printed{"icmp6 actions=load:1->NXM_NX_ICMPV6_TYPE[]", "icmp6 actions=load:0x1->NXM_NX_ICMPV6_TYPE[]"},
+          printed{"icmp6 actions=move:NXM_NX_ICMPV6_CODE[]->NXM_NX_REG0[0..7]",
+                  "icmp6 actions=move:NXM_NX_ICMPV6_CODE[]->NXM_NX_REG0[0..7]"}}) {
+        EXPECT_EQ(format_flow(ok(c.in)), c.out) << c.in;
+    }
+    struct refused {
+        const char* text;
+        const char* what;
+    };
+    for (const refused& r : {refused{"udp actions=load:1->NXM_OF_TCP_DST[]", "NXM_OF_TCP_* needs tcp or tcp6"},
+                             refused{"tcp actions=load:1->OXM_OF_UDP_DST[]", "OXM_OF_UDP_* needs udp or udp6"},
+                             refused{"icmp6 actions=load:1->NXM_OF_ICMP_TYPE[]", "NXM_OF_ICMP_* needs icmp "},
+                             refused{"icmp actions=load:1->NXM_NX_ICMPV6_TYPE[]", "NXM_NX_ICMPV6_* needs icmp6"},
+                             refused{"icmp actions=move:NXM_NX_ICMPV6_CODE[]->NXM_NX_REG0[0..7]", "icmp6"}}) {
+        const parse_error e = fails(r.text);
+        EXPECT_NE(e.message.find(r.what), std::string::npos) << r.text << ": " << e.message;
+        EXPECT_EQ(e.column, std::string_view(r.text).find("actions=") + 9) << r.text;
+    }
+}
+
 // A learn's in_port constant is Open vSwitch's: `in_port` and
 // `NXM_OF_IN_PORT[]` (or [0..15]) are its 16-bit OpenFlow 1.0 in_port,
 // `in_port_oxm` and `OXM_OF_IN_PORT[]` its 32-bit OpenFlow 1.1 one, and both

@@ -1112,6 +1112,11 @@ const syntax_case syntax_cases[] = {
     {"actions=learn(table=1,eth_type=0x800,NXM_OF_IP_PROTO[0..3]=6,tcp_dst=53)", nullptr}, // bits of nw_proto
     {"actions=learn(table=1,eth_type=0x800,NXM_OF_ETH_TYPE[0..7]=0x11,nw_proto=6)", nullptr},
     {"actions=learn(table=1,eth_type=0x800,nw_dst=10.0.0.1,nw_proto=6,tp_src=80)", nullptr}, // ip_dst, tcp_src
+    // outside a learn, an action's protocol field needs its protocol in the flow's match
+    {"icmp6 actions=load:1->NXM_NX_ICMPV6_TYPE[]", nullptr},
+    {"icmp6 actions=load:1->NXM_OF_ICMP_TYPE[]", nullptr},
+    {"icmp actions=move:NXM_NX_ICMPV6_CODE[]->NXM_NX_REG0[0..7]", nullptr},
+    {"udp actions=load:1->NXM_OF_TCP_DST[]", nullptr},
     {"actions=fin_timeout(idle_timeout=5)", nullptr},
     {"actions=fin_timeout(hard_timeout=7,idle_timeout=5)", nullptr},
     {"actions=fin_timeout(idle_timeout=5,idle_timeout=6)", nullptr}, // twice: the last

@@ -1012,6 +1012,23 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
     }
 }
 
+// The field name prefixes that name one protocol's field in Open vSwitch,
+// where flowpipe has one field (tp_src, icmp_type): an action using one
+// needs that protocol in the flow's match.
+struct protocol_field_name {
+    std::string_view prefix;
+    ovs_prereq prereq;
+};
+inline constexpr std::array<protocol_field_name, 9> protocol_field_names{{{"NXM_OF_TCP_", ovs_prereq::tcp},
+                                                                          {"OXM_OF_TCP_", ovs_prereq::tcp},
+                                                                          {"NXM_OF_UDP_", ovs_prereq::udp},
+                                                                          {"OXM_OF_UDP_", ovs_prereq::udp},
+                                                                          {"OXM_OF_SCTP_", ovs_prereq::sctp},
+                                                                          {"NXM_OF_ICMP_", ovs_prereq::icmpv4},
+                                                                          {"OXM_OF_ICMPV4_", ovs_prereq::icmpv4},
+                                                                          {"NXM_NX_ICMPV6_", ovs_prereq::icmpv6},
+                                                                          {"OXM_OF_ICMPV6_", ovs_prereq::icmpv6}}};
+
 // Parses an action list (the text after `actions=`, starting at column `base`)
 // and checks it against the flow's match and table.
 [[nodiscard]] inline std::optional<parse_error> parse_actions_at(std::string_view s, std::size_t base, const match& m,
@@ -1019,7 +1036,7 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
     std::vector<token> toks;
     if (auto e = tokenize(s, base, toks)) return e;
     std::vector<std::size_t> cols;
-    std::vector<std::uint8_t> cols_l4;
+    std::vector<std::uint16_t> cols_named; // bits of protocol_field_names an action's text names
     bool saw_drop = false;
     for (const token& t : toks) {
         const std::size_t before = out.list.size();
@@ -1045,21 +1062,13 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
         }
         for (std::size_t i = before; i < out.list.size(); ++i) {
             cols.push_back(t.key_col);
-            // NXM_OF_TCP_* / NXM_OF_UDP_* / OXM_OF_SCTP_* name one protocol's ports
-            // (a learn checks its own: its learned match's fields by what it learns).
-            std::uint8_t l4 = 0;
-            if (t.key == "learn") {
-                cols_l4.push_back(0);
-                continue;
-            }
-            if (t.value.find("NXM_OF_TCP_") != std::string_view::npos ||
-                t.value.find("OXM_OF_TCP_") != std::string_view::npos)
-                l4 = proto::ip_proto_tcp;
-            if (t.value.find("NXM_OF_UDP_") != std::string_view::npos ||
-                t.value.find("OXM_OF_UDP_") != std::string_view::npos)
-                l4 = proto::ip_proto_udp;
-            if (t.value.find("OXM_OF_SCTP_") != std::string_view::npos) l4 = proto::ip_proto_sctp;
-            cols_l4.push_back(l4);
+            // NXM_OF_TCP_*, NXM_OF_UDP_*, NXM_NX_ICMPV6_*... name one protocol's
+            // field (a learn checks its own: its learned match's fields by what it learns).
+            std::uint16_t named = 0;
+            for (std::size_t k = 0; k < protocol_field_names.size() && t.key != "learn"; ++k)
+                if (t.value.find(protocol_field_names[k].prefix) != std::string_view::npos)
+                    named = static_cast<std::uint16_t>(named | (1u << k));
+            cols_named.push_back(named);
         }
     }
     if (saw_drop && !out.list.empty()) return parse_error{"drop must be the only action", base};
@@ -1074,16 +1083,12 @@ inline void action_fields(const any_action& a, std::optional<field_id>& src, std
                                        prerequisite_text(info(*f).prereq) + " in the match",
                                    cols[i]};
         }
-        if (cols_l4[i] != 0 && !flowpipe::detail::exact_is(m, field_id::nw_proto, cols_l4[i]))
-            return parse_error{std::string(cols_l4[i] == 6    ? "NXM_OF_TCP_*"
-                                           : cols_l4[i] == 17 ? "NXM_OF_UDP_*"
-                                                              : "OXM_OF_SCTP_*") +
-                                   " needs " +
-                                   (cols_l4[i] == 6    ? "tcp"
-                                    : cols_l4[i] == 17 ? "udp"
-                                                       : "sctp") +
-                                   " in the match",
-                               cols[i]};
+        for (std::size_t k = 0; k < protocol_field_names.size(); ++k) {
+            const protocol_field_name& n = protocol_field_names[k];
+            if (((cols_named[i] >> k) & 1u) != 0 && !ovs_prereq_met(m, n.prereq))
+                return parse_error{std::string(n.prefix) + "* needs " + ovs_prereq_text(n.prereq) + " in the match",
+                                   cols[i]};
+        }
         if (dst && !writable(*dst)) return parse_error{std::string(info(*dst).name) + " cannot be written", cols[i]};
         if (const auto* g = std::get_if<actions::goto_table>(&a)) {
             if (table != all_tables && g->table <= table)
