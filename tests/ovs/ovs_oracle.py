@@ -11,7 +11,8 @@ ports with dpif/show, and hands the results to ovs_oracle_driver, which traces
 the same packets through flowpipe and compares them. Cases with learns are
 traced with -generate and their tables dumped after the first packet list and
 at the end (after DIR/delete's strict deletes), for the driver to compare;
-gen-random-learn makes random ones (--learn-seeds). Both daemons are stopped
+gen-random-learn makes random ones (--learn-seeds, and --own-learn-seeds
+where packets look up what they learn). Both daemons are stopped
 by pid at the end, on failure too.
 
 Exit status: 0 no differences, 1 differences or an error, 77 skipped (Open
@@ -192,8 +193,9 @@ def main():
     ap.add_argument("--learn-seeds", default="2,7,9,10,11,12")
     ap.add_argument("--learn-flows", type=int, default=120)
     ap.add_argument("--learn-packets", type=int, default=1000)
-    ap.add_argument("--learn-with", default="",
-                    help="the construct where flowpipe differs, for gen-random-learn: self-visible")
+    # The same with `own-lookups`: packets also look up the tables they learn
+    # into, and must not see their own learns (OVS's table versions).
+    ap.add_argument("--own-learn-seeds", default="1,3,5,8")
     ap.add_argument("--only-learn", action="store_true", help="only the random learn cases")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
@@ -206,11 +208,13 @@ def main():
     try:
         ovs.start()
         cases = []
-        for s in [x for x in a.learn_seeds.split(",") if x]:
-            c = os.path.join(tmp, "random-learn-%s" % s)
+        seeds = [(x, []) for x in a.learn_seeds.split(",") if x]
+        seeds += [(x, ["own-lookups"]) for x in a.own_learn_seeds.split(",") if x]
+        for s, opts in seeds:
+            c = os.path.join(tmp, "random-learn-%s%s" % (s, "-own" if opts else ""))
             os.mkdir(c)
-            print(run([a.driver, "gen-random-learn", s, str(a.learn_flows), str(a.learn_packets), c] +
-                      [x for x in a.learn_with.split(",") if x], ovs.env), end="")
+            print(run([a.driver, "gen-random-learn", s, str(a.learn_flows), str(a.learn_packets), c] + opts, ovs.env),
+                  end="")
             cases.append(c)
         if not a.only_learn:
             b = os.path.join(tmp, "brtun")

@@ -14,13 +14,16 @@
 //   ovs_oracle_driver gen-random SEED N_FLOWS N_PACKETS DIR
 //       random flow tables (masks, priorities, resubmits forward and back,
 //       load/move/set_field, VLAN push/pop/mod, outputs) and random packets
-//   ovs_oracle_driver gen-random-learn SEED N_FLOWS N_PACKETS DIR [self-visible]
+//   ovs_oracle_driver gen-random-learn SEED N_FLOWS N_PACKETS DIR [own-lookups]
 //       gen-random's tables where a third of the flows carry random learns
 //       (see "random tables with learn"); DIR/packets traced with -generate,
 //       every table compared (DIR/table lists them), DIR/packets2 traced,
 //       DIR/delete's strict deletes done (delete_learned), every table
-//       compared again. `self-visible` turns on the construct where
-//       flowpipe differs from Open vSwitch (reported, see there)
+//       compared again. Without `own-lookups` resubmits go forward and last
+//       and a learn targets no table its packet looks up after it (learned
+//       flows are then met by later packets only); with it, resubmits go
+//       anywhere and learns target any table, so packets look up what they
+//       themselves learned, rewrote or evicted (which they must not see)
 //   ovs_oracle_driver gen-learn-syntax DIR, compare-syntax DIR
 //       learn texts both parsers must accept or refuse alike, and flowpipe's
 //       print of each must be accepted by ovs-ofctl (see "learn syntax")
@@ -583,6 +586,11 @@ struct learn_gen {
     std::vector<learn_template> templates;
     std::vector<std::vector<unsigned>>& used;           // priorities per table (static and templates)
     const std::vector<of::flow_mod>* statics = nullptr; // the tables' flows (their matches and priorities)
+    // gen-random-learn's own-lookups: half the templates learn, above every
+    // static flow, a match of the packet's own bits, so that a packet that
+    // looks the target table up after its learn would find its own flow
+    // (and must not: the flow is in the next version of the tables).
+    bool own_lookups = false;
 
     const learn_field& a_field(int kind, bool for_write) {
         for (;;) {
@@ -707,7 +715,8 @@ struct learn_gen {
     learn_template make_template(std::uint8_t table, int flow_kind) {
         learn_template t;
         t.table = table;
-        do t.priority = 1 + 2 * g.below(100);
+        const bool above = own_lookups && g.coin(50); // see own_lookups
+        do t.priority = above ? 201 + 2 * g.below(50) : 1 + 2 * g.below(100);
         while (std::find(used[table].begin(), used[table].end(), t.priority) != used[table].end());
         used[table].push_back(t.priority);
         t.kind = flow_kind != 0 && g.coin(60) ? flow_kind : 0;
@@ -727,6 +736,7 @@ struct learn_gen {
             std::string dst = varying ? a_low_sub(*f, bits) : a_sub(*f, bits);
             unsigned form = g.below(100) < 45 ? 0 : g.coin(55) ? 1 : 2;
             if (form == 2 && f->format == 'd' && f->width == 16 && !f->maskable) form = 1;
+            if (above) form = 0;
             switch (form) {
             case 0: t.match.push_back(dst); break;                                // F: the packet's own bits
             case 1: t.match.push_back(dst + "=" + a_source(t.kind, bits)); break; // F1[..]=F2[..]
@@ -868,12 +878,12 @@ struct resubmit_graph {
     }
 };
 
-int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const std::string& dir, bool self_visible) {
+int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const std::string& dir, bool own_lookups) {
     rgen g{std::mt19937_64{seed * 7919u + 17u}};
     const std::uint8_t n_tables = 6;
     const std::size_t max_resubmits = 1;
     std::vector<std::vector<unsigned>> used(n_tables);
-    learn_gen lg{g, {}, used, nullptr};
+    learn_gen lg{g, {}, used, nullptr, own_lookups};
     std::vector<std::string> flows, deletes; // deletes: strict, of flows that hold a delete_learned learn
     std::size_t n_learns = 0, n_moved = 0, n_skipped = 0;
     // The tables first, then the learns (they do not change where packets go).
@@ -896,13 +906,14 @@ int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const 
             fm.m = g.a_match(kind);
         }
         fm.actions = g.some_actions(kind, fm.table, n_tables);
-        // Resubmits go forward and come last (at most `max_resubmits`), so that
-        // most tables are looked up only before a given learn or not at all
-        // by its packet (see self_visible below; with it, gen-random's resubmits
-        // stay as they are, backward and in the middle too).
+        // Unless `own_lookups`: resubmits go forward and come last (at most
+        // `max_resubmits`), so that most tables are looked up only before a
+        // given learn or not at all by its packet (see below). With it,
+        // gen-random's resubmits stay as they are, backward and in the
+        // middle too.
         std::vector<any_action> rest, resubmits;
         for (auto& a : fm.actions.list) {
-            if (self_visible) break;
+            if (own_lookups) break;
             if (auto* r = std::get_if<actions::resubmit>(&a)) {
                 if (fm.table + 1 >= n_tables || resubmits.size() >= max_resubmits) continue;
                 if (r->table <= fm.table)
@@ -912,7 +923,7 @@ int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const 
                 rest.push_back(a);
             }
         }
-        if (!self_visible) {
+        if (!own_lookups) {
             rest.insert(rest.end(), resubmits.begin(), resubmits.end());
             fm.actions.list = std::move(rest);
         }
@@ -926,19 +937,25 @@ int gen_random_learn(unsigned seed, unsigned n_flows, unsigned n_packets, const 
         of::flow_mod& fm = fms[i];
         const unsigned learns = g.coin(i < n_tables ? 60 : 40) ? (g.coin(20) ? 2 : 1) : 0;
         for (unsigned j = 0; j < learns; ++j) {
-            const auto at = g.below(static_cast<unsigned>(fm.actions.list.size()) + 1);
+            // (own_lookups: often first, so that the packet goes on to tables after it.)
+            const auto at = own_lookups && g.coin(50) ? 0u : g.below(static_cast<unsigned>(fm.actions.list.size()) + 1);
             // The learn's own table, a later one (packets go there next) or any.
             const unsigned r = g.below(10);
             auto target = static_cast<std::uint8_t>(r < 3 ? fm.table
                                                     : r < 7 && fm.table + 1 < n_tables
                                                         ? fm.table + 1 + g.below(n_tables - fm.table - 1u)
                                                         : g.below(n_tables));
-            // Open vSwitch's packet does not see what it learned itself (the
-            // flow goes into the next version of the tables); flowpipe's does
-            // (reported). Unless `self_visible`, a learn targets no table its
-            // own packet may look up after it.
+            // A packet does not see what it learned itself (the flow goes into
+            // the next version of the tables). Unless `own_lookups`, a learn
+            // targets no table its own packet may look up after it.
             const std::uint64_t later = graph.later(fm, at);
-            if (!self_visible && (later >> target & 1)) {
+            if (own_lookups && later != 0 && g.coin(50)) { // a table the packet looks up next
+                std::vector<std::uint8_t> next;
+                for (std::uint8_t t = 0; t < n_tables; ++t)
+                    if (later >> t & 1) next.push_back(t);
+                target = next[g.below(static_cast<unsigned>(next.size()))];
+            }
+            if (!own_lookups && (later >> target & 1)) {
                 std::vector<std::uint8_t> ok;
                 for (std::uint8_t t = 0; t < n_tables; ++t)
                     if (!(later >> t & 1)) ok.push_back(t);
@@ -1186,9 +1203,10 @@ struct known_case {
 
 int gen_learn_known(const std::string& dir) {
     const std::vector<known_case> cases = {
+        // Must agree: a packet does not see the flow it learned itself (the
+        // flow goes into the next version of the tables), the next one does.
         {"self-visible",
-         "Open vSwitch's packet does not see the flow it learned itself (the flow goes into the next version of the "
-         "tables); flowpipe's packet hits it in table 1 (learn.hpp, the trace and the engine)",
+         nullptr,
          {"table=0,priority=10 actions=learn(table=1,priority=20,NXM_OF_IN_PORT[],load:0x5->NXM_NX_REG0[]),"
           "resubmit(,1)",
           "table=1,priority=5 actions=output:2", "table=1,priority=6,reg0=5 actions=output:3"},
@@ -1559,16 +1577,16 @@ int main(int argc, char** argv) {
         return gen_random(static_cast<unsigned>(std::stoul(argv[2])), static_cast<unsigned>(std::stoul(argv[3])),
                           static_cast<unsigned>(std::stoul(argv[4])), argv[5]);
     if (cmd == "gen-random-learn" && argc >= 6) {
-        bool self_visible = false;
+        bool own_lookups = false;
         for (int i = 6; i < argc; ++i) {
             const std::string opt = argv[i];
-            if (opt == "self-visible")
-                self_visible = true;
+            if (opt == "own-lookups")
+                own_lookups = true;
             else
                 return 2;
         }
         return gen_random_learn(static_cast<unsigned>(std::stoul(argv[2])), static_cast<unsigned>(std::stoul(argv[3])),
-                                static_cast<unsigned>(std::stoul(argv[4])), argv[5], self_visible);
+                                static_cast<unsigned>(std::stoul(argv[4])), argv[5], own_lookups);
     }
     if (cmd == "gen-learn-syntax" && argc == 3) return gen_learn_syntax(argv[2]);
     if (cmd == "gen-learn-known" && argc == 3) return gen_learn_known(argv[2]);
@@ -1576,6 +1594,6 @@ int main(int argc, char** argv) {
     if (cmd == "compare" && argc == 3) return compare(argv[2]);
     std::cerr << "usage: ovs_oracle_driver gen-brtun DIR | gen-brtun-learn DIR nodvr|dvr | gen-learn-options DIR | "
                  "gen-random SEED N_FLOWS N_PACKETS DIR | gen-random-learn SEED N_FLOWS N_PACKETS DIR "
-                 "[self-visible] | compare DIR\n";
+                 "[own-lookups] | compare DIR\n";
     return 2;
 }
