@@ -210,3 +210,105 @@ TEST(own_learn, typed_staged_and_immediate_learns_alike) {
         EXPECT_EQ(fx->n_packets, 2u);
     }
 }
+
+// ---- the flow whose actions are running -------------------------------------
+
+// A learn further down the walk rewrites, or evicts, the flow whose action
+// list is running: the rest of that list runs as it was (the flow's slot is
+// kept until the walk ends), and the next packet runs the new flow.
+TEST(own_learn, rewriting_or_evicting_the_running_flow_leaves_its_list_running) {
+    constexpr std::string_view rewrite = R"(
+table=0,in_port=1,actions=resubmit(,1),output:2,output:3
+table=1,actions=learn(table=0,NXM_OF_IN_PORT[],load:0x5->NXM_NX_REG0[],load:0x6->NXM_NX_REG1[],load:0x7->NXM_NX_REG2[])
+)";
+    const auto x = eth(1, mac_x, mac_d);
+    {
+        fp::generic_pipeline p;
+        load_flows(p, rewrite);
+        EXPECT_EQ(run(p, {{x, x}}), (ports{{2, 3}}));
+        const auto* fl = p.table(0).find_strict(fp::match{}.set(fp::field_id::in_port, 1), 0x8000);
+        ASSERT_NE(fl, nullptr);
+        EXPECT_EQ(fl->n_packets, 2u); // moved to a new slot by the rewrite, counters and all
+        EXPECT_EQ(p.table(0).size(), 1u);
+    }
+    fp::table_config cfg;
+    cfg.max_flows = 1;
+    cfg.on_full = fp::overflow_policy::evict;
+    fp::generic_pipeline p(cfg);
+    load_flows(p, R"(
+table=0,in_port=1,hard_timeout=100,actions=resubmit(,1),output:2,output:3
+table=1,actions=learn(table=0,hard_timeout=200,in_port=7,load:0x5->NXM_NX_REG0[],load:0x6->NXM_NX_REG1[],load:0x7->NXM_NX_REG2[])
+)");
+    EXPECT_EQ(run(p, {{x, x}}), (ports{{2, 3}})); // the second packet: table 0 has only the in_port=7 flow
+    EXPECT_EQ(p.table(0).size(), 1u);
+    EXPECT_EQ(p.table(0).stats().evicted, 1u);
+}
+
+namespace {
+template <bool Evict>
+using self_learn =
+    learn<la::table<0>, la::priority<Evict ? 9 : 5>, la::hard_timeout<200>, la::match_const<f::in_port, Evict ? 7 : 1>,
+          la::load_const<5, f::reg0>, la::output_field<f::reg1>>;
+template <bool Evict>
+using self_pipeline = fp::pipeline<
+    fp::table<0, fp::schema<fp::exact<f::in_port>>,
+              fp::allowed<fp::action_list<resubmit_to<1>, output>, typename self_learn<Evict>::flow_actions>>,
+    fp::table<1, fp::schema<fp::exact<f::in_port>>, fp::allowed<fp::action_list<load_to<f::reg1>, self_learn<Evict>>>>>;
+
+template <bool Evict>
+std::vector<std::uint32_t> run_self_learn(std::size_t packets) {
+    fp::pipeline_config c;
+    c.tables.emplace_back(std::uint8_t{0}, fp::table_config{1, fp::overflow_policy::evict});
+    self_pipeline<Evict> p(c);
+    EXPECT_TRUE(p.template table<0>().add(fp::match{}.set(fp::field_id::in_port, 1), 5,
+                                          fp::action_list<resubmit_to<1>, output>{{}, {2}}, {0, 0, 100}, 0));
+    EXPECT_TRUE(p.template table<1>().add(fp::match{}, 0, fp::action_list<load_to<f::reg1>, self_learn<Evict>>{{4}, {}},
+                                          {}, 0));
+    fp::test::frames fr;
+    for (std::size_t i = 0; i < packets; ++i) fr.add(eth(1, mac_x, mac_d));
+    fp::burst_output out;
+    p.run(fr.pkts, 0, out, fp::immediate_learns{});
+    std::vector<std::uint32_t> b;
+    for (const auto& t : out.outputs()) b.push_back(t.port);
+    return b;
+}
+} // namespace
+
+TEST(own_learn, typed_rewriting_or_evicting_the_running_flow_leaves_its_list_running) {
+    // Rewritten: the packet goes on to output:2; the next one runs the
+    // learned list (reg0=5, output to reg1's port 4).
+    EXPECT_EQ(run_self_learn<false>(2), (std::vector<std::uint32_t>{2, 4}));
+    // Evicted by the learned in_port=7 flow: output:2 still; the next packet
+    // finds nothing in table 0.
+    EXPECT_EQ(run_self_learn<true>(2), (std::vector<std::uint32_t>{2}));
+}
+
+namespace {
+// A hook that runs another pipeline from inside a walk (a packet-out into
+// another bridge, say).
+struct run_other : fp::no_hooks {
+    fp::generic_pipeline* other;
+    void controller(const fp::packet&, const fp::flow_key& k, std::uint16_t) noexcept {
+        fp::test::frames fr;
+        fr.add(k);
+        fp::burst_output out;
+        other->run(fr.pkts, 0, out);
+    }
+};
+} // namespace
+
+TEST(own_learn, a_walk_inside_a_hook_leaves_the_outer_walk_its_version) {
+    fp::generic_pipeline a, b;
+    load_flows(a, R"(
+table=0,actions=learn(table=1,priority=5,NXM_OF_ETH_SRC[],load:0x1->NXM_NX_REG0[]),controller,resubmit(,1)
+table=1,priority=0,actions=output:9
+)");
+    load_flows(b, "table=0,actions=learn(table=1,NXM_OF_ETH_SRC[]),output:3");
+    fp::test::frames fr;
+    fr.add(eth(1, mac_x, mac_d));
+    fp::burst_output out;
+    a.run(fr.pkts, 0, out, run_other{{}, &b});
+    ASSERT_EQ(out.outputs().size(), 1u);
+    EXPECT_EQ(out.outputs()[0].port, 9u); // the outer packet still misses its own learn
+    EXPECT_EQ(b.table(1).size(), 1u);     // and the inner walk learned in its own bridge
+}

@@ -198,3 +198,33 @@ TEST(timer_wheel, link_unlink_and_memory) {
     ASSERT_NE(e, fp::timer_wheel::npos);
     EXPECT_EQ(nodes[e].due, best);
 }
+
+// take_place: a node takes another's place in its list (a flow moved to a
+// new slot keeps its timer, and its order among timers of equal due).
+TEST(timer_wheel, take_place_keeps_the_list_order) {
+    struct node {
+        std::uint32_t prev = fp::timer_wheel::unlinked, next = fp::timer_wheel::npos;
+    };
+    std::vector<node> nodes(8);
+    struct links {
+        std::vector<node>* n;
+        std::uint32_t& prev(std::uint32_t id) const noexcept { return (*n)[id].prev; }
+        std::uint32_t& next(std::uint32_t id) const noexcept { return (*n)[id].next; }
+    } l{&nodes};
+    for (const std::uint32_t from : {0u, 1u, 2u}) { // head, middle, tail of one slot's list
+        fp::timer_wheel w;
+        for (auto& n : nodes) n = node{};
+        for (std::uint32_t id = 0; id < 3; ++id) w.link(l, id, 100);
+        w.take_place(l, from, 5);
+        EXPECT_EQ(nodes[from].prev, fp::timer_wheel::unlinked);
+        std::vector<std::uint32_t> fired;
+        EXPECT_EQ(w.expire(
+                      l, 100, [](std::uint32_t) { return std::int64_t{100}; },
+                      [&](std::uint32_t id) { fired.push_back(id); }),
+                  3u);
+        std::vector<std::uint32_t> want{2, 1, 0}; // linked at the head: last linked first
+        std::replace(want.begin(), want.end(), from, 5u);
+        EXPECT_EQ(fired, want) << "from " << from;
+        EXPECT_EQ(w.size(), 0u);
+    }
+}

@@ -236,7 +236,7 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
         // replace_rule_start for a modify: timeouts, creation time and
         // counters stay; the cookie becomes the learn's. (The packet whose
         // learn this is goes on seeing the flow as it was: walk_version.hpp.)
-        if (!same_actions || f->cookie != p.cookie) t.note_replace(*f);
+        if (!same_actions || f->cookie != p.cookie) f = &t.prepare_replace(*f);
         if (!same_actions) {
             note_dropped_holds(f->actions);
             f->actions = actions_type(std::forward<Actions>(acts));
@@ -1149,6 +1149,7 @@ struct learn {
             requires { ctx.tables().template table<target_table>(); },
             "a typed learn<...> runs in a typed pipeline<...>, which has its target table");
         if constexpr (requires { ctx.tables().template table<target_table>(); }) {
+            const detail::learner_scope whose(detail::walk_versions().walk); // the running walk's own
             auto& t = ctx.tables().template table<target_table>();
             using table_t = std::remove_reference_t<decltype(t)>;
             if constexpr (stageable<table_t> && requires { ctx.learn_stage(); }) {
@@ -1347,6 +1348,7 @@ struct generic_learn {
                           ctx.tables();
                           ctx.now();
                       }) {
+            const detail::learner_scope whose(detail::walk_versions().walk); // the running walk's own
             auto& tables = ctx.tables();
             const std::uint8_t table = d->table;
             learn_result r = learn_result::failed;

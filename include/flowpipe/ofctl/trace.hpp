@@ -18,7 +18,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -146,14 +145,8 @@ class tracing_context {
         p_.for_each_table([&](auto& t) {
             if (found || t.id() != id) return;
             found = true;
-            using flow_t = typename std::remove_reference_t<decltype(t)>::flow_type;
-            const flow_t* f = nullptr;
-            std::optional<flow_t> as_was; // the flow as the packet sees it, when its own learn changed it
-            if (t.shadowed()) {
-                if (const flow_t* seen = t.lookup_as_walk_began(key_).seen) f = &as_was.emplace(*seen);
-            } else {
-                f = t.lookup(key_);
-            }
+            // (A table the packet's own learns changed: as it was when the walk began.)
+            const auto* f = t.shadowed() ? t.lookup_as_walk_began(key_).seen : t.lookup(key_);
             key_.in_port = restore_in_port;
             header(id);
             if (f == nullptr) {

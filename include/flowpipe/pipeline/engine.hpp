@@ -237,17 +237,7 @@ class packet_context {
     // Where a learn may stage its install until the table is looked at
     // (null: install at once), and the installs of what was staged.
     [[nodiscard]] detail::learn_staging* learn_stage() noexcept {
-        return deferral_ != nullptr && !running_copy_ ? deferral_->stage() : nullptr;
-    }
-    // Runs actions copied from a flow as the walk saw it before its own
-    // learns changed it (walk_version.hpp). A learn among them installs at
-    // once: a staged learn points at its action, and the copy is gone after.
-    template <class Allowed, class Storage>
-    void run_copied(const Storage& acts) {
-        const bool saved = running_copy_;
-        running_copy_ = true;
-        Allowed::run(acts, *this);
-        running_copy_ = saved;
+        return deferral_ != nullptr ? deferral_->stage() : nullptr;
     }
     void flush_learns() {
         if (deferral_ != nullptr) deferral_->flush();
@@ -370,7 +360,6 @@ class packet_context {
     std::uint8_t table_ = 0;
     bool stopped_ = false;
     bool failed_ = false;
-    bool running_copy_ = false;
 };
 
 // Looks up `table` for ctx's key, credits the flow and runs its actions. The
@@ -411,12 +400,7 @@ void lookup_and_run_as_walk_began(Table& table, Ctx& ctx, flow_key& key, std::ui
         ctx.note_lookup(table.id(), h.credit, h.seen != nullptr ? action_effects(h.seen->actions) : effect::none);
     if (h.seen == nullptr) return;
     if (h.credit != nullptr) Table::hit(*h.credit, ctx.pkt().len, ctx.now());
-    if (h.seen == h.credit) {
-        Table::allowed_type::run(h.credit->actions, ctx);
-    } else { // the flow as it was: its actions copied (the shadow may grow while they run)
-        const typename Table::actions_type acts = h.seen->actions;
-        ctx.template run_copied<typename Table::allowed_type>(acts);
-    }
+    Table::allowed_type::run(h.seen->actions, ctx); // (a kept slot stays as it is until the walk ends)
     ctx.end_of_list();
 }
 
@@ -611,6 +595,10 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
             {
                 const detail::walk_version_scope walk(i); // what its learns change, the walk does not see
                 ctx.start();
+                // Slots its learns moved or removed are freed now: staged
+                // learns (which point at their action) go in first.
+                if (detail::walk_versions().kept_slots) [[unlikely]]
+                    deferral.flush();
             }
             c.output_overflow += ctx.overflowed_outputs();
             c.to_controller += ctx.controller_calls();

@@ -13,7 +13,11 @@
 //
 // Flows live in fixed chunks of a slab, so a flow never moves once
 // installed and lookups hand out stable pointers; a flow's id is its slab
-// index, and that id is what the lookup structures store.
+// index, and that id is what the lookup structures store. (One exception: a
+// learn that replaces a flow's actions or cookie while a packet runs moves
+// it to a new slot, counters and all, so that the packet goes on seeing and
+// running the old one, as below. Pointers taken before a run may then name
+// the old slot: find the flow again after a run.)
 //
 // All-exact tables.  An exact table holds flows that match every schema
 // field exactly, plus catch-all flows that match nothing (`priority=0
@@ -43,12 +47,14 @@
 // expires first (timer_wheel::earliest).
 //
 // A walk's own learns.  While a packet's walk runs, the table keeps a
-// shadow of what that walk's learns changed in it (flows added, copies of
-// flows replaced or removed), and the walk's lookups see the table as it
-// was when the walk began, as Open vSwitch's table versions make them
-// (walk_version.hpp: lookup_as_walk_began, on the slow path that
-// `shadowed()` selects; empty, as it is for every walk that learns nothing
-// here, it costs one flag test).
+// shadow of what that walk's learns changed in it, and the walk's lookups
+// see the table as it was when the walk began, as Open vSwitch's table
+// versions make them (walk_version.hpp): flows the walk removed keep their
+// slots, flows whose actions it replaced move to a new slot and keep their
+// old one, until the walk ends (prepare_replace, lookup_as_walk_began; on
+// the slow path that `shadowed()` selects: for every walk that learns
+// nothing here it costs one flag test). So actions that are running are
+// never overwritten or freed under the walk.
 //
 // Threads.  One thread owns a table: it runs flow mods, lookups and expiry.
 // (Lock-free readers with quiescent-state reclamation are planned; the
@@ -319,38 +325,60 @@ class flow_table {
     // Whether the walk running now changed this table: its lookups then go
     // through lookup_as_walk_began.
     [[nodiscard]] bool shadowed() const noexcept { return shadowed_; }
-    // What a walk's lookup found: the flow as the walk sees it (`seen`: the
-    // live flow, or a copy of it as it was before the walk replaced its
-    // actions or removed it), and the live flow its packet is credited to
-    // (null when the walk removed it).
+    // What a walk's lookup found: the flow as the walk sees it (`seen`: a
+    // live flow, or the kept slot of a flow the walk moved or removed), and
+    // the live flow its packet is credited to (null when the walk removed it).
     struct walk_hit {
         flow_type* credit;
         const flow_type* seen;
     };
     // lookup(k) in the table as it was when the walk began.
-    [[nodiscard]] walk_hit lookup_as_walk_began(const flow_key& k) {
+    [[nodiscard]] walk_hit lookup_as_walk_began(const flow_key& k) noexcept {
         ++stats_.lookups;
         const key_type packed = Schema::pack(k);
-        flow_type* f = find(packed);
-        if (f != nullptr && shadow_added(f->id)) f = find_without_added(packed);
+        flow_type* f = find_unless(packed, [&](std::uint32_t id) { return shadow_added(id); });
         const flow_type* seen = f;
         if (f != nullptr)
-            if (const flow_type* was = shadow_before(f->id)) seen = was;
-        for (const shadow_copy& c : shadow_->before)
-            if (c.gone && (packed & c.flow.get_mask()) == c.flow.value &&
-                (seen == nullptr || c.flow.priority > seen->priority)) {
-                seen = &c.flow;
+            for (const auto& [old, now] : shadow_->moved)
+                if (now == f->id) seen = &at(old);
+        for (const std::uint32_t id : shadow_->removed) {
+            const flow_type& r = at(id);
+            if ((packed & r.get_mask()) == r.value && (seen == nullptr || r.priority > seen->priority)) {
+                seen = &r;
                 f = nullptr;
             }
+        }
         stats_.matched += seen != nullptr;
         return {f, seen};
     }
-    // A learn is about to replace f's actions or cookie: the walk running
-    // now, if the learn is its own, keeps seeing f as it is.
-    void note_replace(const flow_type& f) {
-        if (!detail::walk_versions().recording() || shadow_added(f.id) || shadow_before(f.id) != nullptr) return;
-        shadow_register();
-        shadow_->before.push_back(shadow_copy{f, false});
+    // A learn is about to replace f's actions or cookie: the flow to change.
+    // Outside a walk's own learn, or for a flow the walk added or moved
+    // already, f itself. Otherwise the walk may be running f's actions and
+    // must go on seeing f as it is: f moves to a new slot (counters, times,
+    // cookie and all, in f's place in the index and timers), which is
+    // returned, and f's slot stays as it is until the walk ends.
+    flow_type& prepare_replace(flow_type& f) {
+        if (!detail::walk_versions().recording()) [[likely]]
+            return f;
+        if (shadow_added(f.id) || moved_here(f.id) || !shadow_register()) return f;
+        flow_type& g = allocate(); // (chunks never move: f stays where it is)
+        const std::uint32_t id = g.id;
+        g = f;
+        g.id = id;
+        g.next_same_key = npos;
+        g.timer_prev = g.timer_next = timer_wheel::unlinked;
+        if (f.timer_prev != timer_wheel::unlinked) { // g's timer is f's, in f's place
+            timer_links l{this};
+            wheel_.take_place(l, f.id, g.id);
+        }
+        keep(f);
+        link(g); // where f was: it cannot be full
+        shadow_->moved.emplace_back(f.id, id);
+        // The same flows as before (allocate and keep counted a change
+        // each), but the ids of burst pre-lookups may name f's slot.
+        changes_ -= 2;
+        pre_n_ = 0;
+        return g;
     }
 
     // Credits a packet of `bytes` to a flow that matched it at `now_ms`.
@@ -834,7 +862,10 @@ class flow_table {
             id = free_.back();
             free_.pop_back();
         } else {
-            if (next_id_ == chunks_.size() * chunk_size) chunks_.push_back(std::make_unique<flow_type[]>(chunk_size));
+            if (next_id_ == chunks_.size() * chunk_size) {
+                chunks_.push_back(std::make_unique<flow_type[]>(chunk_size));
+                free_.reserve(chunks_.size() * chunk_size); // so that freeing a slot never allocates
+            }
             id = next_id_++;
         }
         // Every field is set by the add that called this (the timer links
@@ -849,10 +880,13 @@ class flow_table {
 
     void release(flow_type& f) {
         f.live = false;
-        f.actions = actions_type{};
-        free_.push_back(f.id);
         --n_flows_;
         ++changes_;
+        free_slot(f);
+    }
+    void free_slot(flow_type& f) noexcept {
+        f.actions = actions_type{};
+        free_.push_back(f.id); // (reserved: never grows past the slots made)
     }
 
     // Puts a flow into the lookup structure; false when the index is full.
@@ -897,8 +931,12 @@ class flow_table {
     }
 
     void remove_flow(flow_type& f, removal_reason why) {
-        if (detail::walk_versions().recording()) [[unlikely]]
-            note_remove(f);
+        if (detail::walk_versions().recording()) [[unlikely]] {
+            if (keep_removed(f)) {
+                if (why == removal_reason::evicted) ++stats_.evicted;
+                return;
+            }
+        }
         unlink(f);
         if (f.timer_prev != timer_wheel::unlinked) {
             timer_links l{this};
@@ -915,68 +953,110 @@ class flow_table {
         }
     }
 
-    // The shadow of the running walk's changes (see walk_version.hpp):
-    // flows it added, and copies of flows as they were before it replaced
-    // (gone = false; the flow still lives at its id) or removed them.
-    struct shadow_copy {
-        flow_type flow;
-        bool gone;
-    };
+    // The shadow of the running walk's own changes (see walk_version.hpp):
+    // the flows it added; the flows it moved (old slot, new slot: the walk
+    // sees the old one, kept as it was) and removed (kept as they were).
     struct shadow_state {
-        std::vector<std::uint32_t> added;
-        std::vector<shadow_copy> before;
+        std::vector<std::uint32_t> added, removed;
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> moved;
     };
-    void shadow_register() {
-        if (shadowed_) return;
+    bool shadow_register() {
+        if (shadowed_) return true;
         if (!shadow_) shadow_ = std::make_unique<shadow_state>();
-        detail::walk_versions_state& w = detail::walk_versions();
-        w.tables[w.n_tables++] = {this, &clear_shadow};
+        if (!detail::walk_versions().add(this, &end_shadow)) return false;
         shadowed_ = true;
+        return true;
     }
-    static void clear_shadow(void* p) noexcept {
+    // The walk ended: its kept slots are free.
+    static void end_shadow(void* p) noexcept {
         auto* t = static_cast<flow_table*>(p);
-        t->shadow_->added.clear();
-        t->shadow_->before.clear();
+        shadow_state& sh = *t->shadow_;
+        for (const std::uint32_t id : sh.removed) t->free_slot(t->at(id));
+        for (const auto& m : sh.moved) t->free_slot(t->at(m.first));
+        sh.added.clear();
+        sh.removed.clear();
+        sh.moved.clear();
         t->shadowed_ = false;
     }
     [[nodiscard]] bool shadow_added(std::uint32_t id) const noexcept {
         return shadowed_ && std::find(shadow_->added.begin(), shadow_->added.end(), id) != shadow_->added.end();
     }
-    // The copy of live flow `id` as it was before the walk replaced it, or null.
-    [[nodiscard]] const flow_type* shadow_before(std::uint32_t id) const noexcept {
-        if (!shadowed_) return nullptr;
-        for (const shadow_copy& c : shadow_->before)
-            if (!c.gone && c.flow.id == id) return &c.flow;
-        return nullptr;
+    [[nodiscard]] bool moved_here(std::uint32_t id) const noexcept {
+        if (shadowed_)
+            for (const auto& m : shadow_->moved)
+                if (m.second == id) return true;
+        return false;
     }
     void note_add(const flow_type& f) {
         if (!detail::walk_versions().recording()) [[likely]]
             return;
-        shadow_register();
-        shadow_->added.push_back(f.id);
+        if (shadow_register()) shadow_->added.push_back(f.id);
     }
-    void note_remove(const flow_type& f) {
-        if (shadow_added(f.id)) { // the walk never saw it
-            std::erase(shadow_->added, f.id);
-            return;
+    // Takes f out of the index, the timers and the table's count, keeping
+    // its slot as it is until the walk ends.
+    void keep(flow_type& f) {
+        unlink(f);
+        if (f.timer_prev != timer_wheel::unlinked) {
+            timer_links l{this};
+            wheel_.unlink(l, f.id);
         }
-        if (shadowed_)
-            for (shadow_copy& c : shadow_->before)
-                if (!c.gone && c.flow.id == f.id) {
-                    c.gone = true; // seen as it was before its replacement
-                    return;
-                }
-        shadow_register();
-        shadow_->before.push_back(shadow_copy{f, true});
+        f.live = false;
+        --n_flows_;
+        ++changes_;
+        detail::walk_versions().kept_slots = true;
     }
-    // find() without the flows the walk added: they leave the index for the
-    // probe. (Only lookups that the walk's own new flow would answer come
-    // here: `learn(table=1,...),resubmit(,1)` on a packet's first learn.)
-    [[nodiscard]] flow_type* find_without_added(const key_type& packed) {
-        for (std::uint32_t id : shadow_->added) unlink(at(id));
-        flow_type* f = find(packed);
-        for (std::uint32_t id : shadow_->added) link(at(id));
+    // The walk's own learn removes f: true when its slot is kept (the walk
+    // saw f, and may be running its actions); false when f goes now (the
+    // walk never saw it: it added it, or sees the flow f moved from, which
+    // is gone from now on).
+    bool keep_removed(flow_type& f) {
+        if (shadow_added(f.id)) {
+            std::erase(shadow_->added, f.id);
+            return false;
+        }
+        if (shadowed_) {
+            auto& mv = shadow_->moved;
+            for (auto it = mv.begin(); it != mv.end(); ++it)
+                if (it->second == f.id) {
+                    shadow_->removed.push_back(it->first);
+                    mv.erase(it);
+                    return false;
+                }
+        }
+        if (!shadow_register()) return false;
+        keep(f);
+        shadow_->removed.push_back(f.id);
+        return true;
+    }
+    // find() without the flows `skip` names (those the walk added), and
+    // without changing anything.
+    template <class Skip>
+    [[nodiscard]] flow_type* find_unless(const key_type& packed, Skip&& skip) noexcept {
+        std::uint32_t id;
+        if constexpr (exact_mode)
+            id = chain_unless(index_, packed, skip);
+        else
+            id = index_.find_unless(packed, skip);
+        if constexpr (side_mode) {
+            if (side_.size() != 0) {
+                const std::uint32_t s = chain_unless(side_, packed & side_mask_, skip);
+                if (s != npos && (id == npos || at(s).priority > at(id).priority)) id = s;
+            }
+        }
+        flow_type* f = id == npos ? nullptr : &at(id);
+        if constexpr (exact_mode)
+            for (const std::uint32_t c : catch_alls_)
+                if (!skip(c)) {
+                    f = better_of(f, &at(c));
+                    break;
+                }
         return f;
+    }
+    template <class Index, class Skip>
+    [[nodiscard]] std::uint32_t chain_unless(const Index& idx, const key_type& value, Skip& skip) const noexcept {
+        for (std::uint32_t id = idx.find(value, key_of{this}); id != npos; id = at(id).next_same_key)
+            if (!skip(id)) return id;
+        return npos;
     }
 
     // Evicts the flow that would expire first, if the policy allows; true

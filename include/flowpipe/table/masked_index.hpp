@@ -241,6 +241,27 @@ class masked_index {
         return best_id;
     }
 
+    // find(key) among the rules whose id `skip` does not exclude (a walk's
+    // lookup that must not see the flows it added itself:
+    // flow_table::lookup_as_walk_began). Reads each hit slot's rule list.
+    template <class Skip>
+    [[nodiscard]] std::uint32_t find_unless(const key_type& key, Skip&& skip) const {
+        std::int64_t best = INT64_MIN;
+        std::uint32_t best_id = npos;
+        for (const subtable* st : order_) {
+            if (best >= st->max_priority) break;
+            const std::uint64_t* slot = st->probe(key, st->hash(key));
+            if (slot == nullptr) continue;
+            for (std::uint32_t n = slot_head(slot); n != npos && nodes_[n].priority > best; n = nodes_[n].next)
+                if (!skip(nodes_[n].id)) {
+                    best = nodes_[n].priority;
+                    best_id = nodes_[n].id;
+                    break;
+                }
+        }
+        return best_id;
+    }
+
     // out[i] = find(keys[i]) for i < n, any n; subtable by subtable across
     // the burst (hash all -> prefetch all -> probe all).
     void find_burst(const key_type* keys, std::size_t n, std::uint32_t* out) const noexcept {

@@ -119,6 +119,19 @@ class scan_index {
         }
     }
 
+    // find(key) among the rules whose id `skip` does not exclude (see
+    // masked_index::find_unless).
+    template <class Skip>
+    [[nodiscard]] std::uint32_t find_unless(const key_type& key, Skip&& skip) const {
+        for (std::size_t r = 0; r < size_; ++r) {
+            std::uint64_t diff = 0;
+            for (std::size_t w = 0; w < Words; ++w)
+                diff |= (key.w[w] & mask_[w * stride_ + r]) ^ value_[w * stride_ + r];
+            if (diff == 0 && !skip(id_[r])) return id_[r];
+        }
+        return npos;
+    }
+
     // The scalar twin of find(): the first rule, in priority order, that matches.
     [[nodiscard]] std::uint32_t find_scalar(const key_type& key) const noexcept {
         for (std::size_t r = 0; r < size_; ++r) {

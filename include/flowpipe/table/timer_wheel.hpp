@@ -71,6 +71,23 @@ class timer_wheel {
         --size_;
     }
 
+    // Node `to` (not linked) takes linked node `from`'s place in its list,
+    // which leaves `from` unlinked: a flow that moves to another slot keeps
+    // its timer, and its order among timers of equal due.
+    template <class Links>
+    void take_place(Links& l, std::uint32_t from, std::uint32_t to) noexcept {
+        const std::uint32_t p = l.prev(from), n = l.next(from);
+        l.prev(to) = p;
+        l.next(to) = n;
+        if (p & head_bit)
+            heads_[p & ~head_bit] = to;
+        else
+            l.next(p) = to;
+        if (n != npos) l.prev(n) = to;
+        l.prev(from) = unlinked;
+        l.next(from) = npos;
+    }
+
     // Calls fire(id) for every linked node with due_of(id) <= now (after
     // unlinking it; fire must not link it again), re-links the others it
     // looks at by their current due. Returns how many fired.

@@ -8,24 +8,33 @@
 // so the packet's next learn, that learn's limit count and every later
 // packet see it; the packet itself does not: a `learn(table=1,...),
 // resubmit(,1)` packet misses the flow it just learned, and a packet whose
-// learn rewrote the actions of a flow it then looks up runs the old ones.
+// learn rewrote the actions of a flow it then looks up, or of the flow whose
+// actions are running, runs the old ones.
 //
 // How.  Learns still install at once (limit, result_dst and the packet's
-// next learn must see them). While a walk runs, each table it changes keeps
-// a *shadow* of those changes: the ids of the flows the walk added, and a
-// copy of each flow as it was before the walk replaced its actions or
-// cookie, or removed it (evicted it, or flushed it for delete_learned). A
-// lookup in a table whose shadow is not empty (one flag, tested on the path
-// every lookup takes) sees the best flow the walk did not add, or a removed
-// flow's copy when that beats it, and a replaced flow as its copy. The end
-// of the walk clears the shadows.
+// next learn must see them). While a walk runs, each table its learns
+// change keeps a *shadow* of those changes, in slots of its slab that stay
+// as they were until the walk ends: a flow the walk's learn removes
+// (evicts, flushes for delete_learned) leaves the index but keeps its slot;
+// a flow whose actions or cookie the learn replaces moves to a new slot,
+// which the learn changes, and its old slot stays; the ids of flows the
+// walk added are noted. A lookup in a table whose shadow is not empty (one
+// flag, tested on the path every lookup takes) sees the best flow the walk
+// did not add, the old slot of a flow it moved, or a removed flow when that
+// beats it. Actions that are running keep running from their slot, which
+// nothing overwrites or frees before the walk ends. The end of the walk
+// frees the kept slots (and the engine installs staged learns first: a
+// staged learn points at its action, which may be in a kept slot).
 //
-// Who records.  The walk running on this thread is named by a thread-local
-// `walk_versions` (the engine and the trace set it for the length of a
-// walk); a change is the walk's own when it is set and the learn making the
-// change is that walk's (a staged learn of an earlier packet, installed
-// while this one runs, is visible to it: `installing_for`). Nothing is
-// recorded outside a walk (flow mods, expiry, learn's own benchmarks).
+// Who records.  The walk running on this thread (the engine and the trace
+// scope each walk) and the learn installing now: a change is the walk's own
+// while one of its learns installs (learner == walk). A staged learn of an
+// earlier packet, installed while this one runs, is not; nor are flow mods
+// an embedder's hook makes during a walk (they are not versioned: the walk
+// sees them). Walks may nest (a hook that runs another pipeline): each
+// scope restores the one it interrupted and ends only the shadows of tables
+// registered while it ran; a hook must not run the pipeline it is called
+// from.
 #pragma once
 
 #include <array>
@@ -38,16 +47,24 @@ struct walk_versions_state {
     static constexpr std::size_t none = ~std::size_t{0};
     std::size_t walk = none;    // the walk running on this thread (its packet's place in the burst)
     std::size_t learner = none; // the walk whose learn is installing now
-    // Tables holding a shadow, and how to clear each (an indirect call per
+    bool kept_slots = false;    // a table keeps slots until the walk ends (see the engine)
+    // Tables holding a shadow, and how to end each (an indirect call per
     // table a walk changed, at the end of that walk).
     struct shadowed {
         void* table;
-        void (*clear)(void*) noexcept;
+        void (*end)(void*) noexcept;
     };
     std::array<shadowed, 256> tables{};
     std::size_t n_tables = 0;
 
     [[nodiscard]] bool recording() const noexcept { return walk != none && learner == walk; }
+    // Registers a table's shadow; false when there is no room (nested walks
+    // over 256 tables): that table then changes in place.
+    [[nodiscard]] bool add(void* table, void (*end)(void*) noexcept) noexcept {
+        if (n_tables == tables.size()) return false;
+        tables[n_tables++] = {table, end};
+        return true;
+    }
 };
 
 [[nodiscard]] inline walk_versions_state& walk_versions() noexcept {
@@ -55,29 +72,34 @@ struct walk_versions_state {
     return s;
 }
 
-// Clears every shadow a walk left.
-inline void end_walk_versions(walk_versions_state& s) noexcept {
-    for (std::size_t i = 0; i < s.n_tables; ++i) s.tables[i].clear(s.tables[i].table);
-    s.n_tables = 0;
-}
-
-// The length of one walk (walk `w` of a burst); walks do not nest.
+// The length of one walk (walk `w` of a burst).
 class walk_version_scope {
   public:
-    explicit walk_version_scope(std::size_t w) noexcept : s_(walk_versions()) { s_.walk = s_.learner = w; }
+    explicit walk_version_scope(std::size_t w) noexcept
+        : s_(walk_versions()), walk_(s_.walk), learner_(s_.learner), kept_(s_.kept_slots), first_(s_.n_tables) {
+        s_.walk = w;
+        s_.learner = walk_versions_state::none;
+        s_.kept_slots = false;
+    }
     ~walk_version_scope() {
-        s_.walk = s_.learner = walk_versions_state::none;
-        if (s_.n_tables != 0) end_walk_versions(s_);
+        for (std::size_t i = first_; i < s_.n_tables; ++i) s_.tables[i].end(s_.tables[i].table);
+        s_.n_tables = first_;
+        s_.walk = walk_;
+        s_.learner = learner_;
+        s_.kept_slots = kept_;
     }
     walk_version_scope(const walk_version_scope&) = delete;
     walk_version_scope& operator=(const walk_version_scope&) = delete;
 
   private:
     walk_versions_state& s_;
+    std::size_t walk_, learner_;
+    bool kept_;
+    std::size_t first_;
 };
 
-// While a staged learn of walk `w` installs: its changes are w's own only
-// when w is the walk running now.
+// While a learn of walk `w` installs (a learn running now: the running
+// walk; a staged one: the walk that staged it).
 class learner_scope {
   public:
     explicit learner_scope(std::size_t w) noexcept : s_(walk_versions()), saved_(s_.learner) { s_.learner = w; }
