@@ -1115,6 +1115,7 @@ struct learn {
         std::uint64_t hash[group];
         typename Table::learn_probe probe[group];
         const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+        detail::walk_versions_state& walks = detail::walk_versions();
         for (std::size_t base = 0; base < n; base += group) {
             const std::size_t m = n - base < group ? n - base : group;
             for (std::size_t i = 0; i < m; ++i) {
@@ -1124,7 +1125,7 @@ struct learn {
             probe_and_prefetch(t, value, hash, m, probe);
             for (std::size_t i = 0; i < m; ++i) {
                 staged_entry<Table>& x = e[base + i];
-                const detail::learner_scope whose(x.walk); // the walk running now does not see its own
+                const detail::learner_scope whose(walks, x.walk); // the walk running now does not see its own
                 const std::uint64_t before = t.changes();
                 const learn_result r = detail::install_learned(
                     t, p, std::move(x.acts), now, state, [&] { return t.find_probed(probe[i], value[i], priority); },
@@ -1149,7 +1150,6 @@ struct learn {
             requires { ctx.tables().template table<target_table>(); },
             "a typed learn<...> runs in a typed pipeline<...>, which has its target table");
         if constexpr (requires { ctx.tables().template table<target_table>(); }) {
-            const detail::learner_scope whose(detail::walk_versions().walk); // the running walk's own
             auto& t = ctx.tables().template table<target_table>();
             using table_t = std::remove_reference_t<decltype(t)>;
             if constexpr (stageable<table_t> && requires { ctx.learn_stage(); }) {
@@ -1348,7 +1348,6 @@ struct generic_learn {
                           ctx.tables();
                           ctx.now();
                       }) {
-            const detail::learner_scope whose(detail::walk_versions().walk); // the running walk's own
             auto& tables = ctx.tables();
             const std::uint8_t table = d->table;
             learn_result r = learn_result::failed;

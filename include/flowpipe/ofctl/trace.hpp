@@ -102,7 +102,8 @@ class tracing_context {
 
     void start() {
         table_ = 0;
-        const flowpipe::detail::walk_version_scope walk(0); // what its learns change, the packet does not see
+        flowpipe::detail::walk_version_scope walk;
+        walk.begin(0); // what its learns change, the packet does not see
         run_table(0, key_.in_port);
     }
 

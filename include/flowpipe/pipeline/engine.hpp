@@ -222,6 +222,7 @@ class packet_context {
     void to_controller(std::uint16_t max_len) noexcept {
         ++controller_calls_;
         flush_learns(); // the embedder's callback may look at any table
+        const detail::learner_scope hook(*walks_, detail::walk_versions_state::none); // its flow mods: not versioned
         hooks_.controller(pkt_, key_, max_len);
     }
     // Ends the action list running now (dec_ttl on an expiring TTL). As in
@@ -239,6 +240,9 @@ class packet_context {
     [[nodiscard]] detail::learn_staging* learn_stage() noexcept {
         return deferral_ != nullptr ? deferral_->stage() : nullptr;
     }
+    // The thread's walk versions (table/walk_version.hpp), found once per burst.
+    [[nodiscard]] detail::walk_versions_state& walk_state() noexcept { return *walks_; }
+    void set_walk_state(detail::walk_versions_state& s) noexcept { walks_ = &s; }
     void flush_learns() {
         if (deferral_ != nullptr) deferral_->flush();
     }
@@ -350,6 +354,7 @@ class packet_context {
     std::span<flow_key> snapshots_;
     std::size_t& snapshots_used_;
     learn_deferral<Tables>* deferral_;
+    detail::walk_versions_state* walks_ = &detail::walk_versions();
     walk_log* log_ = nullptr;
     std::size_t n_outputs_ = 0;
     std::size_t live_outputs_ = 0;
@@ -366,41 +371,32 @@ class packet_context {
 // tables call this from their run_table; `restore_in_port` puts back the
 // in_port that resubmit(P,T) changed for the lookup only.
 template <class Table, class Ctx>
-[[gnu::noinline]] void lookup_and_run_as_walk_began(Table& table, Ctx& ctx, flow_key& key,
-                                                    std::uint32_t restore_in_port) noexcept;
-
-template <class Table, class Ctx>
 inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t restore_in_port) noexcept {
     if constexpr (requires { ctx.before_lookup(table, key); }) ctx.before_lookup(table, key);
-    if (table.shadowed()) [[unlikely]] { // this walk's own learns changed the table
-        lookup_and_run_as_walk_began(table, ctx, key, restore_in_port);
-        return;
+    // `seen`: the flow the walk runs; `f`: the live flow its packet is
+    // credited to. They differ only in a table this walk's own learns
+    // changed (table/walk_version.hpp): there the walk sees the table as it
+    // was when it began (kept slots stay as they are until it ends).
+    typename Table::flow_type* f;
+    const typename Table::flow_type* seen;
+    if (table.shadowed()) [[unlikely]] {
+        const auto h = table.lookup_as_walk_began(key);
+        f = h.credit;
+        seen = h.seen;
+    } else {
+        seen = f = table.lookup_at(key, ctx.index());
     }
-    auto* f = table.lookup_at(key, ctx.index());
     key.in_port = restore_in_port;
     if (ctx.logging()) { // the flow cache is on and this walk may be stored
-        // (Read before the actions run: a learn may evict this very flow.)
-        const std::uint8_t effects = f != nullptr ? action_effects(f->actions) : effect::none;
+        // (Read before the actions run: a learn may evict this very flow.
+        // A walk whose learns changed a table is never stored.)
+        const std::uint8_t effects = seen != nullptr ? action_effects(seen->actions) : effect::none;
         ctx.note_lookup(table.id(), f, effects);
     }
-    if (f == nullptr) return;
-    Table::hit(*f, ctx.pkt().len, ctx.now());
-    Table::allowed_type::run(f->actions, ctx);
-    ctx.end_of_list();
-}
-
-// lookup_and_run in the table as it was when the walk began: the walk's own
-// learns changed it (table/walk_version.hpp).
-template <class Table, class Ctx>
-void lookup_and_run_as_walk_began(Table& table, Ctx& ctx, flow_key& key, std::uint32_t restore_in_port) noexcept {
-    const auto h = table.lookup_as_walk_began(key);
-    key.in_port = restore_in_port;
-    // (A walk whose learns changed a table is never stored in the flow cache.)
-    if (ctx.logging())
-        ctx.note_lookup(table.id(), h.credit, h.seen != nullptr ? action_effects(h.seen->actions) : effect::none);
-    if (h.seen == nullptr) return;
-    if (h.credit != nullptr) Table::hit(*h.credit, ctx.pkt().len, ctx.now());
-    Table::allowed_type::run(h.seen->actions, ctx); // (a kept slot stays as it is until the walk ends)
+    if (seen == nullptr) return;
+    if (f != nullptr) [[likely]]
+        Table::hit(*f, ctx.pkt().len, ctx.now());
+    Table::allowed_type::run(seen->actions, ctx);
     ctx.end_of_list();
 }
 
@@ -509,6 +505,7 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
     std::size_t snapshots_used = 0;
     const bool defer = defer_learns && hooks_defer_learns<std::remove_cvref_t<Hooks>>();
     learn_deferral<Tables> deferral(tables, s.learns, cache, defer);
+    detail::walk_version_scope walks;
     for (std::size_t base = 0; base < pkts.size(); base += max_burst) {
         const std::size_t n = std::min(max_burst, pkts.size() - base);
         // (1) parse (the common frame on extract's straight path), with the
@@ -591,15 +588,15 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
             packet_context<Tables, Hooks> ctx(tables, hooks, now_ms, p, i, s.keys[i], outs,
                                               std::span<flow_key>(s.snapshots), snapshots_used, &deferral);
             if (cache != nullptr) ctx.log_into(&s.log);
+            ctx.set_walk_state(walks.state());
             deferral.begin_walk(i);
-            {
-                const detail::walk_version_scope walk(i); // what its learns change, the walk does not see
-                ctx.start();
-                // Slots its learns moved or removed are freed now: staged
-                // learns (which point at their action) go in first.
-                if (detail::walk_versions().kept_slots) [[unlikely]]
-                    deferral.flush();
-            }
+            walks.begin(i); // what its learns change, the walk does not see
+            ctx.start();
+            // Slots its learns moved or removed are freed now: staged learns
+            // (which point at their action) go in first.
+            if (walks.kept_slots()) [[unlikely]]
+                deferral.flush();
+            walks.end();
             c.output_overflow += ctx.overflowed_outputs();
             c.to_controller += ctx.controller_calls();
             const std::size_t n_out = ctx.output_count();

@@ -27,11 +27,11 @@
 // staged learn points at its action, which may be in a kept slot).
 //
 // Who records.  The walk running on this thread (the engine and the trace
-// scope each walk) and the learn installing now: a change is the walk's own
-// while one of its learns installs (learner == walk). A staged learn of an
-// earlier packet, installed while this one runs, is not; nor are flow mods
-// an embedder's hook makes during a walk (they are not versioned: the walk
-// sees them). Walks may nest (a hook that runs another pipeline): each
+// scope each walk): a change made while it runs is its own (learner ==
+// walk), except a staged learn of an earlier packet installed meanwhile
+// (its learner is that packet's walk) and flow mods an embedder's
+// controller hook makes (the engine calls hooks with no learner: they are
+// not versioned, the walk sees them). Walks may nest (a hook that runs another pipeline): each
 // scope restores the one it interrupted and ends only the shadows of tables
 // registered while it ran; a hook must not run the pipeline it is called
 // from.
@@ -72,24 +72,40 @@ struct walk_versions_state {
     return s;
 }
 
-// The length of one walk (walk `w` of a burst).
+// The walks of one run (a burst, a trace): begin(w) and end() bracket walk
+// w. The thread-local state is found once per run (a walk then costs a few
+// plain stores); the scope restores the run it interrupted, if any.
 class walk_version_scope {
   public:
-    explicit walk_version_scope(std::size_t w) noexcept
+    walk_version_scope() noexcept
         : s_(walk_versions()), walk_(s_.walk), learner_(s_.learner), kept_(s_.kept_slots), first_(s_.n_tables) {
-        s_.walk = w;
-        s_.learner = walk_versions_state::none;
+        s_.walk = s_.learner = walk_versions_state::none;
         s_.kept_slots = false;
     }
     ~walk_version_scope() {
-        for (std::size_t i = first_; i < s_.n_tables; ++i) s_.tables[i].end(s_.tables[i].table);
-        s_.n_tables = first_;
+        end();
         s_.walk = walk_;
         s_.learner = learner_;
         s_.kept_slots = kept_;
     }
     walk_version_scope(const walk_version_scope&) = delete;
     walk_version_scope& operator=(const walk_version_scope&) = delete;
+
+    void begin(std::size_t w) noexcept { s_.walk = s_.learner = w; }
+    // Whether the walk's learns kept slots (freed by end(): staged learns,
+    // which point at their action, go in first).
+    [[nodiscard]] bool kept_slots() const noexcept { return s_.kept_slots; }
+    // The thread's state (for a learn to mark its changes as the walk's own
+    // without finding the thread-local again).
+    [[nodiscard]] walk_versions_state& state() noexcept { return s_; }
+    void end() noexcept {
+        if (s_.n_tables != first_) [[unlikely]] {
+            for (std::size_t i = first_; i < s_.n_tables; ++i) s_.tables[i].end(s_.tables[i].table);
+            s_.n_tables = first_;
+        }
+        s_.walk = s_.learner = walk_versions_state::none;
+        s_.kept_slots = false;
+    }
 
   private:
     walk_versions_state& s_;
@@ -98,11 +114,11 @@ class walk_version_scope {
     std::size_t first_;
 };
 
-// While a learn of walk `w` installs (a learn running now: the running
-// walk; a staged one: the walk that staged it).
+// While a staged learn of walk `w` installs, or (w = none) a hook runs.
 class learner_scope {
   public:
-    explicit learner_scope(std::size_t w) noexcept : s_(walk_versions()), saved_(s_.learner) { s_.learner = w; }
+    learner_scope(walk_versions_state& s, std::size_t w) noexcept : s_(s), saved_(s.learner) { s.learner = w; }
+    explicit learner_scope(std::size_t w) noexcept : learner_scope(walk_versions(), w) {}
     ~learner_scope() { s_.learner = saved_; }
     learner_scope(const learner_scope&) = delete;
     learner_scope& operator=(const learner_scope&) = delete;
