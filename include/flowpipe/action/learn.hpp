@@ -45,7 +45,10 @@
 //     counted in `learn_stats::failed`;
 //   - packet k+1 of the same burst sees what packet k learned (the engine
 //     runs packets one after another against live tables; the install may
-//     be deferred, below, never past anything that could see it);
+//     be deferred, below, never past anything that could see it); packet k
+//     itself does not: its walk sees the tables as they were when it began
+//     (table versions, table/walk_version.hpp), while its next learn, and
+//     that learn's limit, see what it learned;
 //   - delete_learned: see `remove_flows` and `expire_flows` below;
 //   - fin_idle_timeout / fin_hard_timeout put a `fin_timeout` action first in
 //     the learned flow's actions, as OVS does. flowpipe's flow key has no TCP

@@ -868,10 +868,7 @@ class flow_table {
             id = free_.back();
             free_.pop_back();
         } else {
-            if (next_id_ == chunks_.size() * chunk_size) {
-                chunks_.push_back(std::make_unique<flow_type[]>(chunk_size));
-                free_.reserve(chunks_.size() * chunk_size); // so that freeing a slot never allocates
-            }
+            if (next_id_ == chunks_.size() * chunk_size) chunks_.push_back(std::make_unique<flow_type[]>(chunk_size));
             id = next_id_++;
         }
         // Every field is set by the add that called this (the timer links
@@ -890,9 +887,9 @@ class flow_table {
         ++changes_;
         free_slot(f);
     }
-    void free_slot(flow_type& f) noexcept {
+    void free_slot(flow_type& f) {
         f.actions = actions_type{};
-        free_.push_back(f.id); // (reserved: never grows past the slots made)
+        free_.push_back(f.id); // (for kept slots, keep made room: see there)
     }
 
     // Puts a flow into the lookup structure; false when the index is full.
@@ -1005,6 +1002,11 @@ class flow_table {
     // Takes f out of the index, the timers and the table's count, keeping
     // its slot as it is until the walk ends.
     void keep(flow_type& f) {
+        // Room on the free list for every kept slot now, so that the walk's
+        // end (a noexcept path) does not allocate to free them (unless slots
+        // released meanwhile took the room: then it may, as an add does).
+        const std::size_t room = free_.size() + shadow_->removed.size() + shadow_->moved.size() + 1;
+        if (free_.capacity() < room) free_.reserve(std::max(room, 2 * free_.capacity()));
         unlink(f);
         if (f.timer_prev != timer_wheel::unlinked) {
             timer_links l{this};

@@ -31,10 +31,10 @@
 // walk), except a staged learn of an earlier packet installed meanwhile
 // (its learner is that packet's walk) and flow mods an embedder's
 // controller hook makes (the engine calls hooks with no learner: they are
-// not versioned, the walk sees them). Walks may nest (a hook that runs another pipeline): each
-// scope restores the one it interrupted and ends only the shadows of tables
-// registered while it ran; a hook must not run the pipeline it is called
-// from.
+// not versioned, the walk sees them). Walks may nest (a hook that runs
+// another pipeline): each scope restores the one it interrupted and ends
+// only the shadows of tables registered while it ran; a hook must not run
+// the pipeline it is called from.
 #pragma once
 
 #include <array>
