@@ -21,6 +21,17 @@ inline constexpr std::uint32_t normal = 0xfffffffa;     // OFPP_NORMAL
 inline constexpr std::uint32_t controller = 0xfffffffd; // OFPP_CONTROLLER
 inline constexpr std::uint32_t local = 0xfffffffe;      // OFPP_LOCAL
 inline constexpr std::uint32_t none = 0xffffffff;       // OFPP_NONE / OFPP_ANY
+
+// Open vSwitch's 16-bit (OpenFlow 1.0) port numbers and flowpipe's 32-bit
+// ones (OpenFlow 1.1's), as ofputil_port_to_ofp11 / ofputil_port_from_ofp11
+// map them: the reserved ports 0xff00.. are 0xffffff00..; a 32-bit number
+// with no 16-bit twin is ANY.
+[[nodiscard]] constexpr std::uint32_t from_ofp10(std::uint16_t p) noexcept { return p < 0xff00 ? p : 0xffff0000u + p; }
+[[nodiscard]] constexpr std::uint16_t to_ofp10(std::uint32_t p) noexcept {
+    if (p < 0xff00) return static_cast<std::uint16_t>(p);
+    if (p >= 0xffffff00u) return static_cast<std::uint16_t>(p - 0xffff0000u);
+    return 0xffff;
+}
 } // namespace ports
 
 // The table number that means "the table this action runs in" (resubmit:P).

@@ -427,9 +427,14 @@ template <class F>
 inline constexpr bool is_ovs_in_port = std::is_same_v<F, fields::in_port::bits<0, 15>>;
 template <class F>
 using learned_match_dst = std::conditional_t<is_ovs_in_port<F>, fields::in_port, F>;
-[[nodiscard]] constexpr uint128 ovs_port_to_32(uint128 v) noexcept {
-    const auto p = static_cast<std::uint32_t>(v & 0xffff);
-    return p >= 0xff00 ? (0xffff0000u | p) : p;
+// A match spec's value in its learned field: on in_port bits 0..15, the
+// 32-bit port of Open vSwitch's 16-bit one.
+template <class F>
+[[nodiscard]] constexpr uint128 learned_match_value(uint128 v) noexcept {
+    if constexpr (is_ovs_in_port<F>)
+        return ports::from_ofp10(static_cast<std::uint16_t>(v));
+    else
+        return v;
 }
 
 // output:F of a learned flow: the port OVS would output to, or none.
@@ -686,10 +691,7 @@ struct match_field {
     using learn_match_tag = void;
     using dst = detail::learned_match_dst<Dst>;
     static uint128 value(const flow_key& k) noexcept {
-        if constexpr (detail::is_ovs_in_port<Dst>)
-            return detail::ovs_port_to_32(detail::learned_bits<Src>(k));
-        else
-            return detail::learned_bits<Src>(k);
+        return detail::learned_match_value<Dst>(detail::learned_bits<Src>(k));
     }
 };
 template <field_type Dst, std::uint64_t V>
@@ -698,12 +700,7 @@ struct match_const {
                   "a learn constant must fit in its destination bits");
     using learn_match_tag = void;
     using dst = detail::learned_match_dst<Dst>;
-    static uint128 value(const flow_key&) noexcept {
-        if constexpr (detail::is_ovs_in_port<Dst>)
-            return detail::ovs_port_to_32(V);
-        else
-            return V;
-    }
+    static uint128 value(const flow_key&) noexcept { return detail::learned_match_value<Dst>(V); }
 };
 
 // Actions of the learned flow: `load_const<V, F>` is `load:V->F`,
@@ -1305,7 +1302,7 @@ struct generic_learn {
     // A match spec's (value, mask) in its field, for the source value v.
     [[nodiscard]] static std::pair<uint128, uint128> learned_bits(const learn_spec& s, uint128 v) noexcept {
         if (s.dst.field == field_id::in_port && s.dst.start == 0 && s.dst.n_bits == 16)
-            return {detail::ovs_port_to_32(v), info(field_id::in_port).all_ones()};
+            return {ports::from_ofp10(static_cast<std::uint16_t>(v)), info(field_id::in_port).all_ones()};
         return {v << s.dst.start, s.dst.mask() << s.dst.start};
     }
 

@@ -895,7 +895,7 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
                                                "0..65535 or 4294967040..4294967295, or a name such as LOCAL; "
                                                "not hex)",
                                            t.value_col};
-                    s.value = ofp10_in_port ? uint128{*p} : uint128{ofp10_to_ofp11(*p)};
+                    s.value = ofp10_in_port ? uint128{*p} : uint128{ports::from_ofp10(*p)};
                 } else if (whole) {
                     uint128 v = 0, m = 0;
                     if (auto e = parse_field_value(s.dst.field, t.value, t.value_col, false, v, m)) {

@@ -428,7 +428,7 @@ void append_learn(std::string& out, const Desc& d) {
                 append_ofp10_port(out, static_cast<std::uint16_t>(s.value));
             } else if (s.dst == bit_range::whole(field_id::in_port)) {
                 out += "in_port_oxm=";
-                append_ofp10_port(out, ofp11_to_ofp10(static_cast<std::uint32_t>(s.value)));
+                append_ofp10_port(out, ports::to_ofp10(static_cast<std::uint32_t>(s.value)));
             } else if (s.dst == bit_range::whole(s.dst.field)) {
                 out += learned_field_name(s.dst.field, learned_l4());
                 out += '=';

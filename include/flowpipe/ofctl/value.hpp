@@ -40,6 +40,25 @@ namespace detail {
     }
     return true;
 }
+// A reserved port by its name (case-insensitive), as ovs-ofctl names them.
+[[nodiscard]] inline std::optional<std::uint32_t> named_port(std::string_view s) noexcept {
+    struct named {
+        std::string_view name;
+        std::uint32_t port;
+    };
+    static constexpr std::array<named, 9> names{{{"IN_PORT", ports::in_port},
+                                                 {"TABLE", 0xfffffff9u},
+                                                 {"NORMAL", ports::normal},
+                                                 {"FLOOD", 0xfffffffbu},
+                                                 {"ALL", 0xfffffffcu},
+                                                 {"CONTROLLER", ports::controller},
+                                                 {"LOCAL", ports::local},
+                                                 {"ANY", ports::none},
+                                                 {"NONE", ports::none}}};
+    for (const named& n : names)
+        if (iequals(s, n.name)) return n.port;
+    return std::nullopt;
+}
 } // namespace detail
 
 // A decimal or 0x-prefixed hexadecimal unsigned integer of up to 128 bits.
@@ -168,21 +187,7 @@ namespace detail {
 // An OpenFlow port: a number or a reserved name (case-insensitive), as
 // ovs-ofctl's ofputil_port_from_string takes it.
 [[nodiscard]] inline std::optional<std::uint32_t> parse_port(std::string_view s) noexcept {
-    struct named {
-        std::string_view name;
-        std::uint32_t port;
-    };
-    static constexpr std::array<named, 9> names{{{"IN_PORT", ports::in_port},
-                                                 {"TABLE", 0xfffffff9u},
-                                                 {"NORMAL", ports::normal},
-                                                 {"FLOOD", 0xfffffffbu},
-                                                 {"ALL", 0xfffffffcu},
-                                                 {"CONTROLLER", ports::controller},
-                                                 {"LOCAL", ports::local},
-                                                 {"ANY", ports::none},
-                                                 {"NONE", ports::none}}};
-    for (const named& n : names)
-        if (detail::iequals(s, n.name)) return n.port;
+    if (auto p = detail::named_port(s)) return p;
     const auto v = parse_uint(s);
     if (!v || *v > 0xffffffffu) return std::nullopt;
     return static_cast<std::uint32_t>(*v);
@@ -197,22 +202,8 @@ namespace detail {
 // is its OF1.0 self (4294967294 is LOCAL). Anything else is refused, as
 // Open vSwitch refuses it.
 [[nodiscard]] inline std::optional<std::uint16_t> parse_ofp10_port(std::string_view s) noexcept {
-    struct named {
-        std::string_view name;
-        std::uint16_t port;
-    };
-    static constexpr std::array<named, 10> names{{{"IN_PORT", 0xfff8},
-                                                  {"TABLE", 0xfff9},
-                                                  {"NORMAL", 0xfffa},
-                                                  {"FLOOD", 0xfffb},
-                                                  {"ALL", 0xfffc},
-                                                  {"CONTROLLER", 0xfffd},
-                                                  {"LOCAL", 0xfffe},
-                                                  {"ANY", 0xffff},
-                                                  {"UNSET", 0xfff7},
-                                                  {"NONE", 0xffff}}};
-    for (const named& n : names)
-        if (detail::iequals(s, n.name)) return n.port;
+    if (detail::iequals(s, "UNSET")) return 0xfff7;
+    if (auto p = detail::named_port(s)) return ports::to_ofp10(*p);
     if (!s.empty() && s[0] == '+') s.remove_prefix(1);
     if (s.empty()) return std::nullopt;
     std::uint64_t v = 0;
@@ -222,20 +213,8 @@ namespace detail {
         if (v > 0xffffffffu) return std::nullopt; // str_to_uint: above UINT_MAX
     }
     if (v <= 0xffff) return static_cast<std::uint16_t>(v);
-    if (v >= 0xffffff00u && v <= 0xffffffffu) return static_cast<std::uint16_t>(v - 0xffff0000u);
+    if (v >= 0xffffff00u) return ports::to_ofp10(static_cast<std::uint32_t>(v));
     return std::nullopt;
-}
-
-// OpenFlow 1.0 (16-bit) and 1.1 (32-bit) port numbers, as Open vSwitch maps
-// them (ofputil_port_to_ofp11, ofputil_port_from_ofp11): reserved ports
-// 0xff00.. are 0xffffff00..; a 32-bit number with no 16-bit twin is ANY.
-[[nodiscard]] constexpr std::uint32_t ofp10_to_ofp11(std::uint16_t p) noexcept {
-    return p < 0xff00 ? p : 0xffff0000u + p;
-}
-[[nodiscard]] constexpr std::uint16_t ofp11_to_ofp10(std::uint32_t p) noexcept {
-    if (p < 0xff00) return static_cast<std::uint16_t>(p);
-    if (p >= 0xffffff00u) return static_cast<std::uint16_t>(p - 0xffff0000u);
-    return 0xffff;
 }
 
 // ---- printing ---------------------------------------------------------------
@@ -348,12 +327,12 @@ inline void append_port(std::string& out, std::uint32_t port) {
 // A 16-bit OpenFlow 1.0 port as ofputil_format_port prints it: the reserved
 // ports 0xfff7..0xffff by name, every other number in decimal.
 inline void append_ofp10_port(std::string& out, std::uint16_t port) {
-    static constexpr std::array<std::string_view, 9> names{
-        {"UNSET", "IN_PORT", "TABLE", "NORMAL", "FLOOD", "ALL", "CONTROLLER", "LOCAL", "ANY"}};
-    if (port >= 0xfff7)
-        out += names[static_cast<std::size_t>(port - 0xfff7)];
-    else
+    if (port < 0xfff7)
         append_dec(out, port);
+    else if (port == 0xfff7)
+        out += "UNSET";
+    else
+        append_port(out, ports::from_ofp10(port));
 }
 
 // The number of leading one bits of `mask` (of `width` bits) if it is a

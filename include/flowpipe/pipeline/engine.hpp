@@ -222,7 +222,7 @@ class packet_context {
     void to_controller(std::uint16_t max_len) noexcept {
         ++controller_calls_;
         flush_learns(); // the embedder's callback may look at any table
-        const detail::learner_scope hook(*walks_, detail::walk_versions_state::none); // its flow mods: not versioned
+        const detail::learner_scope hook(detail::walk_versions_state::none); // its flow mods: not versioned
         hooks_.controller(pkt_, key_, max_len);
     }
     // Ends the action list running now (dec_ttl on an expiring TTL). As in
@@ -240,9 +240,6 @@ class packet_context {
     [[nodiscard]] detail::learn_staging* learn_stage() noexcept {
         return deferral_ != nullptr ? deferral_->stage() : nullptr;
     }
-    // The thread's walk versions (table/walk_version.hpp), found once per burst.
-    [[nodiscard]] detail::walk_versions_state& walk_state() noexcept { return *walks_; }
-    void set_walk_state(detail::walk_versions_state& s) noexcept { walks_ = &s; }
     void flush_learns() {
         if (deferral_ != nullptr) deferral_->flush();
     }
@@ -354,7 +351,6 @@ class packet_context {
     std::span<flow_key> snapshots_;
     std::size_t& snapshots_used_;
     learn_deferral<Tables>* deferral_;
-    detail::walk_versions_state* walks_ = &detail::walk_versions();
     walk_log* log_ = nullptr;
     std::size_t n_outputs_ = 0;
     std::size_t live_outputs_ = 0;
@@ -588,7 +584,6 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
             packet_context<Tables, Hooks> ctx(tables, hooks, now_ms, p, i, s.keys[i], outs,
                                               std::span<flow_key>(s.snapshots), snapshots_used, &deferral);
             if (cache != nullptr) ctx.log_into(&s.log);
-            ctx.set_walk_state(walks.state());
             deferral.begin_walk(i);
             walks.begin(i); // what its learns change, the walk does not see
             ctx.start();

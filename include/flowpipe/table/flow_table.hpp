@@ -881,6 +881,7 @@ class flow_table {
         return f;
     }
 
+    // Frees a flow that never got into the index (an add that failed).
     void release(flow_type& f) {
         f.live = false;
         --n_flows_;
@@ -934,19 +935,25 @@ class flow_table {
     }
 
     void remove_flow(flow_type& f, removal_reason why) {
+        if (why == removal_reason::evicted) ++stats_.evicted;
         if (detail::walk_versions().recording()) [[unlikely]] {
-            if (keep_removed(f)) {
-                if (why == removal_reason::evicted) ++stats_.evicted;
-                return;
-            }
+            if (keep_removed(f)) return; // its slot stays as it is until the walk ends
         }
+        detach(f);
+        free_slot(f);
+    }
+
+    // Takes f out of the index, the timers and the table's count; its slot
+    // is not freed.
+    void detach(flow_type& f) {
         unlink(f);
         if (f.timer_prev != timer_wheel::unlinked) {
             timer_links l{this};
             wheel_.unlink(l, f.id);
         }
-        if (why == removal_reason::evicted) ++stats_.evicted;
-        release(f);
+        f.live = false;
+        --n_flows_;
+        ++changes_;
     }
 
     void schedule(flow_type& f) {
@@ -999,22 +1006,14 @@ class flow_table {
     [[gnu::noinline, gnu::cold]] void note_added(std::uint32_t id) {
         if (shadow_register()) shadow_->added.push_back(id);
     }
-    // Takes f out of the index, the timers and the table's count, keeping
-    // its slot as it is until the walk ends.
+    // detach(f), keeping its slot as it is until the walk ends.
     void keep(flow_type& f) {
         // Room on the free list for every kept slot now, so that the walk's
         // end (a noexcept path) does not allocate to free them (unless slots
         // released meanwhile took the room: then it may, as an add does).
         const std::size_t room = free_.size() + shadow_->removed.size() + shadow_->moved.size() + 1;
         if (free_.capacity() < room) free_.reserve(std::max(room, 2 * free_.capacity()));
-        unlink(f);
-        if (f.timer_prev != timer_wheel::unlinked) {
-            timer_links l{this};
-            wheel_.unlink(l, f.id);
-        }
-        f.live = false;
-        --n_flows_;
-        ++changes_;
+        detach(f);
         detail::walk_versions().kept_slots = true;
     }
     // The walk's own learn removes f: true when its slot is kept (the walk

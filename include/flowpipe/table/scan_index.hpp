@@ -134,13 +134,7 @@ class scan_index {
 
     // The scalar twin of find(): the first rule, in priority order, that matches.
     [[nodiscard]] std::uint32_t find_scalar(const key_type& key) const noexcept {
-        for (std::size_t r = 0; r < size_; ++r) {
-            std::uint64_t diff = 0;
-            for (std::size_t w = 0; w < Words; ++w)
-                diff |= (key.w[w] & mask_[w * stride_ + r]) ^ value_[w * stride_ + r];
-            if (diff == 0) return id_[r];
-        }
-        return npos;
+        return find_unless(key, [](std::uint32_t) { return false; });
     }
 
     void find_burst(const key_type* keys, std::size_t n, std::uint32_t* out) const noexcept {

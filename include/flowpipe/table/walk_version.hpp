@@ -95,9 +95,6 @@ class walk_version_scope {
     // Whether the walk's learns kept slots (freed by end(): staged learns,
     // which point at their action, go in first).
     [[nodiscard]] bool kept_slots() const noexcept { return s_.kept_slots; }
-    // The thread's state (for a learn to mark its changes as the walk's own
-    // without finding the thread-local again).
-    [[nodiscard]] walk_versions_state& state() noexcept { return s_; }
     void end() noexcept {
         if (s_.n_tables != first_) [[unlikely]] {
             for (std::size_t i = first_; i < s_.n_tables; ++i) s_.tables[i].end(s_.tables[i].table);
