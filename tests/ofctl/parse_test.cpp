@@ -142,6 +142,56 @@ TEST(OfctlParse, Actions) {
     EXPECT_EQ(std::get<actions::goto_table>(l[27]).table, 4);
 }
 
+// Ports outside learns as ovs-ofctl 3.1 takes and prints them (each text
+// run through `ovs-ofctl parse-flow`): OpenFlow 1.0's 16-bit ports, so a
+// decimal number up to 65535 (65534 is LOCAL, 65280.. the reserved ports
+// 4294967040..), a reserved OpenFlow 1.1 number 4294967040.. or a name; no
+// hex, nothing from 65536 to 4294967039; output only to a port below 65280
+// or a named one but ANY and UNSET (OFPBAC_BAD_OUT_PORT).
+TEST(OfctlParse, PortsAsOpenVswitchTakesThem) {
+    struct accepted {
+        const char* text;
+        std::uint32_t port;
+    };
+    for (const accepted& a : {accepted{"3", 3}, accepted{"+3", 3}, accepted{"007", 7}, accepted{"65279", 65279},
+                              accepted{"65534", ports::local}, accepted{"4294967294", ports::local},
+                              accepted{"LOCAL", ports::local}, accepted{"65533", ports::controller},
+                              accepted{"65535", ports::none}, accepted{"none", ports::none},
+                              accepted{"65280", 0xffffff00u}, accepted{"4294967040", 0xffffff00u},
+                              accepted{"UNSET", 0xfffffff7u}}) {
+        const std::string text = std::string("in_port=") + a.text + " actions=drop";
+        const flow_mod fm = ok(text);
+        EXPECT_EQ(fm.m.value.in_port, a.port) << text;
+        EXPECT_EQ(ok(format_flow(fm)), fm) << text << " printed as " << format_flow(fm);
+    }
+    EXPECT_EQ(format_flow(ok("in_port=4294967040 actions=drop")), "in_port=65280 actions=drop");
+    EXPECT_EQ(format_flow(ok("in_port=65527 actions=drop")), "in_port=UNSET actions=drop");
+    EXPECT_EQ(format_flow(ok("in_port=65534 actions=drop")), "in_port=LOCAL actions=drop");
+    for (const char* p : {"0x3", "0X3", "0xfffe", "65536", "70000", "4294967039", "-1", "3x", "99999999999", "++3"}) {
+        const parse_error e = fails(std::string("in_port=") + p + " actions=drop");
+        EXPECT_EQ(e.column, 9u) << p << ": " << e.message;
+    }
+
+    const flow_mod fm = ok("actions=output:65534,65279,4294967294,resubmit(65534),resubmit(4294967292,3),65532");
+    const auto& l = fm.actions.list;
+    ASSERT_EQ(l.size(), 6u);
+    EXPECT_EQ(std::get<actions::output>(l[0]).port, ports::local);
+    EXPECT_EQ(std::get<actions::output>(l[1]).port, 65279u);
+    EXPECT_EQ(std::get<actions::output>(l[2]).port, ports::local);
+    EXPECT_EQ(std::get<actions::resubmit>(l[3]), (actions::resubmit{ports::local, current_table}));
+    EXPECT_EQ(std::get<actions::resubmit>(l[4]), (actions::resubmit{0xfffffffcu, 3}));
+    EXPECT_EQ(std::get<actions::output>(l[5]).port, 0xfffffffcu); // ALL
+    EXPECT_EQ(format_flow(fm), "actions=LOCAL,output:65279,LOCAL,resubmit:LOCAL,resubmit(ALL,3),ALL");
+    for (const char* a : {"output:0x3", "output:65536", "resubmit(0x3)", "resubmit(4294967039,1)", "0x3"})
+        fails(std::string("actions=") + a);
+    for (const char* a : {"output:65280", "output:4294967040", "output:65535", "output:ANY", "output:UNSET",
+                          "output:65527", "65280", "ANY", "none"}) {
+        const parse_error e = fails(std::string("actions=") + a);
+        EXPECT_NE(e.message.find("OFPBAC_BAD_OUT_PORT"), std::string::npos) << a << ": " << e.message;
+        EXPECT_EQ(e.column, std::string_view(a).find(':') == std::string_view::npos ? 9u : 16u) << a;
+    }
+}
+
 TEST(OfctlParse, ErrorsSayWhatAndWhere) {
     auto e = fails("priority=1,foo=2 actions=drop");
     EXPECT_EQ(e.column, 12u);

@@ -1138,6 +1138,23 @@ const syntax_case syntax_cases[] = {
     {"actions=fin_timeout(hard_timeout=7,idle_timeout=5)", nullptr},
     {"actions=fin_timeout(idle_timeout=5,idle_timeout=6)", nullptr}, // twice: the last
     {"actions=fin_timeout(idle=5)", nullptr},                        // no such argument
+    // ports outside learns: OpenFlow 1.0's, in decimal or by name; output only
+    // to a port below 65280 or a named one but ANY and UNSET
+    {"in_port=0x3 actions=drop", nullptr},
+    {"in_port=65534 actions=output:65534", nullptr},
+    {"in_port=4294967040 actions=output:65279", nullptr},
+    {"in_port=65536 actions=drop", nullptr},
+    {"in_port=4294967039 actions=drop", nullptr},
+    {"in_port=UNSET actions=drop", nullptr},
+    {"in_port=+7 actions=resubmit(65534),resubmit(4294967292,3)", nullptr},
+    {"actions=output:0x3", nullptr},
+    {"actions=resubmit(0x3)", nullptr},
+    {"actions=output:65280", nullptr},
+    {"actions=output:4294967040", nullptr},
+    {"actions=output:ANY", nullptr},
+    {"actions=65535", nullptr},
+    {"actions=output:UNSET", nullptr},
+    {"actions=65532,TABLE,FLOOD,CONTROLLER", nullptr},
     {"actions=learn(table=1,priority=x,NXM_OF_ETH_SRC[])",
      "Open vSwitch reads learn's numbers with atoi (priority=x is 0); flowpipe checks them (parse.hpp, on purpose)"},
 };

@@ -422,7 +422,17 @@ namespace detail {
     return std::nullopt;
 }
 
-[[nodiscard]] inline std::optional<parse_error> output_port(std::uint32_t port, generic_actions& out) {
+// Output to `port` (ovs-ofctl's "output:P", "P" and the reserved names),
+// which Open vSwitch's ofpact_check_output_port must accept: a port below
+// 65280, or IN_PORT, TABLE, NORMAL, FLOOD, ALL, CONTROLLER or LOCAL
+// (OFPBAC_BAD_OUT_PORT for ANY, UNSET and the other reserved numbers).
+[[nodiscard]] inline std::optional<parse_error> output_port(std::uint32_t port, generic_actions& out,
+                                                            std::size_t col) {
+    if (port >= 0xff00 && (port < ports::in_port || port > ports::local)) {
+        std::string name;
+        append_port(name, port);
+        return parse_error{"output to port " + name + " is invalid (OFPBAC_BAD_OUT_PORT)", col};
+    }
     if (port == ports::normal)
         out.list.emplace_back(actions::normal{}); // no l2_switch yet: see bind_normal
     else if (port == ports::in_port)
@@ -440,7 +450,7 @@ inline std::optional<parse_error> act_output(const action_args& a, generic_actio
         return parse_error{"output to a field is not supported", a.value_col};
     const auto p = parse_port(a.value);
     if (!p) return parse_error{"output: bad port " + quoted(a.value), a.value_col};
-    return output_port(*p, out);
+    return output_port(*p, out, a.value_col);
 }
 inline std::optional<parse_error> act_in_port(const action_args& a, generic_actions& out) {
     if (auto e = no_value(a)) return e;
@@ -1044,14 +1054,14 @@ inline constexpr std::array<protocol_field_name, 9> protocol_field_names{{{"NXM_
         if (!t.has_value && t.key[0] >= '0' && t.key[0] <= '9') {
             const auto p = parse_port(t.key);
             if (!p) return parse_error{"bad port " + quoted(t.key), t.key_col};
-            (void)output_port(*p, out);
+            if (auto e = output_port(*p, out, t.key_col)) return e;
         } else {
             const action_syntax* syn = nullptr;
             for (const action_syntax& a : action_syntaxes)
                 if (a.name == t.key) syn = &a;
             if (syn == nullptr) {
                 if (auto p = parse_port(t.key); p && !t.has_value) {
-                    (void)output_port(*p, out); // ALL, FLOOD, NORMAL, TABLE, ANY by name
+                    if (auto e = output_port(*p, out, t.key_col)) return e; // ALL, NORMAL, ... by name
                 } else {
                     return parse_error{"unknown action " + quoted(t.key), t.key_col};
                 }

@@ -184,15 +184,6 @@ namespace detail {
     return v | t;
 }
 
-// An OpenFlow port: a number or a reserved name (case-insensitive), as
-// ovs-ofctl's ofputil_port_from_string takes it.
-[[nodiscard]] inline std::optional<std::uint32_t> parse_port(std::string_view s) noexcept {
-    if (auto p = detail::named_port(s)) return p;
-    const auto v = parse_uint(s);
-    if (!v || *v > 0xffffffffu) return std::nullopt;
-    return static_cast<std::uint32_t>(*v);
-}
-
 // An OpenFlow 1.0 port (16 bits) as ofputil_port_from_string takes it where
 // Open vSwitch's own field is the 16-bit `in_port` (a learn's `in_port=`
 // or `NXM_OF_IN_PORT[]=` constant): a reserved name (case-insensitive,
@@ -215,6 +206,17 @@ namespace detail {
     if (v <= 0xffff) return static_cast<std::uint16_t>(v);
     if (v >= 0xffffff00u) return ports::to_ofp10(static_cast<std::uint32_t>(v));
     return std::nullopt;
+}
+
+// An OpenFlow port as ovs-ofctl takes it (OpenFlow 1.0, where Open vSwitch's
+// ports are 16 bits): parse_ofp10_port above, as flowpipe's 32-bit port
+// (ports::from_ofp10: 65534 is LOCAL, 65280 is 4294967040). Hex and
+// numbers between 65536 and 4294967039 are refused, as ovs-ofctl refuses
+// them; flowpipe's API takes any 32-bit port.
+[[nodiscard]] inline std::optional<std::uint32_t> parse_port(std::string_view s) noexcept {
+    const auto p = parse_ofp10_port(s);
+    if (!p) return std::nullopt;
+    return ports::from_ofp10(*p);
 }
 
 // ---- printing ---------------------------------------------------------------
@@ -309,9 +311,13 @@ inline void append_ipv6(std::string& out, uint128 ip) {
     if (best >= 0 && best + best_len == 8) out += ':';
 }
 
-// A port as ovs-ofctl prints it: a number, or the reserved port's name.
+// A port as ovs-ofctl prints it (ofputil_format_port, OpenFlow 1.0): the
+// reserved ports 0xfffffff7.. by name, the other reserved numbers
+// 0xffffff00.. as their 16-bit selves (4294967040 is 65280), every other
+// number in decimal.
 inline void append_port(std::string& out, std::uint32_t port) {
     switch (port) {
+    case 0xfffffff7u: out += "UNSET"; return;
     case ports::in_port: out += "IN_PORT"; return;
     case 0xfffffff9u: out += "TABLE"; return;
     case ports::normal: out += "NORMAL"; return;
@@ -320,20 +326,12 @@ inline void append_port(std::string& out, std::uint32_t port) {
     case ports::controller: out += "CONTROLLER"; return;
     case ports::local: out += "LOCAL"; return;
     case ports::none: out += "ANY"; return;
-    default: append_dec(out, port);
+    default: append_dec(out, port >= 0xffffff00u ? ports::to_ofp10(port) : port);
     }
 }
 
-// A 16-bit OpenFlow 1.0 port as ofputil_format_port prints it: the reserved
-// ports 0xfff7..0xffff by name, every other number in decimal.
-inline void append_ofp10_port(std::string& out, std::uint16_t port) {
-    if (port < 0xfff7)
-        append_dec(out, port);
-    else if (port == 0xfff7)
-        out += "UNSET";
-    else
-        append_port(out, ports::from_ofp10(port));
-}
+// A 16-bit OpenFlow 1.0 port, the same way.
+inline void append_ofp10_port(std::string& out, std::uint16_t port) { append_port(out, ports::from_ofp10(port)); }
 
 // The number of leading one bits of `mask` (of `width` bits) if it is a
 // CIDR-style prefix mask, else -1.
