@@ -663,9 +663,7 @@ struct learn_gen {
     // A template whose learned flow is static flow `f` itself (its priority,
     // its match as constants), so learns modify a flow they did not add:
     // Open vSwitch keeps its timeouts, takes the learn's cookie and actions.
-    // Empty when the match cannot be written so (in_port and a whole UDP
-    // port: reported printer bugs, see a_value).
-    std::optional<learn_template> overlay_of(const of::flow_mod& f) {
+    learn_template overlay_of(const of::flow_mod& f) {
         const match& m = f.m;
         learn_template t;
         t.table = f.table;
@@ -674,8 +672,8 @@ struct learn_gen {
         const auto type = m.mask_of(field_id::eth_type) ? static_cast<unsigned>(m.value_of(field_id::eth_type)) : 0u;
         const auto proto = m.mask_of(field_id::nw_proto) ? static_cast<unsigned>(m.value_of(field_id::nw_proto)) : 0u;
         t.kind = type == 0x806 ? 1 : type != 0x800 ? 0 : proto == 6 ? 3 : proto == 17 ? 4 : 2;
-        if (m.mask_of(field_id::in_port) != 0 || (t.kind == 4 && m.mask_of(field_id::tp_dst) == 0xffff)) return {};
-        const field_id order[] = {field_id::eth_type, field_id::nw_proto, field_id::eth_src, field_id::eth_dst,
+        const field_id order[] = {field_id::in_port,  field_id::eth_type, field_id::nw_proto, field_id::eth_src,
+                                  field_id::eth_dst,
                                   field_id::vlan_tci, field_id::tun_id,   field_id::reg0,    field_id::metadata,
                                   field_id::arp_op,   field_id::arp_tpa,  field_id::nw_src,  field_id::nw_dst,
                                   field_id::tp_dst};
@@ -735,15 +733,11 @@ struct learn_gen {
             unsigned bits = f->width;
             std::string dst = varying ? a_low_sub(*f, bits) : a_sub(*f, bits);
             unsigned form = g.below(100) < 45 ? 0 : g.coin(55) ? 1 : 2;
-            if (form == 2 && f->format == 'd' && f->width == 16 && !f->maskable) form = 1;
             if (above) form = 0;
             switch (form) {
             case 0: t.match.push_back(dst); break;                                // F: the packet's own bits
             case 1: t.match.push_back(dst + "=" + a_source(t.kind, bits)); break; // F1[..]=F2[..]
-            default:                                                              // F[..]=constant
-                // (No in_port constants above: flowpipe prints them as
-                // NXM_OF_IN_PORT[]=0x.., which Open vSwitch refuses; reported,
-                // print.hpp append_learn.)
+            default: // F[..]=constant (a whole in_port: a port, in decimal)
                 t.match.push_back(dst + "=" + (bits == f->width ? a_value(*f) : a_constant(bits)));
                 break;
             }
