@@ -8,6 +8,7 @@
 #include <flowpipe/core/extract.hpp>
 #include <flowpipe/neutron/br_tun.hpp>
 #include <flowpipe/ofctl/parse.hpp>
+#include <flowpipe/ofctl/print.hpp>
 #include <flowpipe/pipeline/generic_pipeline.hpp>
 #include <flowpipe/pipeline/pipeline.hpp>
 
@@ -386,6 +387,25 @@ TEST(learn, learned_matches_on_fields_open_vswitch_cannot_mask) {
     m = learned("learn(table=1,eth_type=0x800,NXM_NX_IP_TTL[0..3],NXM_NX_IP_TTL[4..7])", k);
     EXPECT_EQ(m.mask_of(fp::field_id::nw_ttl), 0xffu);
     EXPECT_EQ(learned("learn(table=1,eth_type=0x800,NXM_NX_IP_TTL[0..3])", k).mask_of(fp::field_id::nw_ttl), 0u);
+    // OXM_OF_IN_PORT[0..15] names the same bits as NXM_OF_IN_PORT[] but is
+    // half of the 32-bit OXM in_port: left out, even with its other half
+    // (oracle case learn-known/oxm-in_port-bits).
+    k.in_port = 7;
+    for (const char* spec : {"OXM_OF_IN_PORT[0..15]", "OXM_OF_IN_PORT[0..15]=0x7", "in_port_oxm[0..15]",
+                             "OXM_OF_IN_PORT[0..15]=NXM_OF_IN_PORT[]",
+                             "OXM_OF_IN_PORT[0..15],OXM_OF_IN_PORT[16..31]",
+                             "NXM_OF_IN_PORT[0..7],NXM_OF_IN_PORT[8..15]"})
+        EXPECT_EQ(learned(std::string("learn(table=1,") + spec + ")", k), fp::match{}) << spec;
+    EXPECT_EQ(learned("learn(table=1,OXM_OF_IN_PORT[])", k), fp::match{}.set(fp::field_id::in_port, 7));
+    EXPECT_EQ(learned("learn(table=1,NXM_OF_IN_PORT[0..15])", k), fp::match{}.set(fp::field_id::in_port, 7));
+    // printed as Open vSwitch prints them, and read back the same
+    for (const char* text : {"actions=learn(table=1,OXM_OF_IN_PORT[0..15])",
+                             "actions=learn(table=1,OXM_OF_IN_PORT[0..15]=0x3)",
+                             "actions=learn(table=1,OXM_OF_IN_PORT[0..15]=NXM_NX_REG0[0..15])"}) {
+        const auto fm = fp::ofctl::parse_flow(text);
+        ASSERT_TRUE(fm) << text;
+        EXPECT_EQ(fp::ofctl::format_flow(*fm), text);
+    }
 }
 
 TEST(learn, typed_learns_on_in_port_bits_0_to_15_learn_all_of_in_port_as_open_vswitch) {

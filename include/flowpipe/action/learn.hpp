@@ -1211,6 +1211,11 @@ struct learn_spec {
     bit_range dst{};
     bit_range src{};
     uint128 value = 0;
+    // A match spec whose dst is written as bits 0..15 of the 32-bit
+    // OXM_OF_IN_PORT (`OXM_OF_IN_PORT[0..15]`): part of a field flows cannot
+    // mask, not the whole 16-bit NXM_OF_IN_PORT that the same bit range
+    // names otherwise.
+    bool oxm_in_port_bits = false;
     friend constexpr bool operator==(const learn_spec&, const learn_spec&) = default;
 };
 
@@ -1277,14 +1282,19 @@ struct generic_learn {
     // 16 bits: `NXM_OF_IN_PORT[]` is all of in_port (a reserved 16-bit port
     // is its 32-bit self), and specs on a field that cannot be masked count
     // only when together they cover all of it; otherwise that field is left
-    // out of the learned match (NXM_OF_IN_PORT[0..14], NXM_NX_IP_TTL[0..3]).
+    // out of the learned match (NXM_NX_IP_TTL[0..3]). in_port only counts
+    // whole, as NXM_OF_IN_PORT[] or OXM_OF_IN_PORT[]: NXM_OF_IN_PORT[0..14]
+    // and OXM_OF_IN_PORT[0..15] are left out, even with the bits that
+    // complete them (OXM_OF_IN_PORT[16..31]).
     [[nodiscard]] match build_match(const flow_key& k) const noexcept {
         match m;
         for (const learn_spec& s : d->specs) {
             if (!is_match_spec(s)) continue;
             const uint128 v = s.what == learn_spec::kind::match_field ? get(k, s.src) : s.value;
             auto [value, mask] = learned_bits(s, v);
-            if (!info(s.dst.field).maskable) {
+            if (s.dst.field == field_id::in_port) { // bits of in_port never add up (the oracle's oxm-in_port-bits)
+                if (mask != info(field_id::in_port).all_ones()) continue;
+            } else if (!info(s.dst.field).maskable) {
                 uint128 all = 0;
                 for (const learn_spec& o : d->specs)
                     if (is_match_spec(o) && o.dst.field == s.dst.field) all |= learned_bits(o, 0).second;
@@ -1301,7 +1311,7 @@ struct generic_learn {
     }
     // A match spec's (value, mask) in its field, for the source value v.
     [[nodiscard]] static std::pair<uint128, uint128> learned_bits(const learn_spec& s, uint128 v) noexcept {
-        if (s.dst.field == field_id::in_port && s.dst.start == 0 && s.dst.n_bits == 16)
+        if (s.dst.field == field_id::in_port && s.dst.start == 0 && s.dst.n_bits == 16 && !s.oxm_in_port_bits)
             return {ports::from_ofp10(static_cast<std::uint16_t>(v)), info(field_id::in_port).all_ones()};
         return {v << s.dst.start, s.dst.mask() << s.dst.start};
     }

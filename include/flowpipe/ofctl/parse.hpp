@@ -174,7 +174,16 @@ struct token {
     }
 }
 
-[[nodiscard]] inline std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// (Appended, not `"\"" + std::string(s)`: GCC 12 warns falsely about that
+// insert at -O3, -Wrestrict.)
+[[nodiscard]] inline std::string quoted(std::string_view s) {
+    std::string q;
+    q.reserve(s.size() + 2);
+    q += '"';
+    q += s;
+    q += '"';
+    return q;
+}
 
 // ovs-ofctl spellings that are not in the field table.
 [[nodiscard]] inline std::optional<field_id> find_field_any(std::string_view name) noexcept {
@@ -714,10 +723,11 @@ enum class ovs_prereq : std::uint8_t { none, vlan_vid, arp, ipv4, ipv6, ip_any, 
 // dst_match, learn_format's view of it): mf_write_subfield_value, where a
 // field that cannot be masked takes the bits only when, with those already
 // there, they cover all of it (`NXM_OF_IP_PROTO[0..3]=6` alone matches no
-// nw_proto). NXM_OF_IN_PORT[] is all of Open vSwitch's 16-bit in_port.
-inline void learn_write_constant(match& learned, bit_range dst, uint128 v) noexcept {
+// nw_proto). NXM_OF_IN_PORT[] is all of Open vSwitch's 16-bit in_port;
+// OXM_OF_IN_PORT[0..15] (`oxm_in_port_bits`) only bits of its 32-bit one.
+inline void learn_write_constant(match& learned, bit_range dst, uint128 v, bool oxm_in_port_bits = false) noexcept {
     const field_id f = dst.field;
-    if (f == field_id::in_port && dst.start == 0 && dst.n_bits == 16) {
+    if (f == field_id::in_port && dst.start == 0 && dst.n_bits == 16 && !oxm_in_port_bits) {
         learned.set(f, v, info(f).all_ones());
         return;
     }
@@ -877,6 +887,8 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
                 return parse_error{"learn: unknown field or keyword " + quoted(t.key.substr(0, bracket)), t.key_col};
             if (auto e = learn_subfield(t.key, t.key_col, s.dst)) return e;
             if (auto e = check_dst(t.key, s.dst, t.key_col)) return e;
+            s.oxm_in_port_bits = s.dst == bit_range{field_id::in_port, 0, 16} &&
+                                 !is_ofp10_in_port_name(field_name_of(t.key));
             if (!t.has_value || t.value.empty()) {
                 s.what = actions::learn_spec::kind::match_field;
                 s.src = s.dst;
@@ -925,7 +937,7 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
                     return parse_error{"learn: value " + quoted(t.value) + " does not fit in " +
                                            std::to_string(s.dst.n_bits) + " bits",
                                        t.value_col};
-                learn_write_constant(learned, s.dst, s.value);
+                learn_write_constant(learned, s.dst, s.value, s.oxm_in_port_bits);
             }
             d.specs.push_back(s);
         }

@@ -423,7 +423,10 @@ void append_learn(std::string& out, const Desc& d) {
         out += ',';
         switch (s.what) {
         case kind::match_const:
-            if (s.dst.field == field_id::in_port && s.dst.start == 0 && s.dst.n_bits == 16) {
+            if (s.oxm_in_port_bits) {
+                out += "OXM_OF_IN_PORT[0..15]=";
+                append_hex(out, s.value);
+            } else if (s.dst.field == field_id::in_port && s.dst.start == 0 && s.dst.n_bits == 16) {
                 out += "in_port=";
                 append_ofp10_port(out, static_cast<std::uint16_t>(s.value));
             } else if (s.dst == bit_range::whole(field_id::in_port)) {
@@ -438,16 +441,20 @@ void append_learn(std::string& out, const Desc& d) {
                 out += '=';
                 append_hex(out, s.value);
             }
-            learn_write_constant(learned, s.dst, s.value);
+            learn_write_constant(learned, s.dst, s.value, s.oxm_in_port_bits);
             break;
         case kind::match_field: {
             // `DST[]` alone when the source is the same field at the same
             // bits, by Open vSwitch's name of each (mf_field pointers).
+            // (Bits 0..15 of OXM_OF_IN_PORT read what NXM_OF_IN_PORT[] reads.)
             std::string dst, src;
-            dst_subfield(dst, s.dst);
+            if (s.oxm_in_port_bits)
+                dst = "OXM_OF_IN_PORT[0..15]";
+            else
+                dst_subfield(dst, s.dst);
             append_subfield(src, s.src);
             out += dst;
-            if (src != dst) {
+            if (src != dst && !(s.oxm_in_port_bits && s.src == s.dst)) {
                 out += '=';
                 out += src;
             }
