@@ -312,3 +312,67 @@ table=1,priority=0,actions=output:9
     EXPECT_EQ(out.outputs()[0].port, 9u); // the outer packet still misses its own learn
     EXPECT_EQ(b.table(1).size(), 1u);     // and the inner walk learned in its own bridge
 }
+
+namespace {
+// A controller hook that runs flow mods on the pipeline it is called from,
+// once (an embedder's controller answering a packet-in at once).
+struct flow_mods_hook : fp::no_hooks {
+    fp::generic_pipeline* p;
+    const char* flows;
+    fp::ofctl::flow_command command = fp::ofctl::flow_command::add;
+    int* calls;
+    void controller(const fp::packet&, const fp::flow_key&, std::uint16_t) noexcept {
+        if ((*calls)++ != 0) return;
+        const auto fm = fp::ofctl::parse_flow_mod(command, flows);
+        if (fm) (void)fp::ofctl::apply(*p, *fm, 0);
+    }
+};
+} // namespace
+
+// In Open vSwitch a controller's flow mods answer a packet-in, after the
+// packet's translation: the packet never sees them. A hook's flow mods are
+// its walk's too: the running action list goes on as it was (not
+// overwritten or freed under the walk: ASan saw a use-after-free here
+// before), a flow the hook added is missed, one it deleted still found; the
+// next packet, in the same burst, sees them.
+TEST(own_learn, a_controller_hooks_flow_mods_are_not_seen_by_its_packet) {
+    const char* flows = R"(
+table=0,priority=1,actions=controller,resubmit(,1),output:2
+table=1,priority=0,actions=output:9
+)";
+    struct hook_case {
+        fp::ofctl::flow_command command;
+        const char* mods;
+        std::vector<std::uint32_t> outputs; // of the packet that calls the hook, then of the next one
+    };
+    using cmd = fp::ofctl::flow_command;
+    for (const hook_case& c :
+         {hook_case{cmd::modify, "table=0,actions=output:3", {9, 2, 3}},
+          hook_case{cmd::modify_strict, "table=0,priority=1,actions=resubmit(,1),output:4", {9, 2, 9, 4}},
+          hook_case{cmd::add, "table=1,priority=5,actions=output:8", {9, 2, 8, 2}},
+          hook_case{cmd::remove, "table=0", {9, 2}},
+          hook_case{cmd::remove, "table=1", {9, 2, 2}},
+          hook_case{cmd::add, "table=0,priority=1,actions=output:5", {9, 2, 5}}}) {
+        for (const bool one_burst : {true, false}) {
+            fp::generic_pipeline p;
+            load_flows(p, flows);
+            int calls = 0;
+            flow_mods_hook hook{{}, &p, c.mods, c.command, &calls};
+            std::vector<std::uint32_t> got;
+            fp::test::frames fr;
+            fr.add(eth(1, mac_x, mac_d));
+            if (one_burst) fr.add(eth(1, mac_x, mac_d));
+            fp::burst_output out;
+            p.run(fr.pkts, 0, out, hook);
+            for (const auto& t : out.outputs()) got.push_back(t.port);
+            if (!one_burst) {
+                fp::test::frames fr2;
+                fr2.add(eth(1, mac_x, mac_d));
+                fp::burst_output out2;
+                p.run(fr2.pkts, 0, out2, hook);
+                for (const auto& t : out2.outputs()) got.push_back(t.port);
+            }
+            EXPECT_EQ(got, c.outputs) << c.mods << (one_burst ? " (one burst)" : " (two bursts)");
+        }
+    }
+}

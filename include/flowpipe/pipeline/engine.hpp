@@ -222,7 +222,9 @@ class packet_context {
     void to_controller(std::uint16_t max_len) noexcept {
         ++controller_calls_;
         flush_learns(); // the embedder's callback may look at any table
-        const detail::learner_scope hook(detail::walk_versions_state::none); // its flow mods: not versioned
+        // Its flow mods are this walk's (as a packet-in's come after the
+        // packet's translation in Open vSwitch): the walk does not see them,
+        // and the actions running now are not overwritten or freed.
         hooks_.controller(pkt_, key_, max_len);
     }
     // Ends the action list running now (dec_ttl on an expiring TTL). As in

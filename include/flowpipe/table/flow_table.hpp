@@ -47,7 +47,8 @@
 // expires first (timer_wheel::earliest).
 //
 // A walk's own learns.  While a packet's walk runs, the table keeps a
-// shadow of what that walk's learns changed in it, and the walk's lookups
+// shadow of what that walk's learns (and flow mods of a controller hook it
+// called) changed in it, and the walk's lookups
 // see the table as it was when the walk began, as Open vSwitch's table
 // versions make them (walk_version.hpp): flows the walk removed keep their
 // slots, flows whose actions it replaced move to a new slot and keep their
@@ -351,7 +352,8 @@ class flow_table {
         stats_.matched += seen != nullptr;
         return {f, seen};
     }
-    // A learn is about to replace f's actions or cookie: the flow to change.
+    // A learn or a flow mod is about to replace f's actions or cookie: the
+    // flow to change.
     // Outside a walk's own learn, or for a flow the walk added or moved
     // already, f itself. Otherwise the walk may be running f's actions and
     // must go on seeing f as it is: f moves to a new slot (counters, times,
@@ -445,15 +447,20 @@ class flow_table {
                            std::int64_t now_ms, bool may_add = true) {
         static_assert(std::is_constructible_v<actions_type, Actions&&>,
                       "this table does not allow that action list: add it to the table's allowed<...>");
-        std::size_t n = 0;
         const actions_type a(std::forward<Actions>(acts));
-        select(m, strict, priority, cookie, [&](flow_type& f) {
+        // Collected first: during a walk (a controller hook's flow mod) a
+        // replaced flow moves to a new slot (prepare_replace), which a loose
+        // select would meet again.
+        std::vector<std::uint32_t> selected;
+        select(m, strict, priority, cookie, [&](flow_type& f) { selected.push_back(f.id); });
+        for (const std::uint32_t id : selected) {
+            flow_type& f = prepare_replace(at(id));
             f.actions = a;
             f.modified_ms = now_ms;
-            ++n;
-        });
-        if (n == 0 && may_add && cookie.mask == 0) return add(m, priority, a, flow_options{cookie.value, 0, 0}, now_ms);
-        return {flow_mod_errc::ok, n};
+        }
+        if (selected.empty() && may_add && cookie.mask == 0)
+            return add(m, priority, a, flow_options{cookie.value, 0, 0}, now_ms);
+        return {flow_mod_errc::ok, selected.size()};
     }
 
     // ovs-ofctl del-flows [--strict]: removes the selected flows.

@@ -28,13 +28,13 @@
 //
 // Who records.  The walk running on this thread (the engine and the trace
 // scope each walk): a change made while it runs is its own (learner ==
-// walk), except a staged learn of an earlier packet installed meanwhile
-// (its learner is that packet's walk) and flow mods an embedder's
-// controller hook makes (the engine calls hooks with no learner: they are
-// not versioned, the walk sees them). Walks may nest (a hook that runs
-// another pipeline): each scope restores the one it interrupted and ends
-// only the shadows of tables registered while it ran; a hook must not run
-// the pipeline it is called from.
+// walk), its learns' and the flow mods an embedder's controller hook makes
+// (in Open vSwitch those come from a packet-in, after the packet's
+// translation: the packet never sees them), except a staged learn of an
+// earlier packet installed meanwhile (its learner is that packet's walk).
+// Walks may nest (a hook that runs another pipeline): each scope restores
+// the one it interrupted and ends only the shadows of tables registered
+// while it ran; a hook must not run the pipeline it is called from.
 #pragma once
 
 #include <array>
@@ -111,7 +111,7 @@ class walk_version_scope {
     std::size_t first_;
 };
 
-// While a staged learn of walk `w` installs, or (w = none) a hook runs.
+// While a staged learn of walk `w` installs.
 class learner_scope {
   public:
     learner_scope(walk_versions_state& s, std::size_t w) noexcept : s_(s), saved_(s.learner) { s.learner = w; }
