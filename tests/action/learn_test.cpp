@@ -392,16 +392,15 @@ TEST(learn, learned_matches_on_fields_open_vswitch_cannot_mask) {
     // (oracle case learn-known/oxm-in_port-bits).
     k.in_port = 7;
     for (const char* spec : {"OXM_OF_IN_PORT[0..15]", "OXM_OF_IN_PORT[0..15]=0x7", "in_port_oxm[0..15]",
-                             "OXM_OF_IN_PORT[0..15]=NXM_OF_IN_PORT[]",
-                             "OXM_OF_IN_PORT[0..15],OXM_OF_IN_PORT[16..31]",
+                             "OXM_OF_IN_PORT[0..15]=NXM_OF_IN_PORT[]", "OXM_OF_IN_PORT[0..15],OXM_OF_IN_PORT[16..31]",
                              "NXM_OF_IN_PORT[0..7],NXM_OF_IN_PORT[8..15]"})
         EXPECT_EQ(learned(std::string("learn(table=1,") + spec + ")", k), fp::match{}) << spec;
     EXPECT_EQ(learned("learn(table=1,OXM_OF_IN_PORT[])", k), fp::match{}.set(fp::field_id::in_port, 7));
     EXPECT_EQ(learned("learn(table=1,NXM_OF_IN_PORT[0..15])", k), fp::match{}.set(fp::field_id::in_port, 7));
     // printed as Open vSwitch prints them, and read back the same
-    for (const char* text : {"actions=learn(table=1,OXM_OF_IN_PORT[0..15])",
-                             "actions=learn(table=1,OXM_OF_IN_PORT[0..15]=0x3)",
-                             "actions=learn(table=1,OXM_OF_IN_PORT[0..15]=NXM_NX_REG0[0..15])"}) {
+    for (const char* text :
+         {"actions=learn(table=1,OXM_OF_IN_PORT[0..15])", "actions=learn(table=1,OXM_OF_IN_PORT[0..15]=0x3)",
+          "actions=learn(table=1,OXM_OF_IN_PORT[0..15]=NXM_NX_REG0[0..15])"}) {
         const auto fm = fp::ofctl::parse_flow(text);
         ASSERT_TRUE(fm) << text;
         EXPECT_EQ(fp::ofctl::format_flow(*fm), text);

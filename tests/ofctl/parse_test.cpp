@@ -153,12 +153,11 @@ TEST(OfctlParse, PortsAsOpenVswitchTakesThem) {
         const char* text;
         std::uint32_t port;
     };
-    for (const accepted& a : {accepted{"3", 3}, accepted{"+3", 3}, accepted{"007", 7}, accepted{"65279", 65279},
-                              accepted{"65534", ports::local}, accepted{"4294967294", ports::local},
-                              accepted{"LOCAL", ports::local}, accepted{"65533", ports::controller},
-                              accepted{"65535", ports::none}, accepted{"none", ports::none},
-                              accepted{"65280", 0xffffff00u}, accepted{"4294967040", 0xffffff00u},
-                              accepted{"UNSET", 0xfffffff7u}}) {
+    for (const accepted& a :
+         {accepted{"3", 3}, accepted{"+3", 3}, accepted{"007", 7}, accepted{"65279", 65279},
+          accepted{"65534", ports::local}, accepted{"4294967294", ports::local}, accepted{"LOCAL", ports::local},
+          accepted{"65533", ports::controller}, accepted{"65535", ports::none}, accepted{"none", ports::none},
+          accepted{"65280", 0xffffff00u}, accepted{"4294967040", 0xffffff00u}, accepted{"UNSET", 0xfffffff7u}}) {
         const std::string text = std::string("in_port=") + a.text + " actions=drop";
         const flow_mod fm = ok(text);
         EXPECT_EQ(fm.m.value.in_port, a.port) << text;

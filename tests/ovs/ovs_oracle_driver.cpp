@@ -673,10 +673,9 @@ struct learn_gen {
         const auto proto = m.mask_of(field_id::nw_proto) ? static_cast<unsigned>(m.value_of(field_id::nw_proto)) : 0u;
         t.kind = type == 0x806 ? 1 : type != 0x800 ? 0 : proto == 6 ? 3 : proto == 17 ? 4 : 2;
         const field_id order[] = {field_id::in_port,  field_id::eth_type, field_id::nw_proto, field_id::eth_src,
-                                  field_id::eth_dst,
-                                  field_id::vlan_tci, field_id::tun_id,   field_id::reg0,    field_id::metadata,
-                                  field_id::arp_op,   field_id::arp_tpa,  field_id::nw_src,  field_id::nw_dst,
-                                  field_id::tp_dst};
+                                  field_id::eth_dst,  field_id::vlan_tci, field_id::tun_id,   field_id::reg0,
+                                  field_id::metadata, field_id::arp_op,   field_id::arp_tpa,  field_id::nw_src,
+                                  field_id::nw_dst,   field_id::tp_dst};
         for (const field_id fid : order) {
             const uint128 mask = m.mask_of(fid), value = m.value_of(fid);
             if (mask == 0) continue;

@@ -350,8 +350,7 @@ table=1,priority=0,actions=output:9
          {hook_case{cmd::modify, "table=0,actions=output:3", {9, 2, 3}},
           hook_case{cmd::modify_strict, "table=0,priority=1,actions=resubmit(,1),output:4", {9, 2, 9, 4}},
           hook_case{cmd::add, "table=1,priority=5,actions=output:8", {9, 2, 8, 2}},
-          hook_case{cmd::remove, "table=0", {9, 2}},
-          hook_case{cmd::remove, "table=1", {9, 2, 2}},
+          hook_case{cmd::remove, "table=0", {9, 2}}, hook_case{cmd::remove, "table=1", {9, 2, 2}},
           hook_case{cmd::add, "table=0,priority=1,actions=output:5", {9, 2, 5}}}) {
         for (const bool one_burst : {true, false}) {
             fp::generic_pipeline p;

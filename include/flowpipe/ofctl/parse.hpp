@@ -435,8 +435,7 @@ namespace detail {
 // which Open vSwitch's ofpact_check_output_port must accept: a port below
 // 65280, or IN_PORT, TABLE, NORMAL, FLOOD, ALL, CONTROLLER or LOCAL
 // (OFPBAC_BAD_OUT_PORT for ANY, UNSET and the other reserved numbers).
-[[nodiscard]] inline std::optional<parse_error> output_port(std::uint32_t port, generic_actions& out,
-                                                            std::size_t col) {
+[[nodiscard]] inline std::optional<parse_error> output_port(std::uint32_t port, generic_actions& out, std::size_t col) {
     if (port >= 0xff00 && (port < ports::in_port || port > ports::local)) {
         std::string name;
         append_port(name, port);
@@ -887,8 +886,8 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
                 return parse_error{"learn: unknown field or keyword " + quoted(t.key.substr(0, bracket)), t.key_col};
             if (auto e = learn_subfield(t.key, t.key_col, s.dst)) return e;
             if (auto e = check_dst(t.key, s.dst, t.key_col)) return e;
-            s.oxm_in_port_bits = s.dst == bit_range{field_id::in_port, 0, 16} &&
-                                 !is_ofp10_in_port_name(field_name_of(t.key));
+            s.oxm_in_port_bits =
+                s.dst == bit_range{field_id::in_port, 0, 16} && !is_ofp10_in_port_name(field_name_of(t.key));
             if (!t.has_value || t.value.empty()) {
                 s.what = actions::learn_spec::kind::match_field;
                 s.src = s.dst;

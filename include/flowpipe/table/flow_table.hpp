@@ -47,15 +47,15 @@
 // expires first (timer_wheel::earliest).
 //
 // A walk's own learns.  While a packet's walk runs, the table keeps a
-// shadow of what that walk's learns (and flow mods of a controller hook it
-// called) changed in it, and the walk's lookups
-// see the table as it was when the walk began, as Open vSwitch's table
-// versions make them (walk_version.hpp): flows the walk removed keep their
-// slots, flows whose actions it replaced move to a new slot and keep their
-// old one, until the walk ends (prepare_replace, lookup_as_walk_began; on
-// the slow path that `shadowed()` selects: for every walk that learns
-// nothing here it costs one flag test). So actions that are running are
-// never overwritten or freed under the walk.
+// shadow of what that walk's learns (and the flow mods of a controller hook
+// it called) changed in it, and the walk's lookups see the table as it was
+// when the walk began, as Open vSwitch's table versions make them
+// (walk_version.hpp): flows the walk removed keep their slots, flows whose
+// actions it replaced move to a new slot and keep their old one, until the
+// walk ends (prepare_replace, lookup_as_walk_began; on the slow path that
+// `shadowed()` selects: for every walk that changes nothing here it costs
+// one flag test). So actions that are running are never overwritten or
+// freed under the walk.
 //
 // Threads.  One thread owns a table: it runs flow mods, lookups and expiry.
 // (Lock-free readers with quiescent-state reclamation are planned; the
@@ -353,12 +353,12 @@ class flow_table {
         return {f, seen};
     }
     // A learn or a flow mod is about to replace f's actions or cookie: the
-    // flow to change.
-    // Outside a walk's own learn, or for a flow the walk added or moved
-    // already, f itself. Otherwise the walk may be running f's actions and
-    // must go on seeing f as it is: f moves to a new slot (counters, times,
-    // cookie and all, in f's place in the index and timers), which is
-    // returned, and f's slot stays as it is until the walk ends.
+    // flow to change. Outside a walk's own changes, or for a flow the walk
+    // added or moved already, f itself. Otherwise the walk may be running
+    // f's actions and must go on seeing f as it is: f moves to a new slot
+    // (counters, times, cookie and all, in f's place in the index and
+    // timers), which is returned, and f's slot stays as it is until the
+    // walk ends.
     flow_type& prepare_replace(flow_type& f) {
         if (!detail::walk_versions().recording()) [[likely]]
             return f;
