@@ -984,7 +984,7 @@ struct learn {
                         // the core overlaps the few hits of consecutive
                         // installs by itself, and staging only adds work
                         // (measured at 1K flows: re-learn 57 vs 41 M/s).
-                        for (std::size_t i = 0; i < n; ++i) results[i] = install(t, *keys[i], now);
+                        install_each(t, keys, n, now, results);
                     } else {
                         install_burst_exact(t, keys, n, now, results);
                     }
@@ -1032,6 +1032,17 @@ struct learn {
                 }
             }
         }
+    }
+
+    // install() packet by packet, each install inlined whole. (Left to the
+    // inliner, the probe, the add and the timer link stayed calls here,
+    // each with its result through memory: 1K-flow adds through
+    // install_burst ran at 25 M/s where a caller's own loop of install()
+    // ran at 40.)
+    template <class Table>
+    [[gnu::flatten]] void install_each(Table& t, const flow_key* const* keys, std::size_t n, std::int64_t now,
+                                       learn_result* results) const {
+        for (std::size_t i = 0; i < n; ++i) results[i] = install(t, *keys[i], now);
     }
 
     // install_burst into an exact table, in passes that overlap the cache
