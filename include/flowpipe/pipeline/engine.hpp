@@ -372,9 +372,10 @@ template <class Table, class Ctx>
 inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t restore_in_port) noexcept {
     if constexpr (requires { ctx.before_lookup(table, key); }) ctx.before_lookup(table, key);
     // `seen`: the flow the walk runs; `f`: the live flow its packet is
-    // credited to. They differ only in a table this walk's own learns
-    // changed (table/walk_version.hpp): there the walk sees the table as it
-    // was when it began (kept slots stay as they are until it ends).
+    // credited to. They differ only in a table this walk's own learns (or
+    // its controller hook's flow mods) changed (table/walk_version.hpp):
+    // there the walk sees the table as it was when it began (kept slots
+    // stay as they are until it ends).
     typename Table::flow_type* f;
     const typename Table::flow_type* seen;
     if (table.shadowed()) [[unlikely]] {

@@ -14,10 +14,11 @@
 // Flows live in fixed chunks of a slab, so a flow never moves once
 // installed and lookups hand out stable pointers; a flow's id is its slab
 // index, and that id is what the lookup structures store. (One exception: a
-// learn that replaces a flow's actions or cookie while a packet runs moves
-// it to a new slot, counters and all, so that the packet goes on seeing and
-// running the old one, as below. Pointers taken before a run may then name
-// the old slot: find the flow again after a run.)
+// learn, or a controller hook's flow mod, that replaces a flow's actions or
+// cookie while a packet runs moves it to a new slot, counters and all, so
+// that the packet goes on seeing and running the old one, as below.
+// Pointers taken before a run may then name the old slot: find the flow
+// again after a run.)
 //
 // All-exact tables.  An exact table holds flows that match every schema
 // field exactly, plus catch-all flows that match nothing (`priority=0
