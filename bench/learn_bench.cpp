@@ -190,8 +190,9 @@ void remove_learned(Table& t, const std::vector<std::uint64_t>& stream, std::siz
         k.eth_src = stream[i];
         typename Table::key_type v, m;
         fp::neutron::learn_ucast::build_match<typename Table::schema_type>(k, v, m);
-        if (t.find_strict(v, m, fp::neutron::learn_ucast::priority) != nullptr)
-            t.remove(Table::schema_type::unpack(v, m), true, fp::neutron::learn_ucast::priority);
+        // (Not find_strict first: in a store table that moves the record
+        // into the slab, and the remove takes records as they are.)
+        t.remove(Table::schema_type::unpack(v, m), true, fp::neutron::learn_ucast::priority);
     }
 }
 
@@ -207,11 +208,16 @@ fp_memory flowpipe_memory(std::size_t flows) {
     auto& t = flowpipe_table<P>(flows).p->template table<20>();
     const double n = static_cast<double>(flows);
     const double held = static_cast<double>(flows + fresh_of(flows) + 1);
-    const double slab = std::ceil(held / 1024.0) * 1024.0 * sizeof(typename table20_of<P>::flow_type);
     fp_memory m{};
-    m.flow = slab / n;
     m.index = static_cast<double>(t.index_memory_bytes()) / n;
     m.timers = static_cast<double>(t.timers().memory_bytes()) / n;
+    if constexpr (table20_of<P>::store_mode) {
+        // Records (and the slab, free lists and timer heads) as allocated:
+        // the add rows held N + F of them.
+        m.flow = static_cast<double>(t.memory_bytes()) / n - m.index - m.timers;
+    } else {
+        m.flow = std::ceil(held / 1024.0) * 1024.0 * sizeof(typename table20_of<P>::flow_type) / n;
+    }
     m.total = m.flow + m.index + m.timers;
     return m;
 }

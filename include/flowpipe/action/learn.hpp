@@ -199,7 +199,10 @@ bool learn_under_limit(Table& t, const learn_params& p, learn_limit_cache& c) {
     if (p.limit == 0 || t.size() < p.limit) return true;
     if (c.table != &t || c.changes != t.changes() || c.cookie != p.cookie) {
         std::size_t n = 0;
-        t.for_each([&](const auto& f) { n += f.cookie == p.cookie; });
+        if constexpr (requires { t.count_cookie(p.cookie); })
+            n = t.count_cookie(p.cookie);
+        else
+            t.for_each([&](const auto& f) { n += f.cookie == p.cookie; });
         c = learn_limit_cache{&t, t.changes(), p.cookie, n};
     }
     return c.count < p.limit;
@@ -262,6 +265,54 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
         ++st.stats.failed;
         return learn_result::failed;
     }
+    learn_limit_cache& c = st.cache;
+    if (c.table == &t && c.cookie == p.cookie && c.changes == before && t.changes() == before + 1) {
+        ++c.count; // exactly one flow added, with this cookie
+        c.changes = t.changes();
+    }
+    ++st.stats.added;
+    return learn_result::added;
+}
+
+// install_learned into a table that keeps this learn's flows as records
+// (lookup::exact_learned, table/learned_store.hpp), from a probe of the
+// learned key: the same strict modify, on a record when the probe found one
+// or nothing; `general` (install_learned through the table's flows) takes
+// the rest: flows of other learns or flow mods with this key, a full table,
+// and a record whose values the learn's own walk replaces (it moves to the
+// slab, whose shadow keeps the version the walk may be running).
+template <class Table, class Actions, class General>
+learn_result install_in_store(Table& t, const learn_params& p, typename Table::learn_probe& probe,
+                              const typename Table::key_type& value, Actions&& acts, std::int64_t now, learn_state& st,
+                              General&& general) {
+    using store_t = typename Table::store_type;
+    typename store_t::values_type v;
+    const bool fit = store_t::values_of(acts, v);
+    if (auto* r = t.probed_record(probe, value)) {
+        if (t.store().same_values(*r, v)) { // as install_learned: only `modified` moves
+            t.store().refresh(*r, now);
+            ++st.stats.refreshed;
+            return learn_result::refreshed;
+        }
+        if (!learn_under_limit(t, p, st.cache)) {
+            ++st.stats.refused_limit;
+            return learn_result::refused_limit;
+        }
+        if (walk_versions().recording()) [[unlikely]] {
+            t.promote_for_walk(probe, value);
+            return general(std::forward<Actions>(acts));
+        }
+        t.store().modify(*r, v, fit, now); // counters, times and cookie stay
+        ++st.stats.modified;
+        return learn_result::modified;
+    }
+    if (probe.r.found) return general(std::forward<Actions>(acts));
+    if (!learn_under_limit(t, p, st.cache)) {
+        ++st.stats.refused_limit;
+        return learn_result::refused_limit;
+    }
+    const std::uint64_t before = t.changes();
+    if (!t.add_record(probe, value, v, fit, p.cookie, now)) return general(std::forward<Actions>(acts));
     learn_limit_cache& c = st.cache;
     if (c.table == &t && c.cookie == p.cookie && c.changes == before && t.changes() == before + 1) {
         ++c.count; // exactly one flow added, with this cookie
@@ -950,13 +1001,25 @@ struct learn {
     template <class Table>
     learn_result install_probed(Table& t, typename Table::learn_probe& probe, const typename Table::key_type& value,
                                 const flow_key& k, std::int64_t now) const {
+        return install_acts(t, probe, value, build_actions(k), now);
+    }
+    // The same for a built action list (a staged learn's).
+    template <class Table>
+    learn_result install_acts(Table& t, typename Table::learn_probe& probe, const typename Table::key_type& value,
+                              flow_actions&& acts, std::int64_t now) const {
         const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
-        return detail::install_learned(
-            t, p, build_actions(k), now, state, [&] { return t.find_probed(probe, value, priority); },
-            [&](flow_actions&& a) {
-                return t.add_probed(probe, value, priority, std::move(a),
-                                    flow_options{cookie, idle_timeout, hard_timeout}, now);
-            });
+        auto general = [&](flow_actions&& a) {
+            return detail::install_learned(
+                t, p, std::move(a), now, state, [&] { return t.find_probed(probe, value, priority); },
+                [&](flow_actions&& b) {
+                    return t.add_probed(probe, value, priority, std::move(b),
+                                        flow_options{cookie, idle_timeout, hard_timeout}, now);
+                });
+        };
+        if constexpr (std::is_same_v<typename Table::store_learn, learn>)
+            if (t.store_takes(cookie))
+                return detail::install_in_store(t, p, probe, value, std::move(acts), now, state, general);
+        return general(std::move(acts));
     }
 
     // install() for n packets at once, with the same results as n calls in
@@ -1125,7 +1188,6 @@ struct learn {
         typename Table::key_type value[group];
         std::uint64_t hash[group];
         typename Table::learn_probe probe[group];
-        const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
         detail::walk_versions_state& walks = detail::walk_versions();
         for (std::size_t base = 0; base < n; base += group) {
             const std::size_t m = n - base < group ? n - base : group;
@@ -1138,12 +1200,7 @@ struct learn {
                 staged_entry<Table>& x = e[base + i];
                 const detail::learner_scope whose(walks, x.walk); // the walk running now does not see its own
                 const std::uint64_t before = t.changes();
-                const learn_result r = detail::install_learned(
-                    t, p, std::move(x.acts), now, state, [&] { return t.find_probed(probe[i], value[i], priority); },
-                    [&](flow_actions&& a) {
-                        return t.add_probed(probe[i], value[i], priority, std::move(a),
-                                            flow_options{cookie, idle_timeout, hard_timeout}, now);
-                    });
+                const learn_result r = install_acts(t, probe[i], value[i], std::move(x.acts), now);
                 st.note(x.walk, r, t.changes() != before);
             }
         }

@@ -12,7 +12,9 @@
 //
 // br_tun_core's table 20 matches `vlan_tci[0..11]` and `dl_dst` exactly, as
 // the flows that table 10's learn action installs do
-// (`vlan_tci=0x0002/0x0fff`); an l2pop flow there states its VLAN the same way.
+// (`vlan_tci=0x0002/0x0fff`); an l2pop flow there states its VLAN the same
+// way. The flows table 10 learns there are compact records
+// (lookup::exact_learned, table/learned_store.hpp: 48 bytes each).
 #pragma once
 
 #include <cstdint>
@@ -90,7 +92,8 @@ using br_tun_core =
              tun_to_lv_table<gre_tun_to_lv>, tun_to_lv_table<vxlan_tun_to_lv>, tun_to_lv_table<geneve_tun_to_lv>,
              table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>, learn_from_tun_actions>>,
              table<ucast_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>, exact<f::eth_dst>>,
-                   allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>>,
+                   allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>,
+                   lookup::exact_learned<learn_ucast>>,
              table<arp_responder, schema<exact<f::eth_type>, exact<f::vlan_tci::bits<0, 11>>, exact<f::arp_tpa>>,
                    allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
              table<flood_to_tun, schema<exact<f::vlan_tci::bits<0, 11>>>, allowed<flood_actions, action_list<drop>>>>;

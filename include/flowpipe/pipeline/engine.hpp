@@ -378,14 +378,31 @@ inline void lookup_and_run(Table& table, Ctx& ctx, flow_key& key, std::uint32_t 
     // stay as they are until it ends).
     typename Table::flow_type* f;
     const typename Table::flow_type* seen;
-    if (table.shadowed()) [[unlikely]] {
+    if constexpr (Table::store_mode) {
+        // (lookup::exact_learned: a learned flow is a record, whose actions
+        // are built from it here: one list, no variant dispatch.)
+        const auto r = table.shadowed() ? table.lookup_ref_as_walk_began(key) : table.lookup_ref_at(key, ctx.index());
+        key.in_port = restore_in_port;
+        if (r.rec != nullptr) {
+            const auto acts = table.store().actions_of(*r.rec);
+            if (ctx.logging())
+                ctx.note_lookup(table.id(), Table::handle(r.rec),
+                                list_effects<typename Table::store_type::flow_actions>::of(acts));
+            table.hit_record(*r.rec, ctx.pkt().len, ctx.now());
+            acts(ctx);
+            ctx.end_of_list();
+            return;
+        }
+        f = r.credit;
+        seen = r.seen;
+    } else if (table.shadowed()) [[unlikely]] {
         const auto h = table.lookup_as_walk_began(key);
         f = h.credit;
         seen = h.seen;
     } else {
         seen = f = table.lookup_at(key, ctx.index());
     }
-    key.in_port = restore_in_port;
+    if constexpr (!Table::store_mode) key.in_port = restore_in_port;
     if (ctx.logging()) { // the flow cache is on and this walk may be stored
         // (Read before the actions run: a learn may evict this very flow.
         // A walk whose learns changed a table is never stored.)

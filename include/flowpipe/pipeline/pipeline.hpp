@@ -229,8 +229,7 @@ class pipeline {
     // Credits a flow of table `id` that a cached walk found.
     void credit_flow(std::uint8_t id, void* flow, std::uint32_t bytes, std::int64_t now_ms) noexcept {
         with_table(id, [&](auto& t) {
-            using T = std::remove_reference_t<decltype(t)>;
-            T::hit(*static_cast<typename T::flow_type*>(flow), bytes, now_ms);
+            t.credit(flow, bytes, now_ms); // a flow, or a record's handle
         });
     }
 

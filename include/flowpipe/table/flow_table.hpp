@@ -27,6 +27,20 @@
 // the next lower (`next_same_key`). Catch-alls are a short list sorted by
 // priority.
 //
+// Learned records (`lookup::exact_learned<Learn>`).  The flows one typed
+// learn installs are, in br-tun's table 20, nearly all of the table and all
+// alike but for the packet's values: they are kept as 48-byte records of a
+// learned_store (learned_store.hpp) instead of 112-byte flows. The exact
+// index holds their ids with `record_bit` set. A key has either one record
+// or slab flows, never both: anything but that learn (with the store's
+// cookie), a lookup by the engine, expiry or a removal that needs a record
+// as a flow first moves it into the slab (`promote`: the same flow, with its
+// counters, times and timer), so every rule below holds for records as for
+// flows. The engine runs a record's actions from the record (lookup_ref_at);
+// the flow cache keeps a tagged record address (`handle`); for_each gives a
+// copy of each record's flow. A table that evicts keeps its flows in the
+// slab (eviction asks the slab's timer wheel).
+//
 // Flow-mod rules (Open vSwitch 3.1 through ovs-ofctl, OpenFlow 1.0):
 //  - add replaces a flow with the same match and priority and keeps nothing
 //    of it (counters restart, as OF1.0 "add" implies reset_counts);
@@ -81,6 +95,7 @@
 #include <flowpipe/match/schema.hpp>
 #include <flowpipe/table/exact_id_index.hpp>
 #include <flowpipe/table/flow_mod.hpp>
+#include <flowpipe/table/learned_store.hpp>
 #include <flowpipe/table/masked_index.hpp>
 #include <flowpipe/table/scan_index.hpp>
 #include <flowpipe/table/timer_wheel.hpp>
@@ -102,10 +117,24 @@ struct scan {};
 // exact table's flows cost: one probe of an id-only index, 9 bytes a flow.
 template <class... Bits>
 struct tuple_space_exact {};
+// An exact table whose flows learned by `Learn` (a typed learn<...>) are
+// kept as compact records (learned_store.hpp): br-tun's table 20, whose
+// learned MACs then take under 64 bytes each instead of a general flow's
+// 128. Everything else about the table is as lookup::exact's.
+template <class Learn>
+struct exact_learned {};
 } // namespace lookup
 
 template <class L>
 inline constexpr bool is_tuple_space_exact = false;
+template <class L>
+struct exact_learned_of {
+    using type = void;
+};
+template <class Learn>
+struct exact_learned_of<lookup::exact_learned<Learn>> {
+    using type = Learn;
+};
 template <class... B>
 inline constexpr bool is_tuple_space_exact<lookup::tuple_space_exact<B...>> = true;
 
@@ -198,10 +227,15 @@ class flow_table {
     using match_type = schema_match<Schema>;
     static constexpr std::size_t words = Schema::words;
     static constexpr std::uint32_t npos = 0xffffffffu;
-    static constexpr bool exact_mode =
-        std::is_same_v<Lookup, lookup::exact> || (std::is_same_v<Lookup, lookup::automatic> && Schema::all_exact);
+    // lookup::exact_learned<Learn>: the flows Learn installs as records.
+    using store_learn = typename exact_learned_of<Lookup>::type;
+    static constexpr bool store_mode = !std::is_void_v<store_learn>;
+    static constexpr bool exact_mode = std::is_same_v<Lookup, lookup::exact> ||
+                                       (std::is_same_v<Lookup, lookup::automatic> && Schema::all_exact) || store_mode;
     static_assert(!std::is_same_v<Lookup, lookup::exact> || Schema::all_exact,
                   "lookup::exact needs a schema whose fields are all exact<F>");
+    static_assert(!store_mode || Schema::all_exact,
+                  "lookup::exact_learned needs a schema whose fields are all exact<F>");
     using index_type = std::conditional_t<
         exact_mode, exact_id_index<words>,
         std::conditional_t<std::is_same_v<Lookup, lookup::scan>, scan_index<words>, masked_index<words>>>;
@@ -225,8 +259,18 @@ class flow_table {
         }
     }
 
+    struct no_store {
+        struct record {};
+        explicit no_store(std::size_t) noexcept {}
+    };
+    using store_type = std::conditional_t<store_mode, learned_store<store_learn, Schema, Allowed>, no_store>;
+    using record = typename store_type::record;
+    // Index ids with this bit set name a store record (store mode).
+    static constexpr std::uint32_t record_bit = 0x80000000u;
+
     explicit flow_table(table_config cfg = {}, std::uint8_t table_id = 0)
-        : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)), side_(make_side(cfg)) {
+        : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)), side_(make_side(cfg)),
+          store_(std::max<std::size_t>(cfg.max_flows, 1)) {
         if constexpr (side_mode) side_mask_ = side_mask_of(Lookup{});
     }
 
@@ -235,9 +279,25 @@ class flow_table {
 
     [[nodiscard]] std::uint8_t id() const noexcept { return id_; }
     [[nodiscard]] const table_config& config() const noexcept { return cfg_; }
-    [[nodiscard]] std::size_t size() const noexcept { return n_flows_; }
+    [[nodiscard]] std::size_t size() const noexcept {
+        if constexpr (store_mode)
+            return n_flows_ + store_.size();
+        else
+            return n_flows_;
+    }
     [[nodiscard]] const table_stats& stats() const noexcept { return stats_; }
     [[nodiscard]] const index_type& index() const noexcept { return index_; }
+    // Bytes the table holds: slab, free list, lookup structures, timers and
+    // (store mode) records.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept {
+        std::size_t b = chunks_.size() * chunk_size * sizeof(flow_type) + chunks_.capacity() * sizeof(void*) +
+                        free_.capacity() * sizeof(std::uint32_t) + catch_alls_.capacity() * sizeof(std::uint32_t) +
+                        index_memory_bytes() + wheel_.memory_bytes();
+        if constexpr (store_mode) b += store_.memory_bytes();
+        return b;
+    }
+    // Store mode: the records (learned_store.hpp).
+    [[nodiscard]] const store_type& store() const noexcept { return store_; }
     // Bytes of every lookup structure (the side index of tuple_space_exact too).
     [[nodiscard]] std::size_t index_memory_bytes() const noexcept {
         if constexpr (side_mode)
@@ -269,7 +329,7 @@ class flow_table {
                 index_.find_burst(packed, m, ids);
             if constexpr (side_mode) side_find_burst(packed, m, ids);
             for (std::size_t i = 0; i < m; ++i) {
-                flow_type* f = ids[i] == npos ? nullptr : &at(ids[i]);
+                flow_type* f = as_flow(ids[i]);
                 if constexpr (exact_mode) f = better_of(f, catch_all());
                 out[base + i] = f;
                 stats_.matched += f != nullptr;
@@ -288,7 +348,7 @@ class flow_table {
     // and no flow was installed or removed since. Speculative: a packet that
     // never gets here, or whose key changed on the way, wasted one probe.
     static constexpr std::size_t prelookup_threshold = 16384;
-    [[nodiscard]] bool worth_prelookup() const noexcept { return exact_mode && n_flows_ >= prelookup_threshold; }
+    [[nodiscard]] bool worth_prelookup() const noexcept { return exact_mode && size() >= prelookup_threshold; }
 
     void prelookup(std::span<const flow_key> keys) noexcept {
         if constexpr (exact_mode) {
@@ -299,7 +359,7 @@ class flow_table {
             index_.find_burst(packed, n, ids, key_of{this}, prefetch_key{this});
             for (std::size_t i = 0; i < n; ++i) {
                 pre_[i] = pre_entry{packed[i], ids[i]};
-                if (ids[i] != npos) __builtin_prefetch(&at(ids[i]));
+                if (ids[i] != npos) prefetch_entry(ids[i]);
             }
             pre_n_ = n;
             pre_changes_ = changes_;
@@ -313,13 +373,101 @@ class flow_table {
                 const key_type packed = Schema::pack(k);
                 if (packed == pre_[i].key) {
                     ++stats_.lookups;
-                    flow_type* f = better_of(pre_[i].id == npos ? nullptr : &at(pre_[i].id), catch_all());
+                    flow_type* f = better_of(as_flow(pre_[i].id), catch_all());
                     stats_.matched += f != nullptr;
                     return f;
                 }
             }
         }
         return lookup(k);
+    }
+
+    // ---- store mode: lookups that hand out records (the engine's) ----
+    //
+    // A record is not a flow_type: the engine runs the actions
+    // store().actions_of(record) gives and credits it through hit_record.
+    // (The lookups above and lookup_as_walk_began return flows: a record
+    // they find moves into the slab first, `promote`, as every control-path
+    // use of one does.)
+    struct ref {
+        flow_type* credit;     // the live flow the packet is credited to (null: none, or a record)
+        const flow_type* seen; // the flow the walk runs
+        record* rec;           // or a record (then credit and seen are null)
+        std::uint32_t rec_id;
+    };
+    // lookup_at(k, i), records left in place.
+    [[nodiscard]] ref lookup_ref_at(const flow_key& k, std::size_t i) noexcept {
+        ++stats_.lookups;
+        const key_type packed = Schema::pack(k);
+        const std::uint32_t id = i < pre_n_ && pre_changes_ == changes_ && packed == pre_[i].key
+                                     ? pre_[i].id
+                                     : index_.find(packed, key_of{this});
+        flow_type* c = catch_all();
+        ref r;
+        if (is_record(id) && (c == nullptr || c->priority <= record_priority)) {
+            r = {nullptr, nullptr, &store_.at(id & ~record_bit), id & ~record_bit};
+        } else {
+            flow_type* f = better_of(is_record(id) || id == npos ? nullptr : &at(id), c);
+            r = {f, f, nullptr, npos};
+        }
+        stats_.matched += r.seen != nullptr || r.rec != nullptr;
+        return r;
+    }
+    // lookup_as_walk_began(k), records left in place (those the walk added
+    // are not seen; the walk changes no other record: see promote_for_walk).
+    [[nodiscard]] ref lookup_ref_as_walk_began(const flow_key& k) noexcept {
+        ++stats_.lookups;
+        const key_type packed = Schema::pack(k);
+        auto skip = [&](std::uint32_t id) { return shadow_added(id); };
+        const std::uint32_t id = chain_unless(index_, packed, skip);
+        ref r{nullptr, nullptr, nullptr, npos};
+        std::int32_t prio = -1;
+        if (is_record(id)) {
+            r.rec = &store_.at(id & ~record_bit);
+            r.rec_id = id & ~record_bit;
+            prio = record_priority;
+        } else if (id != npos) {
+            r.credit = &at(id);
+            prio = r.credit->priority;
+        }
+        for (const std::uint32_t c : catch_alls_)
+            if (!skip(c)) {
+                if (at(c).priority > prio) {
+                    r = {&at(c), nullptr, nullptr, npos};
+                    prio = at(c).priority;
+                }
+                break;
+            }
+        r.seen = r.credit;
+        if (r.credit != nullptr)
+            for (const auto& [old, now] : shadow_->moved)
+                if (now == r.credit->id) r.seen = &at(old);
+        for (const std::uint32_t rid : shadow_->removed) {
+            const flow_type& x = at(rid);
+            if ((packed & x.get_mask()) == x.value && x.priority > prio) {
+                r = {nullptr, &x, nullptr, npos};
+                prio = x.priority;
+            }
+        }
+        stats_.matched += r.seen != nullptr || r.rec != nullptr;
+        return r;
+    }
+    void hit_record(record& r, std::uint32_t bytes, std::int64_t now_ms) noexcept { store_.hit(r, bytes, now_ms); }
+    // What the flow cache keeps for a record: its address, tagged (records
+    // and flows are at least 8-byte aligned).
+    [[nodiscard]] static void* handle(record* r) noexcept {
+        return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(r) | 1);
+    }
+    // Credits what a lookup handed out: a flow, or a record's handle.
+    void credit(void* h, std::uint32_t bytes, std::int64_t now_ms) noexcept {
+        if constexpr (store_mode) {
+            const auto u = reinterpret_cast<std::uintptr_t>(h);
+            if (u & 1) {
+                store_.hit(*reinterpret_cast<record*>(u & ~std::uintptr_t{1}), bytes, now_ms);
+                return;
+            }
+        }
+        hit(*static_cast<flow_type*>(h), bytes, now_ms);
     }
 
     // ---- a walk's own learns (table/walk_version.hpp) ----
@@ -336,6 +484,14 @@ class flow_table {
     };
     // lookup(k) in the table as it was when the walk began.
     [[nodiscard]] walk_hit lookup_as_walk_began(const flow_key& k) noexcept {
+        if constexpr (store_mode) {
+            const ref r = lookup_ref_as_walk_began(k);
+            if (r.rec != nullptr) {
+                flow_type& f = promote(r.rec_id);
+                return {&f, &f};
+            }
+            return {r.credit, r.seen};
+        }
         ++stats_.lookups;
         const key_type packed = Schema::pack(k);
         flow_type* f = find_unless(packed, [&](std::uint32_t id) { return shadow_added(id); });
@@ -428,7 +584,7 @@ class flow_table {
         const std::uint32_t existing = find_exact(value, mask, priority);
         if (existing != npos) {
             remove_flow(at(existing), removal_reason::replaced);
-        } else if (n_flows_ >= cfg_.max_flows && !make_room()) {
+        } else if (size() >= cfg_.max_flows && !make_room()) {
             return {flow_mod_errc::table_full};
         }
         flow_type& f = new_flow(value, mask, priority, std::forward<Actions>(acts), o, now_ms);
@@ -466,6 +622,29 @@ class flow_table {
 
     // ovs-ofctl del-flows [--strict]: removes the selected flows.
     flow_mod_status remove(const match& m, bool strict, std::int32_t priority = 0, cookie_filter cookie = {}) {
+        if constexpr (store_mode) { // records go as they are (no promotion)
+            if (strict) {
+                key_type value, mask;
+                if (priority == record_priority && Schema::pack(m, value, mask) == schema_error::none &&
+                    !mask.is_zero()) {
+                    const std::uint32_t id = index_.find(value, key_of{this});
+                    if (is_record(id)) {
+                        if (!cookie.matches(store_.cookie())) return {flow_mod_errc::ok, 0};
+                        remove_record(id & ~record_bit, removal_reason::deleted);
+                        return {flow_mod_errc::ok, 1};
+                    }
+                }
+            } else {
+                const std::vector<std::uint32_t> records = pick_records(m, cookie);
+                std::vector<std::uint32_t> victims;
+                for_each_slab([&](flow_type& f) {
+                    if (cookie.matches(f.cookie) && m.covers(f.get_match())) victims.push_back(f.id);
+                });
+                for (const std::uint32_t rid : records) remove_record(rid, removal_reason::deleted);
+                for (std::uint32_t id : victims) remove_flow(at(id), removal_reason::deleted);
+                return {flow_mod_errc::ok, records.size() + victims.size()};
+            }
+        }
         if (strict) {
             // Collected first: removing while selecting would unlink chains under us.
             std::uint32_t victim = npos;
@@ -482,22 +661,32 @@ class flow_table {
 
     // Removes every flow whose timeout has passed at `now_ms`; returns how many.
     std::size_t expire(std::int64_t now_ms) {
-        timer_links l{this};
-        return wheel_.expire(
-            l, now_ms, [&](std::uint32_t id) { return at(id).expires_at(); },
-            [&](std::uint32_t id) {
-                flow_type& f = at(id);
-                const bool hard = f.hard_timeout && now_ms > f.modified_ms + std::int64_t{f.hard_timeout} * 1000;
-                remove_flow(f, hard ? removal_reason::hard_timeout : removal_reason::idle_timeout);
+        std::size_t n = 0;
+        if constexpr (store_mode)
+            n = store_.expire(now_ms, [&](std::uint32_t rid) {
+                remove_record(rid, removal_reason::hard_timeout);
                 ++stats_.expired;
             });
+        timer_links l{this};
+        return n + wheel_.expire(
+                       l, now_ms, [&](std::uint32_t id) { return at(id).expires_at(); },
+                       [&](std::uint32_t id) {
+                           flow_type& f = at(id);
+                           const bool hard =
+                               f.hard_timeout && now_ms > f.modified_ms + std::int64_t{f.hard_timeout} * 1000;
+                           remove_flow(f, hard ? removal_reason::hard_timeout : removal_reason::idle_timeout);
+                           ++stats_.expired;
+                       });
     }
 
     // A time at or before which expire() has nothing to do (a lower bound of
     // the earliest expiry; max when no flow has a timeout).
     [[nodiscard]] std::int64_t next_expiry() const noexcept {
         timer_links l{const_cast<flow_table*>(this)};
-        return wheel_.next_bound(l);
+        if constexpr (store_mode)
+            return std::min(wheel_.next_bound(l), store_.next_bound());
+        else
+            return wheel_.next_bound(l);
     }
     [[nodiscard]] const timer_wheel& timers() const noexcept { return wheel_; }
 
@@ -585,6 +774,14 @@ class flow_table {
     }
     // Prefetches (for writing) a flow's lines.
     void prefetch_flow(std::uint32_t id) const noexcept {
+        if constexpr (store_mode) {
+            if (is_record(id)) {
+                const auto* r = &store_.at(id & ~record_bit);
+                __builtin_prefetch(r, 1, 3);
+                __builtin_prefetch(reinterpret_cast<const char*>(r) + sizeof(record) - 1, 1, 3);
+                return;
+            }
+        }
         const auto* p = &chunks_[id >> chunk_bits][id & (chunk_size - 1)];
         __builtin_prefetch(p, 1, 3);
         if constexpr (sizeof(flow_type) > 1)
@@ -593,6 +790,13 @@ class flow_table {
     }
     // Prefetches (for writing) the slab slot the k-th next new flow will take.
     void prefetch_new_flow(std::size_t k) const noexcept {
+        if constexpr (store_mode) { // (where the learns that miss go)
+            if (const auto* r = store_.next_new(k)) {
+                __builtin_prefetch(r, 1, 3);
+                __builtin_prefetch(reinterpret_cast<const char*>(r) + sizeof(record) - 1, 1, 3);
+            }
+            return;
+        }
         std::size_t id;
         if (k < free_.size())
             id = free_[free_.size() - 1 - k];
@@ -611,6 +815,10 @@ class flow_table {
     [[nodiscard]] flow_type* find_probed(learn_probe& p, const key_type& value, std::int32_t priority) noexcept {
         if constexpr (probe_mode) {
             if (!learn_probe_valid(p)) p = probe_learn(value, p.r.hash);
+            if (p.r.found && is_record(p.r.id)) { // another learn's flow for a stored key: the general path
+                promote(p.r.id & ~record_bit);
+                p = probe_learn(value, p.r.hash);
+            }
             for (std::uint32_t id = p.r.found ? p.r.id : npos; id != npos; id = at(id).next_same_key)
                 if (at(id).priority == priority) return &at(id);
             return nullptr;
@@ -628,7 +836,7 @@ class flow_table {
         if constexpr (probe_mode) {
             if (!learn_probe_valid(p)) p = probe_learn(value, p.r.hash);
             // Other flows with this key, or a full table: the general path.
-            if (p.r.found || n_flows_ >= cfg_.max_flows)
+            if (p.r.found || size() >= cfg_.max_flows)
                 return add_packed(value, probe_mask(), priority, std::forward<Actions>(acts), o, now_ms);
             auto& idx = learn_index();
             if (!p.r.has_free || idx.size() >= idx.capacity()) return {flow_mod_errc::table_full};
@@ -650,25 +858,109 @@ class flow_table {
     // the same set of flows (learn's limit caches its per-cookie count on it).
     [[nodiscard]] std::uint64_t changes() const noexcept { return changes_; }
 
-    // Calls f(flow) for every flow, in no particular order.
+    // Calls f(flow) for every flow, in no particular order. (Store mode:
+    // a record's flow is a copy, made for the call: changing it changes
+    // nothing, and its id is not a slab id.)
     template <class F>
     void for_each(F&& f) {
-        for (std::size_t c = 0; c < chunks_.size(); ++c)
-            for (std::size_t i = 0; i < chunk_size; ++i)
-                if (chunks_[c][i].live) f(chunks_[c][i]);
+        for_each_slab(f);
+        for_each_record(f);
     }
     template <class F>
     void for_each(F&& f) const {
         for (std::size_t c = 0; c < chunks_.size(); ++c)
             for (std::size_t i = 0; i < chunk_size; ++i)
                 if (chunks_[c][i].live) f(static_cast<const flow_type&>(chunks_[c][i]));
+        for_each_record(f);
+    }
+    // How many flows carry `cookie` (learn's limit=N).
+    [[nodiscard]] std::size_t count_cookie(std::uint64_t cookie) const noexcept {
+        std::size_t n = 0;
+        for (std::size_t c = 0; c < chunks_.size(); ++c)
+            for (std::size_t i = 0; i < chunk_size; ++i) n += chunks_[c][i].live && chunks_[c][i].cookie == cookie;
+        if constexpr (store_mode)
+            if (store_.cookie() == cookie) n += store_.size();
+        return n;
     }
 
     void clear() {
-        for_each([&](flow_type& f) { remove_flow(f, removal_reason::deleted); });
+        for_each_slab([&](flow_type& f) { remove_flow(f, removal_reason::deleted); });
+        if constexpr (store_mode) {
+            std::vector<std::uint32_t> all;
+            store_.for_each_id([&](std::uint32_t rid) { all.push_back(rid); });
+            for (const std::uint32_t rid : all) remove_record(rid, removal_reason::deleted);
+        }
     }
 
+    // ---- store mode: the learn's path (action/learn.hpp) ----
+    //
+    // Whether learns with this cookie go to the store: a table that evicts
+    // keeps every flow in the slab (eviction takes the flow that expires
+    // first, which the timer wheel of the slab answers), and the store
+    // holds the flows of one cookie (the first learn's, while empty).
+    [[nodiscard]] bool store_takes(std::uint64_t cookie) const noexcept {
+        if constexpr (store_mode)
+            return cfg_.on_full != overflow_policy::evict && (store_.size() == 0 || store_.cookie() == cookie);
+        else
+            return false;
+    }
+    // What a learn's probe found: nothing, a record, or slab flows.
+    [[nodiscard]] record* probed_record(learn_probe& p, const key_type& value) noexcept {
+        if (!learn_probe_valid(p)) p = probe_learn(value, p.r.hash);
+        if constexpr (store_mode)
+            if (p.r.found && is_record(p.r.id)) return &store_.at(p.r.id & ~record_bit);
+        return nullptr;
+    }
+    // A record for a learn that found none (probed_record null and nothing
+    // found): false when it cannot go in (a full table, or index), and the
+    // general path decides.
+    template <class Values>
+    bool add_record(learn_probe& p, const key_type& value, const Values& v, bool fit, std::uint64_t cookie,
+                    std::int64_t now_ms) {
+        if constexpr (store_mode) {
+            if (size() >= cfg_.max_flows || !p.r.has_free || index_.size() >= index_.capacity()) return false;
+            if (store_.size() == 0) store_.set_cookie(cookie);
+            const std::uint32_t rid = store_.add(value, v, fit, now_ms);
+            if (rid == npos) return false;
+            if (index_.insert_at(p.r, rid | record_bit) != exact_id_index<words>::insert_result::inserted) {
+                store_.release(rid);
+                return false;
+            }
+            ++changes_;
+            if (detail::walk_versions().recording()) [[unlikely]]
+                note_added(rid | record_bit);
+            return true;
+        } else {
+            return false;
+        }
+    }
+    // A learn is about to replace a record's values during its own walk:
+    // the record moves to the slab, where the walk's shadow keeps the old
+    // version (prepare_replace), and the probe is redone.
+    [[gnu::noinline, gnu::cold]] void promote_for_walk(learn_probe& p, const key_type& value) {
+        if (p.r.found && is_record(p.r.id)) promote(p.r.id & ~record_bit);
+        p = probe_learn(value, p.r.hash);
+    }
+    store_type& store() noexcept { return store_; }
+
   private:
+    template <class F>
+    void for_each_slab(F&& f) {
+        for (std::size_t c = 0; c < chunks_.size(); ++c)
+            for (std::size_t i = 0; i < chunk_size; ++i)
+                if (chunks_[c][i].live) f(chunks_[c][i]);
+    }
+    template <class F>
+    void for_each_record(F&& f) const {
+        if constexpr (store_mode) {
+            flow_type copy;
+            store_.for_each_id([&](std::uint32_t rid) {
+                materialize(rid, copy);
+                f(copy);
+            });
+        }
+    }
+
     static constexpr std::size_t chunk_bits = 10;
     static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
 
@@ -686,12 +978,108 @@ class flow_table {
     // The exact index keeps no keys: it compares with the flows' values.
     struct key_of {
         const flow_table* t;
-        const key_type& operator()(std::uint32_t id) const noexcept { return t->at(id).value; }
+        const key_type& operator()(std::uint32_t id) const noexcept {
+            if constexpr (store_mode)
+                if (id & record_bit) return t->store_.at(id & ~record_bit).key;
+            return t->at(id).value;
+        }
     };
     struct prefetch_key {
         const flow_table* t;
-        void operator()(std::uint32_t id) const noexcept { __builtin_prefetch(&t->at(id).value, 0, 3); }
+        void operator()(std::uint32_t id) const noexcept { __builtin_prefetch(&key_of{t}(id), 0, 3); }
     };
+
+    // ---- store mode ----
+    static constexpr std::int32_t record_priority = [] {
+        if constexpr (store_mode)
+            return std::int32_t{store_learn::priority};
+        else
+            return 0;
+    }();
+    [[nodiscard]] static bool is_record(std::uint32_t id) noexcept {
+        if constexpr (store_mode)
+            return id != npos && (id & record_bit);
+        else
+            return false;
+    }
+    void prefetch_entry(std::uint32_t id) const noexcept {
+        if constexpr (store_mode)
+            if (is_record(id)) return __builtin_prefetch(&store_.at(id & ~record_bit));
+        __builtin_prefetch(&at(id));
+    }
+    // The flow an index id names, a record promoted first; null for npos.
+    [[nodiscard]] flow_type* as_flow(std::uint32_t id) {
+        if (id == npos) return nullptr;
+        if (is_record(id)) return &promote(id & ~record_bit);
+        return &at(id);
+    }
+    // The flow record `rid` stands for, as the table would hold it.
+    void materialize(std::uint32_t rid, flow_type& f) const {
+        if constexpr (store_mode) {
+            const record& r = store_.at(rid);
+            f.live = true;
+            f.id = rid | record_bit;
+            f.value = r.key;
+            f.set_mask(Schema::full_mask());
+            f.priority = static_cast<std::uint16_t>(record_priority);
+            f.idle_timeout = store_learn::idle_timeout;
+            f.hard_timeout = store_learn::hard_timeout;
+            f.cookie = store_.cookie();
+            f.created_ms = store_.created_ms(r);
+            f.modified_ms = store_.modified_ms(r);
+            f.used_ms = store_.used_ms(r);
+            f.n_packets = r.n_packets;
+            f.n_bytes = r.n_bytes;
+            f.actions = actions_type(store_.actions_of(r));
+            f.next_same_key = npos;
+            f.timer_prev = f.timer_next = timer_wheel::unlinked;
+        }
+    }
+    // Moves record rid into the slab, as the same flow (counters, times,
+    // timers, its place in the index and in the running walk's shadow):
+    // what every use of a learned flow but a learn, a lookup or expiry does
+    // first. Counts a change (ids and addresses handed out are stale).
+    flow_type& promote(std::uint32_t rid) {
+        if constexpr (store_mode) {
+            flow_type& f = allocate();
+            const std::uint32_t id = f.id;
+            materialize(rid, f);
+            f.id = id;
+            index_.replace(f.value, id, key_of{this});
+            ++index_epoch_;
+            schedule(f);
+            if (shadowed_)
+                for (std::uint32_t& a : shadow_->added)
+                    if (a == (rid | record_bit)) a = id;
+            store_.release(rid);
+            pre_n_ = 0;
+            return f;
+        } else {
+            return at(rid);
+        }
+    }
+    // The index's entry for a learned key: the record there moves to the
+    // slab (a general flow with this key is coming, or is looked for).
+    void promote_key(const key_type& value) {
+        if constexpr (store_mode) {
+            const std::uint32_t id = index_.find(value, key_of{this});
+            if (is_record(id)) promote(id & ~record_bit);
+        }
+    }
+    // Removes record rid from the table (a flow mod, expiry, clear).
+    void remove_record(std::uint32_t rid, removal_reason why) {
+        if constexpr (store_mode) {
+            if (detail::walk_versions().recording()) [[unlikely]] {
+                remove_flow(promote(rid), why); // the walk may have seen it: its shadow keeps it
+                return;
+            }
+            if (why == removal_reason::evicted) ++stats_.evicted;
+            index_.erase(store_.at(rid).key, key_of{this});
+            ++index_epoch_;
+            ++changes_;
+            store_.release(rid);
+        }
+    }
 
     [[nodiscard]] flow_type* catch_all() noexcept { return catch_alls_.empty() ? nullptr : &at(catch_alls_.front()); }
 
@@ -713,7 +1101,7 @@ class flow_table {
                 if (s != npos && (id == npos || at(s).priority > at(id).priority)) id = s;
             }
         }
-        flow_type* f = id == npos ? nullptr : &at(id);
+        flow_type* f = as_flow(id);
         if constexpr (exact_mode) f = better_of(f, catch_all());
         return f;
     }
@@ -827,6 +1215,7 @@ class flow_table {
                     if (at(id).priority == priority) return id;
                 return npos;
             }
+            promote_key(value);
             return find_in_chain(index_, value, priority);
         } else {
             if constexpr (side_mode)
@@ -845,10 +1234,23 @@ class flow_table {
             if (id != npos && cookie.matches(at(id).cookie)) act(at(id));
             return;
         }
-        for_each([&](flow_type& f) {
+        for_each_slab([&](flow_type& f) {
             if (!cookie.matches(f.cookie)) return;
             if (m.covers(f.get_match())) act(f);
         });
+        if constexpr (store_mode)
+            for (const std::uint32_t rid : pick_records(m, cookie)) act(promote(rid));
+    }
+    // The records a loose flow mod selects.
+    [[nodiscard]] std::vector<std::uint32_t> pick_records(const match& m, cookie_filter cookie) const {
+        std::vector<std::uint32_t> picked;
+        if constexpr (store_mode) {
+            if (store_.size() == 0 || !cookie.matches(store_.cookie())) return picked;
+            store_.for_each_id([&](std::uint32_t rid) {
+                if (m.covers(Schema::unpack(store_.at(rid).key, Schema::full_mask()))) picked.push_back(rid);
+            });
+        }
+        return picked;
     }
 
     // A flow from a free slot, filled as an add makes it: counters at 0,
@@ -1062,7 +1464,7 @@ class flow_table {
                 if (s != npos && (id == npos || at(s).priority > at(id).priority)) id = s;
             }
         }
-        flow_type* f = id == npos ? nullptr : &at(id);
+        flow_type* f = as_flow(id);
         if constexpr (exact_mode)
             for (const std::uint32_t c : catch_alls_)
                 if (!skip(c)) {
@@ -1073,8 +1475,10 @@ class flow_table {
     }
     template <class Index, class Skip>
     [[nodiscard]] std::uint32_t chain_unless(const Index& idx, const key_type& value, Skip& skip) const noexcept {
-        for (std::uint32_t id = idx.find(value, key_of{this}); id != npos; id = at(id).next_same_key)
+        for (std::uint32_t id = idx.find(value, key_of{this}); id != npos; id = at(id).next_same_key) {
+            if (is_record(id)) return skip(id) ? npos : id; // a record has its key alone
             if (!skip(id)) return id;
+        }
         return npos;
     }
 
@@ -1099,6 +1503,7 @@ class flow_table {
     [[no_unique_address]] side_index_type side_;
     key_type side_mask_{};
     std::int32_t side_max_priority_ = -1;
+    store_type store_; // lookup::exact_learned: the learn's records
     std::vector<std::unique_ptr<flow_type[]>> chunks_;
     std::vector<std::uint32_t> free_;
     std::uint32_t next_id_ = 0;
