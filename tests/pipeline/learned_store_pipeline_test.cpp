@@ -414,6 +414,10 @@ struct totals {
     std::array<std::size_t, flow_mod_kinds> effective{};
     fp::learn_stats learns{}; // summed over the learn actions, at the end of each seed
     std::uint64_t cache_hits = 0;
+    // The store side's own: the most records it held after a step, and its
+    // records that went to the side table or were rewritten by a rebase.
+    std::size_t max_records = 0;
+    std::uint64_t spilled = 0, rebased = 0;
 };
 
 template <class A, class B>
@@ -522,6 +526,7 @@ void run_both(const setup& s, std::uint64_t seed, int steps, totals& tot) {
             ASSERT_EQ(ea, eb) << where;
         }
         expect_same_state(*plain, *store, now, where);
+        tot.max_records = std::max(tot.max_records, store->template table<20>().store().size());
         if (::testing::Test::HasFatalFailure() || ::testing::Test::HasFailure()) return;
         // The clock: mostly ms to seconds; now and then past the 300 s hard
         // timeout; once per run (half the seeds) 2^32 ms on, past the
@@ -549,6 +554,8 @@ void run_both(const setup& s, std::uint64_t seed, int steps, totals& tot) {
         tot.learns.staged += std::get<6>(r);
     }
     if (const fp::flow_cache* c = store->flow_cache_ptr()) tot.cache_hits += c->counters().hits;
+    tot.spilled += store->template table<20>().store().stats().spilled;
+    tot.rebased += store->template table<20>().store().stats().rebased;
 }
 
 template <class Store>
@@ -574,6 +581,8 @@ totals run_seeds(const setup& s, std::uint64_t first, std::uint64_t seeds, int s
                 static_cast<unsigned long long>(l.modified), static_cast<unsigned long long>(l.refused_limit),
                 static_cast<unsigned long long>(l.failed), static_cast<unsigned long long>(l.staged),
                 static_cast<unsigned long long>(tot.cache_hits));
+    std::printf("  store: at most %zu records, %llu spilled, %llu rebases\n", tot.max_records,
+                static_cast<unsigned long long>(tot.spilled), static_cast<unsigned long long>(tot.rebased));
     // The script reached what the run is about: learns of every kind, and
     // each flow mod kind that selected something.
     EXPECT_GT(l.added, 0u) << name;
@@ -590,6 +599,16 @@ totals run_seeds(const setup& s, std::uint64_t first, std::uint64_t seeds, int s
     }
     if (s.flow_cache) {
         EXPECT_GT(tot.cache_hits, 0u) << name;
+    }
+    // The store held records, some spilled (tun_ids past 32 bits) and the
+    // 2^32 ms jump rebased it; a table that evicts keeps its flows in the
+    // slab (flow_table.hpp), so there the store stays empty.
+    if (s.evict) {
+        EXPECT_EQ(tot.max_records, 0u) << name;
+    } else {
+        EXPECT_GT(tot.max_records, 0u) << name;
+        EXPECT_GT(tot.spilled, 0u) << name;
+        EXPECT_GT(tot.rebased, 0u) << name;
     }
     for (std::size_t k = 0; k < flow_mod_kinds; ++k)
         if (k != del_all_table_20 && k != mod_strict_cookie && k != del_strict_cookie) {
