@@ -282,9 +282,10 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
 // and a record whose values the learn's own walk replaces (it moves to the
 // slab, whose shadow keeps the version the walk may be running).
 template <class Table, class Actions, class General>
-learn_result install_in_store(Table& t, const learn_params& p, typename Table::learn_probe& probe,
-                              const typename Table::key_type& value, Actions&& acts, std::int64_t now, learn_state& st,
-                              General&& general) {
+[[gnu::always_inline]] inline learn_result install_in_store(Table& t, const learn_params& p,
+                                                            typename Table::learn_probe& probe,
+                                                            const typename Table::key_type& value, Actions&& acts,
+                                                            std::int64_t now, learn_state& st, General&& general) {
     using store_t = typename Table::store_type;
     typename store_t::values_type v;
     const bool fit = store_t::values_of(acts, v);
@@ -1004,22 +1005,33 @@ struct learn {
         return install_acts(t, probe, value, build_actions(k), now);
     }
     // The same for a built action list (a staged learn's).
+    // (Inlined whole into the callers, the store's part included; its
+    // general path, rare there, stays a call.)
     template <class Table>
-    learn_result install_acts(Table& t, typename Table::learn_probe& probe, const typename Table::key_type& value,
-                              flow_actions&& acts, std::int64_t now) const {
-        const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
-        auto general = [&](flow_actions&& a) {
-            return detail::install_learned(
-                t, p, std::move(a), now, state, [&] { return t.find_probed(probe, value, priority); },
-                [&](flow_actions&& b) {
-                    return t.add_probed(probe, value, priority, std::move(b),
-                                        flow_options{cookie, idle_timeout, hard_timeout}, now);
+    [[gnu::always_inline]] learn_result install_acts(Table& t, typename Table::learn_probe& probe,
+                                                     const typename Table::key_type& value, flow_actions&& acts,
+                                                     std::int64_t now) const {
+        if constexpr (std::is_same_v<typename Table::store_learn, learn>) {
+            if (t.store_takes(cookie)) {
+                const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+                return detail::install_in_store(t, p, probe, value, std::move(acts), now, state, [&](flow_actions&& a) {
+                    return install_general(t, probe, value, std::move(a), now);
                 });
-        };
-        if constexpr (std::is_same_v<typename Table::store_learn, learn>)
-            if (t.store_takes(cookie))
-                return detail::install_in_store(t, p, probe, value, std::move(acts), now, state, general);
-        return general(std::move(acts));
+            }
+        }
+        return install_general(t, probe, value, std::move(acts), now);
+    }
+    // install_learned through the table's flows, from a probe.
+    template <class Table>
+    learn_result install_general(Table& t, typename Table::learn_probe& probe, const typename Table::key_type& value,
+                                 flow_actions&& acts, std::int64_t now) const {
+        const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+        return detail::install_learned(
+            t, p, std::move(acts), now, state, [&] { return t.find_probed(probe, value, priority); },
+            [&](flow_actions&& b) {
+                return t.add_probed(probe, value, priority, std::move(b),
+                                    flow_options{cookie, idle_timeout, hard_timeout}, now);
+            });
     }
 
     // install() for n packets at once, with the same results as n calls in

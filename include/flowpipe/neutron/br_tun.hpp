@@ -111,9 +111,10 @@ using br_tun_core =
 // print and delete differently from Neutron's flows (the agent's strict
 // deletes by `dl_vlan=` would no longer name them). Instead the learned
 // flows, the bulk of the table, sit in an exact index of their own
-// (lookup::tuple_space_exact on their mask): a learn or a lookup of a
-// learned MAC costs one probe, as in br_tun_core, and the tuple space holds
-// only the l2pop flows and the catch-all.
+// (lookup::tuple_space_exact on their mask) as compact records
+// (lookup::exact_learned<learn_ucast, Bits...>, table/learned_store.hpp): a
+// learn or a lookup of a learned MAC costs one probe, as in br_tun_core, and
+// the tuple space holds only the l2pop flows and the catch-all.
 using dl_vlan_tag = f::vlan_tci::bits<0, 12>; // what dl_vlan=<lvid> matches: present bit + VID
 
 using tun_to_lv_dvr_actions = action_list<mod_vlan_vid, resubmit_to<dvr_not_learn>>;
@@ -140,7 +141,7 @@ using br_tun =
              table<learn_from_tun, schema<exact<f::in_port>>, allowed<action_list<output>, learn_from_tun_actions>>,
              table<ucast_to_tun, schema<masked<f::vlan_tci>, exact<f::eth_dst>>,
                    allowed<to_tunnel_actions, action_list<resubmit_to<flood_to_tun>>, learned_ucast_actions>,
-                   lookup::tuple_space_exact<f::vlan_tci::bits<0, 11>, f::eth_dst>>,
+                   lookup::exact_learned<learn_ucast, f::vlan_tci::bits<0, 11>, f::eth_dst>>,
              table<arp_responder, schema<exact<f::eth_type>, exact<dl_vlan_tag>, exact<f::arp_tpa>>,
                    allowed<arp_reply_actions, action_list<resubmit_to<flood_to_tun>>>>,
              table<flood_to_tun, schema<exact<f::eth_type>, exact<dl_vlan_tag>, masked<f::arp_tpa>>,

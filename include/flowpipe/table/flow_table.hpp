@@ -117,26 +117,30 @@ struct scan {};
 // exact table's flows cost: one probe of an id-only index, 9 bytes a flow.
 template <class... Bits>
 struct tuple_space_exact {};
-// An exact table whose flows learned by `Learn` (a typed learn<...>) are
-// kept as compact records (learned_store.hpp): br-tun's table 20, whose
-// learned MACs then take under 64 bytes each instead of a general flow's
-// 128. Everything else about the table is as lookup::exact's.
-template <class Learn>
+// A table whose flows learned by `Learn` (a typed learn<...>) are kept as
+// compact records (learned_store.hpp): br-tun's table 20, whose learned MACs
+// then take under 64 bytes each instead of a general flow's 128.
+// `exact_learned<Learn>` is otherwise lookup::exact, `exact_learned<Learn,
+// Bits...>` lookup::tuple_space_exact<Bits...> (the records in its exact
+// index: the learn's match must be exactly those bits).
+template <class Learn, class... Bits>
 struct exact_learned {};
 } // namespace lookup
 
 template <class L>
 inline constexpr bool is_tuple_space_exact = false;
+template <class... B>
+inline constexpr bool is_tuple_space_exact<lookup::tuple_space_exact<B...>> = true;
+template <class Learn, class B, class... Bs>
+inline constexpr bool is_tuple_space_exact<lookup::exact_learned<Learn, B, Bs...>> = true;
 template <class L>
 struct exact_learned_of {
     using type = void;
 };
-template <class Learn>
-struct exact_learned_of<lookup::exact_learned<Learn>> {
+template <class Learn, class... B>
+struct exact_learned_of<lookup::exact_learned<Learn, B...>> {
     using type = Learn;
 };
-template <class... B>
-inline constexpr bool is_tuple_space_exact<lookup::tuple_space_exact<B...>> = true;
 
 namespace detail {
 // A flow's mask. In an all-exact schema a mask is either every schema bit or
@@ -231,11 +235,13 @@ class flow_table {
     using store_learn = typename exact_learned_of<Lookup>::type;
     static constexpr bool store_mode = !std::is_void_v<store_learn>;
     static constexpr bool exact_mode = std::is_same_v<Lookup, lookup::exact> ||
-                                       (std::is_same_v<Lookup, lookup::automatic> && Schema::all_exact) || store_mode;
+                                       (std::is_same_v<Lookup, lookup::automatic> && Schema::all_exact) ||
+                                       std::is_same_v<Lookup, lookup::exact_learned<store_learn>>;
     static_assert(!std::is_same_v<Lookup, lookup::exact> || Schema::all_exact,
                   "lookup::exact needs a schema whose fields are all exact<F>");
-    static_assert(!store_mode || Schema::all_exact,
-                  "lookup::exact_learned needs a schema whose fields are all exact<F>");
+    static_assert(!std::is_same_v<Lookup, lookup::exact_learned<store_learn>> || Schema::all_exact,
+                  "lookup::exact_learned<Learn> needs a schema whose fields are all exact<F> (or name the bits of "
+                  "the learned flows: exact_learned<Learn, Bits...>)");
     using index_type = std::conditional_t<
         exact_mode, exact_id_index<words>,
         std::conditional_t<std::is_same_v<Lookup, lookup::scan>, scan_index<words>, masked_index<words>>>;
@@ -399,10 +405,10 @@ class flow_table {
     [[nodiscard]] ref lookup_ref_at(const flow_key& k, std::size_t i) noexcept {
         ++stats_.lookups;
         const key_type packed = Schema::pack(k);
-        const std::uint32_t id = i < pre_n_ && pre_changes_ == changes_ && packed == pre_[i].key
+        const std::uint32_t id = exact_mode && i < pre_n_ && pre_changes_ == changes_ && packed == pre_[i].key
                                      ? pre_[i].id
-                                     : index_.find(packed, key_of{this});
-        flow_type* c = catch_all();
+                                     : find_id(packed);
+        flow_type* c = exact_mode ? catch_all() : nullptr;
         ref r;
         if (is_record(id) && (c == nullptr || c->priority <= record_priority)) {
             r = {nullptr, nullptr, &store_.at(id & ~record_bit), id & ~record_bit};
@@ -419,7 +425,7 @@ class flow_table {
         ++stats_.lookups;
         const key_type packed = Schema::pack(k);
         auto skip = [&](std::uint32_t id) { return shadow_added(id); };
-        const std::uint32_t id = chain_unless(index_, packed, skip);
+        const std::uint32_t id = find_id_unless(packed, skip);
         ref r{nullptr, nullptr, nullptr, npos};
         std::int32_t prio = -1;
         if (is_record(id)) {
@@ -626,8 +632,8 @@ class flow_table {
             if (strict) {
                 key_type value, mask;
                 if (priority == record_priority && Schema::pack(m, value, mask) == schema_error::none &&
-                    !mask.is_zero()) {
-                    const std::uint32_t id = index_.find(value, key_of{this});
+                    mask == probe_mask()) {
+                    const std::uint32_t id = learn_index().find(value, key_of{this});
                     if (is_record(id)) {
                         if (!cookie.matches(store_.cookie())) return {flow_mod_errc::ok, 0};
                         remove_record(id & ~record_bit, removal_reason::deleted);
@@ -729,10 +735,12 @@ class flow_table {
         else
             return 0;
     }
-    [[nodiscard]] learn_probe probe_learn(const key_type& value) const noexcept {
+    [[nodiscard, gnu::always_inline]] learn_probe probe_learn(const key_type& value) const noexcept {
         return probe_learn(value, learn_hash(value));
     }
-    [[nodiscard]] learn_probe probe_learn(const key_type& value, std::uint64_t h) const noexcept {
+    // (Flattened: left a call, the probe returns its result through memory,
+    // and the store's learns ran at half speed at 1M flows.)
+    [[nodiscard, gnu::flatten]] learn_probe probe_learn(const key_type& value, std::uint64_t h) const noexcept {
         learn_probe p;
         if constexpr (probe_mode) p.r = learn_index().probe(value, h, key_of{this});
         p.epoch = index_epoch_;
@@ -918,14 +926,16 @@ class flow_table {
     bool add_record(learn_probe& p, const key_type& value, const Values& v, bool fit, std::uint64_t cookie,
                     std::int64_t now_ms) {
         if constexpr (store_mode) {
-            if (size() >= cfg_.max_flows || !p.r.has_free || index_.size() >= index_.capacity()) return false;
+            auto& idx = learn_index();
+            if (size() >= cfg_.max_flows || !p.r.has_free || idx.size() >= idx.capacity()) return false;
             if (store_.size() == 0) store_.set_cookie(cookie);
             const std::uint32_t rid = store_.add(value, v, fit, now_ms);
             if (rid == npos) return false;
-            if (index_.insert_at(p.r, rid | record_bit) != exact_id_index<words>::insert_result::inserted) {
+            if (idx.insert_at(p.r, rid | record_bit) != exact_id_index<words>::insert_result::inserted) {
                 store_.release(rid);
                 return false;
             }
+            if constexpr (side_mode) side_max_priority_ = std::max(side_max_priority_, record_priority);
             ++changes_;
             if (detail::walk_versions().recording()) [[unlikely]]
                 note_added(rid | record_bit);
@@ -996,6 +1006,9 @@ class flow_table {
         else
             return 0;
     }();
+    [[nodiscard]] std::int32_t priority_of(std::uint32_t id) const noexcept {
+        return is_record(id) ? record_priority : at(id).priority;
+    }
     [[nodiscard]] static bool is_record(std::uint32_t id) noexcept {
         if constexpr (store_mode)
             return id != npos && (id & record_bit);
@@ -1020,7 +1033,7 @@ class flow_table {
             f.live = true;
             f.id = rid | record_bit;
             f.value = r.key;
-            f.set_mask(Schema::full_mask());
+            f.set_mask(probe_mask());
             f.priority = static_cast<std::uint16_t>(record_priority);
             f.idle_timeout = store_learn::idle_timeout;
             f.hard_timeout = store_learn::hard_timeout;
@@ -1045,7 +1058,7 @@ class flow_table {
             const std::uint32_t id = f.id;
             materialize(rid, f);
             f.id = id;
-            index_.replace(f.value, id, key_of{this});
+            learn_index().replace(f.value, id, key_of{this});
             ++index_epoch_;
             schedule(f);
             if (shadowed_)
@@ -1062,7 +1075,7 @@ class flow_table {
     // slab (a general flow with this key is coming, or is looked for).
     void promote_key(const key_type& value) {
         if constexpr (store_mode) {
-            const std::uint32_t id = index_.find(value, key_of{this});
+            const std::uint32_t id = learn_index().find(value, key_of{this});
             if (is_record(id)) promote(id & ~record_bit);
         }
     }
@@ -1074,7 +1087,7 @@ class flow_table {
                 return;
             }
             if (why == removal_reason::evicted) ++stats_.evicted;
-            index_.erase(store_.at(rid).key, key_of{this});
+            learn_index().erase(store_.at(rid).key, key_of{this});
             ++index_epoch_;
             ++changes_;
             store_.release(rid);
@@ -1090,6 +1103,13 @@ class flow_table {
     }
 
     [[nodiscard]] flow_type* find(const key_type& packed) noexcept {
+        flow_type* f = as_flow(find_id(packed));
+        if constexpr (exact_mode) f = better_of(f, catch_all());
+        return f;
+    }
+    // The index id of the best flow or record for `packed`, catch-alls
+    // aside, or npos.
+    [[nodiscard]] std::uint32_t find_id(const key_type& packed) const noexcept {
         std::uint32_t id;
         if constexpr (exact_mode)
             id = index_.find(packed, key_of{this});
@@ -1098,12 +1118,10 @@ class flow_table {
         if constexpr (side_mode) {
             if (side_.size() != 0 && (id == npos || at(id).priority < side_max_priority_)) {
                 const std::uint32_t s = side_.find(packed & side_mask_, key_of{this});
-                if (s != npos && (id == npos || at(s).priority > at(id).priority)) id = s;
+                if (s != npos && (id == npos || priority_of(s) > at(id).priority)) id = s;
             }
         }
-        flow_type* f = as_flow(id);
-        if constexpr (exact_mode) f = better_of(f, catch_all());
-        return f;
+        return id;
     }
 
     // The side index's answers for a burst, merged into the tuple space's.
@@ -1114,7 +1132,7 @@ class flow_table {
         for (std::size_t i = 0; i < m; ++i) keys[i] = packed[i] & side_mask_;
         side_.find_burst(keys, m, found, key_of{this}, prefetch_key{this});
         for (std::size_t i = 0; i < m; ++i)
-            if (found[i] != npos && (ids[i] == npos || at(found[i]).priority > at(ids[i]).priority)) ids[i] = found[i];
+            if (found[i] != npos && (ids[i] == npos || priority_of(found[i]) > at(ids[i]).priority)) ids[i] = found[i];
     }
 
     [[nodiscard]] static side_index_type make_side(const table_config& cfg) {
@@ -1124,6 +1142,10 @@ class flow_table {
             return {};
     }
     // The packed mask of lookup::tuple_space_exact<Bits...>: every listed bit.
+    template <class L, class... Bits>
+    [[nodiscard]] static key_type side_mask_of(lookup::exact_learned<L, Bits...>) {
+        return side_mask_of(lookup::tuple_space_exact<Bits...>{});
+    }
     template <class... Bits>
     [[nodiscard]] static key_type side_mask_of(lookup::tuple_space_exact<Bits...>) {
         static_assert((field_type<Bits> && ...), "lookup::tuple_space_exact<...> lists fields or bits of fields");
@@ -1247,7 +1269,7 @@ class flow_table {
         if constexpr (store_mode) {
             if (store_.size() == 0 || !cookie.matches(store_.cookie())) return picked;
             store_.for_each_id([&](std::uint32_t rid) {
-                if (m.covers(Schema::unpack(store_.at(rid).key, Schema::full_mask()))) picked.push_back(rid);
+                if (m.covers(Schema::unpack(store_.at(rid).key, probe_mask()))) picked.push_back(rid);
             });
         }
         return picked;
@@ -1453,6 +1475,18 @@ class flow_table {
     // without changing anything.
     template <class Skip>
     [[nodiscard]] flow_type* find_unless(const key_type& packed, Skip&& skip) noexcept {
+        flow_type* f = as_flow(find_id_unless(packed, skip));
+        if constexpr (exact_mode)
+            for (const std::uint32_t c : catch_alls_)
+                if (!skip(c)) {
+                    f = better_of(f, &at(c));
+                    break;
+                }
+        return f;
+    }
+    // find_id() without the flows `skip` names.
+    template <class Skip>
+    [[nodiscard]] std::uint32_t find_id_unless(const key_type& packed, Skip& skip) const noexcept {
         std::uint32_t id;
         if constexpr (exact_mode)
             id = chain_unless(index_, packed, skip);
@@ -1461,17 +1495,10 @@ class flow_table {
         if constexpr (side_mode) {
             if (side_.size() != 0) {
                 const std::uint32_t s = chain_unless(side_, packed & side_mask_, skip);
-                if (s != npos && (id == npos || at(s).priority > at(id).priority)) id = s;
+                if (s != npos && (id == npos || priority_of(s) > at(id).priority)) id = s;
             }
         }
-        flow_type* f = as_flow(id);
-        if constexpr (exact_mode)
-            for (const std::uint32_t c : catch_alls_)
-                if (!skip(c)) {
-                    f = better_of(f, &at(c));
-                    break;
-                }
-        return f;
+        return id;
     }
     template <class Index, class Skip>
     [[nodiscard]] std::uint32_t chain_unless(const Index& idx, const key_type& value, Skip& skip) const noexcept {
