@@ -744,3 +744,25 @@ TEST(learn, install_burst_agrees_in_evicting_and_limited_tables) {
 }
 
 } // namespace
+
+// limit=N counts the flows that carry the learn's cookie now. A flow that
+// another learn (with another cookie) took over no longer counts, even
+// though the table holds the same flows: its limit must see that. (The
+// count was cached on the table's flow set alone, and the learn refused.)
+TEST(learn, a_limit_stops_counting_a_flow_another_learn_took_over) {
+    using table_20 = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>;
+    fp::flow_table<table_20::schema_type, table_20::allowed_type> t(fp::table_config{100}, 20);
+    fp::neutron::learn_ucast limited, other;
+    limited.cookie = 5;
+    limited.limit = 2;
+    const fp::flow_key a = from_tunnel(tun_a, 0x020000000001ULL, vm_local);
+    const fp::flow_key b = from_tunnel(tun_a, 0x020000000002ULL, vm_local);
+    const fp::flow_key c = from_tunnel(tun_a, 0x020000000003ULL, vm_local);
+    EXPECT_EQ(limited.install(t, a, 0), fp::learn_result::added);
+    EXPECT_EQ(limited.install(t, b, 0), fp::learn_result::added);
+    EXPECT_EQ(limited.install(t, c, 0), fp::learn_result::refused_limit); // 2 flows with cookie 5
+    EXPECT_EQ(other.install(t, a, s), fp::learn_result::modified);        // a's flow now has cookie 0
+    EXPECT_EQ(limited.install(t, c, 2 * s), fp::learn_result::added);     // 1 flow with cookie 5: room for c
+    EXPECT_EQ(limited.install(t, a, 3 * s), fp::learn_result::refused_limit);
+    EXPECT_EQ(t.size(), 3u);
+}

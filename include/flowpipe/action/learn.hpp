@@ -249,7 +249,7 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
         }
         if (f->cookie != p.cookie) {
             f->cookie = p.cookie;
-            st.cache.table = nullptr;
+            t.note_cookie_changed(); // every learn's limit count of this table is stale (not only this one's)
         }
         f->modified_ms = now;
         ++st.stats.modified;

@@ -862,9 +862,11 @@ class flow_table {
         }
     }
 
-    // Counts every flow added to or removed from the table: equal values mean
-    // the same set of flows (learn's limit caches its per-cookie count on it).
+    // Counts every flow added to or removed from the table, and every cookie
+    // a learn changed: equal values mean the same set of flows with the same
+    // cookies (learn's limit caches its per-cookie count on it).
     [[nodiscard]] std::uint64_t changes() const noexcept { return changes_; }
+    void note_cookie_changed() noexcept { ++changes_; }
 
     // Calls f(flow) for every flow, in no particular order. (Store mode:
     // a record's flow is a copy, made for the call: changing it changes
