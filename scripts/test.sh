@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine, builds flowpipe (the `release` preset) and runs
 # every test, then the parsers' tests (frames, tunnel headers, pcap files,
-# flow text), burst output's and the table versions' (own_learn: kept slots
-# that running actions point into) again under the sanitizers (`asan` preset).
+# flow text), burst output's, the table versions' (own_learn: kept slots
+# that running actions point into) and the learned-flow store's (records
+# handed out by address) again under the sanitizers (`asan` preset).
 # Idempotent: a second run only rebuilds what changed.
 #   bash scripts/test.sh
 # Environment: JOBS (build parallelism, default nproc), TEST_JOBS (default 2).
@@ -25,7 +26,7 @@ ctest --test-dir "$build" --output-on-failure -j "${TEST_JOBS:-2}"
 # fails here (it caught the fast path reading a TCP header's data offset past
 # the end of a short frame).
 asan=build/asan
-asan_tests=(proto_parse_test core_extract_test core_rewrite_test io_pcap_test io_tunnel_test ofctl_parse_test pipeline_burst_output_test pipeline_own_learn_test)
+asan_tests=(proto_parse_test core_extract_test core_rewrite_test io_pcap_test io_tunnel_test ofctl_parse_test pipeline_burst_output_test pipeline_own_learn_test pipeline_learned_store_pipeline_test)
 cmake --preset asan >/dev/null
 cmake --build "$asan" -j "$jobs" --target "${asan_tests[@]}"
 for t in "${asan_tests[@]}"; do

@@ -68,7 +68,9 @@ static_assert(std::is_same_v<learn_limited::flow_actions, nt::learned_ucast_acti
 using hairpin_actions = fp::action_list<nt::learn_ucast, resubmit_to<nt::ucast_to_tun>>;
 using limited_actions = fp::action_list<learn_limited, output>;
 
-template <class Lookup>
+// (Table20: table 20's schema; the agent's br_tun matches vlan_tci masked
+// and keeps the learned flows in an exact side index.)
+template <class Lookup, class Table20 = fp::schema<fp::exact<f::vlan_tci::bits<0, 11>>, fp::exact<f::eth_dst>>>
 using br_tun_with = fp::pipeline<
     fp::table<
         nt::local_switching, fp::schema<fp::exact<f::in_port>>,
@@ -84,7 +86,7 @@ using br_tun_with = fp::pipeline<
     fp::table<nt::learn_from_tun, fp::schema<fp::exact<f::in_port>>,
               fp::allowed<fp::action_list<output>, nt::learn_from_tun_actions, hairpin_actions, limited_actions>>,
     fp::table<
-        nt::ucast_to_tun, fp::schema<fp::exact<f::vlan_tci::bits<0, 11>>, fp::exact<f::eth_dst>>,
+        nt::ucast_to_tun, Table20,
         fp::allowed<nt::to_tunnel_actions, fp::action_list<resubmit_to<nt::flood_to_tun>>, nt::learned_ucast_actions>,
         Lookup>,
     fp::table<nt::arp_responder,
@@ -457,9 +459,9 @@ void prefill(P& p, std::size_t n, std::int64_t now) {
     }
 }
 
-template <class Store>
+template <class Store, class Plain>
 void run_both(const setup& s, std::uint64_t seed, int steps, totals& tot) {
-    auto plain = make<plain_pipeline>(s);
+    auto plain = make<Plain>(s);
     auto store = make<Store>(s);
     std::mt19937_64 rng(seed);
     std::int64_t now = 1000 * second + static_cast<std::int64_t>(rng() % 1000);
@@ -551,12 +553,12 @@ void run_both(const setup& s, std::uint64_t seed, int steps, totals& tot) {
     tot.rebased += store->template table<20>().store().stats().rebased;
 }
 
-template <class Store>
+template <class Store, class Plain = plain_pipeline>
 totals run_seeds(const setup& s, std::uint64_t first, std::uint64_t seeds, int steps, const char* name) {
     totals tot;
     const auto t0 = std::chrono::steady_clock::now();
     for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
-        run_both<Store>(s, seed, steps, tot);
+        run_both<Store, Plain>(s, seed, steps, tot);
         if (::testing::Test::HasFailure()) return tot;
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -613,6 +615,13 @@ totals run_seeds(const setup& s, std::uint64_t first, std::uint64_t seeds, int s
 using store_ucast = br_tun_with<store_lookup<nt::learn_ucast>>;
 using store_limited = br_tun_with<store_lookup<learn_limited>>;
 
+// The agent's table 20 (neutron::br_tun): vlan_tci masked, the learned
+// flows' mask in an exact side index, as flows or as records.
+using masked_20 = fp::schema<fp::masked<f::vlan_tci>, fp::exact<f::eth_dst>>;
+using side_plain = br_tun_with<fp::lookup::tuple_space_exact<f::vlan_tci::bits<0, 11>, f::eth_dst>, masked_20>;
+template <class L>
+using side_store = br_tun_with<fp::lookup::exact_learned<L, f::vlan_tci::bits<0, 11>, f::eth_dst>, masked_20>;
+
 } // namespace
 
 TEST(learned_store_pipeline, the_store_of_neutrons_learn_is_the_plain_table) {
@@ -641,4 +650,11 @@ TEST(learned_store_pipeline, staged_learns_into_a_big_table) {
                            "staged, flow cache");
     run_seeds<store_limited>(setup{.max_flows = 16384, .limit = 10, .prefill = 8300}, 421, 2, 200, "staged, limited");
     run_seeds<store_ucast>(setup{.max_flows = 16384, .defer_learns = false, .prefill = 8300}, 431, 2, 200, "immediate");
+}
+
+TEST(learned_store_pipeline, the_agents_masked_table_20_keeps_records_in_its_side_index) {
+    run_seeds<side_store<nt::learn_ucast>, side_plain>(setup{}, 501, 3, 250, "masked");
+    run_seeds<side_store<learn_limited>, side_plain>(setup{.limit = 12, .flow_cache = 256}, 511, 3, 250,
+                                                     "masked, limited, flow cache");
+    run_seeds<side_store<nt::learn_ucast>, side_plain>(setup{.max_flows = 24}, 521, 3, 250, "masked, small");
 }

@@ -1243,7 +1243,10 @@ class flow_table {
             return find_in_chain(index_, value, priority);
         } else {
             if constexpr (side_mode)
-                if (on_side(mask)) return find_in_chain(side_, value, priority);
+                if (on_side(mask)) {
+                    promote_key(value);
+                    return find_in_chain(side_, value, priority);
+                }
             return index_.find_rule(value, mask, priority);
         }
     }
