@@ -29,7 +29,10 @@ asan=build/asan
 asan_tests=(proto_parse_test core_extract_test core_rewrite_test io_pcap_test io_tunnel_test ofctl_parse_test pipeline_burst_output_test pipeline_own_learn_test pipeline_learned_store_pipeline_test)
 cmake --preset asan >/dev/null
 cmake --build "$asan" -j "$jobs" --target "${asan_tests[@]}"
+# (The store's staged case prefills 8,300 MACs into two pipelines: 3 of the
+# 4 minutes it takes under the sanitizers, for paths the other cases run.)
+declare -A asan_filter=([pipeline_learned_store_pipeline_test]='-*staged_learns_into_a_big_table')
 for t in "${asan_tests[@]}"; do
   echo "== $t under AddressSanitizer + UndefinedBehaviorSanitizer"
-  "$asan/tests/$t" --gtest_brief=1
+  "$asan/tests/$t" --gtest_brief=1 --gtest_filter="${asan_filter[$t]:-*}"
 done
