@@ -718,7 +718,9 @@ int main(int argc, char** argv) {
     const auto per_round = flowpipe::bench::run_rounds(argc, argv, register_all, rounds);
     if (per_round.empty()) return 1;
 
-    std::printf("\nflowpipe table-20 memory per learned flow (N held, sized for N + F + 1), by part:\n");
+    std::printf("\nflowpipe table-20 memory per learned flow (N held, sized for N + F + 1), by part (learned flows "
+                "are %zu-byte records, lookup::exact_learned; a general flow, as the catch-all, is the slab's):\n",
+                sizeof(table20::record));
     std::printf("  sizeof(flow) %zu bytes: value %zu (+ mask %zu only in masked schemas) + priority 2 + cookie 8 + "
                 "timeouts 4 + created/modified/used 24"
                 " + n_packets/n_bytes 16 + actions variant %zu + id/next_same_key/timer links 16 + live/catch-all 2 + "
@@ -730,7 +732,8 @@ int main(int argc, char** argv) {
         if (!per_round[0].count(row) && !per_round[0].count("flowpipe_learn_add/flows:" + std::to_string(flows)))
             continue;
         const fp_memory m = flowpipe_memory(static_cast<std::size_t>(flows));
-        std::printf("  %7lld flows: flow slab %.1f + exact index %.1f + timer wheel %.1f = %.1f bytes/flow\n",
+        std::printf("  %7lld flows: records and flow slab %.1f + exact index %.1f + slab timer wheel %.1f = %.1f "
+                    "bytes/flow\n",
                     static_cast<long long>(flows), m.flow, m.index, m.timers, m.total);
     }
 
@@ -742,11 +745,9 @@ int main(int argc, char** argv) {
             !per_round[0].count("flowpipe_learn_add_agent/flows:" + n))
             continue;
         const fp_memory m = flowpipe_memory<br_tun_agent>(static_cast<std::size_t>(flows));
-        std::printf("  %7lld flows: flow slab %.1f (sizeof(flow) %zu) + tuple space and exact side index %.1f + timer "
-                    "wheel %.1f = "
-                    "%.1f bytes/flow\n",
-                    static_cast<long long>(flows), m.flow, sizeof(table20_of<br_tun_agent>::flow_type), m.index,
-                    m.timers, m.total);
+        std::printf("  %7lld flows: records and flow slab %.1f + tuple space and exact side index %.1f + slab timer "
+                    "wheel %.1f = %.1f bytes/flow\n",
+                    static_cast<long long>(flows), m.flow, m.index, m.timers, m.total);
     }
 
     std::printf("\nMedian over %d round(s): learns/s (M) and the per-round ratio flowpipe/SWX learner\n", rounds);

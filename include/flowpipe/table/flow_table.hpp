@@ -335,6 +335,8 @@ class flow_table {
                 index_.find_burst(packed, m, ids);
             if constexpr (side_mode) side_find_burst(packed, m, ids);
             for (std::size_t i = 0; i < m; ++i) {
+                if constexpr (store_mode) // (a record an earlier packet's key promoted: find its flow)
+                    if (is_record(ids[i]) && !store_.at(ids[i] & ~record_bit).live()) ids[i] = find_id(packed[i]);
                 flow_type* f = as_flow(ids[i]);
                 if constexpr (exact_mode) f = better_of(f, catch_all());
                 out[base + i] = f;

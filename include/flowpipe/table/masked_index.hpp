@@ -111,11 +111,11 @@ class masked_index {
     // find_burst() works on chunks of this many packets at a time.
     static constexpr std::size_t burst_chunk = 64;
 
-    // Rule nodes are indexed by 32 bits, npos excluded.
-    explicit masked_index(std::size_t capacity) : capacity_(std::min<std::size_t>(capacity, npos - 1)) {
-        nodes_.resize(capacity_);
-        clear();
-    }
+    // Rule nodes are indexed by 32 bits, npos excluded. They are made as
+    // rules come (doubling), up to `capacity`: a table sized for a million
+    // flows whose bulk sits elsewhere (lookup::tuple_space_exact) holds
+    // only the few here.
+    explicit masked_index(std::size_t capacity) : capacity_(std::min<std::size_t>(capacity, npos - 1)) { clear(); }
 
     masked_index(const masked_index&) = delete;
     masked_index& operator=(const masked_index&) = delete;
@@ -130,6 +130,7 @@ class masked_index {
     // subtable's max priority changes.
     bool insert(const key_type& value, const key_type& mask, std::int32_t priority, std::uint32_t id) {
         if (size_ >= capacity_) return false;
+        if (free_head_ == npos) grow_nodes(); // (may throw: before anything changed)
         subtable* st = find_subtable(mask);
         if (st == nullptr) st = create_subtable(mask);
         // May allocate (a rebuild) and so throw: before any rule node is taken.
@@ -290,9 +291,9 @@ class masked_index {
         order_.clear();
         by_mask_.clear();
         size_ = 0;
-        for (std::size_t i = 0; i < capacity_; ++i)
-            nodes_[i].next = i + 1 < capacity_ ? static_cast<std::uint32_t>(i + 1) : npos;
-        free_head_ = capacity_ > 0 ? 0 : npos;
+        const std::size_t n = nodes_.size();
+        for (std::size_t i = 0; i < n; ++i) nodes_[i].next = i + 1 < n ? static_cast<std::uint32_t>(i + 1) : npos;
+        free_head_ = n > 0 ? 0 : npos;
     }
 
     // The subtables' masks in search order, with their max priority (tests, tracing).
@@ -302,6 +303,15 @@ class masked_index {
     }
 
   private:
+    // Makes more free rule nodes: twice as many (16 at first), up to capacity.
+    void grow_nodes() {
+        const std::size_t old = nodes_.size();
+        const std::size_t n = std::min(capacity_, std::max<std::size_t>(16, 2 * old));
+        nodes_.resize(n);
+        for (std::size_t i = old; i < n; ++i) nodes_[i].next = i + 1 < n ? static_cast<std::uint32_t>(i + 1) : npos;
+        free_head_ = static_cast<std::uint32_t>(old);
+    }
+
     struct rule_node {
         std::int32_t priority = 0;
         std::uint32_t id = 0;
