@@ -766,3 +766,30 @@ TEST(learn, a_limit_stops_counting_a_flow_another_learn_took_over) {
     EXPECT_EQ(limited.install(t, a, 3 * s), fp::learn_result::refused_limit);
     EXPECT_EQ(t.size(), 3u);
 }
+
+// br_tun_core's table 20 keeps learned flows as records; its public lookups
+// return flows, so a record they find becomes an ordinary flow, once, even
+// when a burst looks its key up twice.
+TEST(learn, a_burst_lookup_of_a_learned_key_twice_finds_one_flow) {
+    br_tun p;
+    auto& t = p.table<20>();
+    fp::neutron::learn_ucast l;
+    fp::flow_key k = from_tunnel(tun_a, 0x020000000009ULL, vm_local);
+    k.vlan_tci = 0x1000 | lvid; // (table 4's mod_vlan_vid)
+    ASSERT_EQ(l.install(t, k, 0), fp::learn_result::added);
+    ASSERT_EQ(t.store().size(), 1u);
+    fp::flow_key lookup{};
+    lookup.vlan_tci = 0x1000 | lvid;
+    lookup.eth_dst = 0x020000000009ULL;
+    const fp::flow_key* keys[] = {&lookup, &lookup};
+    std::remove_reference_t<decltype(t)>::flow_type* out[2];
+    t.lookup_burst(keys, 2, out);
+    ASSERT_NE(out[0], nullptr);
+    EXPECT_EQ(out[0], out[1]);
+    EXPECT_EQ(t.size(), 1u);
+    EXPECT_EQ(t.store().size(), 0u);
+    EXPECT_EQ(out[0]->priority, 1);
+    EXPECT_EQ(out[0]->hard_timeout, 300);
+    EXPECT_EQ(l.install(t, k, s), fp::learn_result::refreshed); // the flow, as the record was
+    EXPECT_EQ(out[0]->modified_ms, s);
+}
