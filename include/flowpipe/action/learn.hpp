@@ -1000,8 +1000,9 @@ struct learn {
 
     // install() through a probe of the learned key (exact target tables).
     template <class Table>
-    learn_result install_probed(Table& t, typename Table::learn_probe& probe, const typename Table::key_type& value,
-                                const flow_key& k, std::int64_t now) const {
+    [[gnu::always_inline]] learn_result install_probed(Table& t, typename Table::learn_probe& probe,
+                                                       const typename Table::key_type& value, const flow_key& k,
+                                                       std::int64_t now) const {
         return install_acts(t, probe, value, build_actions(k), now);
     }
     // The same for a built action list (a staged learn's).
