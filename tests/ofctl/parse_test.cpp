@@ -705,3 +705,33 @@ TEST(OfctlInstall, TypedTableRefusalsSayWhatAndWhere) {
     EXPECT_EQ(e.error().message, "no such table");
     EXPECT_EQ(p.table<20>().size(), 1u); // nothing half-installed
 }
+
+// Cookies as ovs-ofctl 3.1 reads them (str_to_u64: C's strtoull, base 0);
+// every value here was run through `ovs-ofctl parse-flow` first.
+TEST(OfctlParse, CookiesAsOpenVswitchReadsThem) {
+    const std::pair<const char*, std::uint64_t> taken[] = {
+        {"010", 8},
+        {"00", 0},
+        {"+5", 5},
+        {"-2", 0xfffffffffffffffeULL},
+        {"0X1f", 0x1f},
+        {"0x00000000000000000001", 1},
+        {"18446744073709551615", ~std::uint64_t{0}},
+        {"-18446744073709551615", 1},
+    };
+    for (const auto& [text, value] : taken) {
+        const auto f = parse_flow_mod(flow_command::add, std::string("cookie=") + text + ",actions=drop");
+        ASSERT_TRUE(f) << text;
+        EXPECT_EQ(f->cookie, value) << text;
+    }
+    for (const char* text : {"08", "0x", "18446744073709551616", "-18446744073709551616", "1-", "0x1g"})
+        EXPECT_FALSE(parse_flow_mod(flow_command::add, std::string("cookie=") + text + ",actions=drop")) << text;
+    // So do a learn's cookie and a filter's mask (`-1` is every bit).
+    const auto l = parse_flow_mod(flow_command::add, "actions=learn(table=1,cookie=010,NXM_OF_ETH_DST[])");
+    ASSERT_TRUE(l);
+    EXPECT_EQ(std::get<actions::generic_learn>(l->actions.list.at(0)).d->cookie, 8u);
+    const auto d = parse_flow_mod(flow_command::remove, "table=20,cookie=0x5/-1");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->cookie, 5u);
+    EXPECT_EQ(d->cookie_mask, ~std::uint64_t{0});
+}

@@ -823,8 +823,9 @@ inline std::optional<parse_error> act_learn(const action_args& a, generic_action
              : t.key == "fin_idle_timeout" ? d.fin_idle_timeout
                                            : d.fin_hard_timeout) = v;
         } else if (t.key == "cookie") {
-            if (auto e = number(~std::uint64_t{0})) return e;
-            d.cookie = n;
+            const auto c = parse_c_u64(t.value); // (as ovs-ofctl: 010 is 8, -1 every bit)
+            if (!t.has_value || !c) return parse_error{"learn: cookie: bad value " + quoted(t.value), t.value_col};
+            d.cookie = *c;
         } else if (t.key == "limit") {
             if (auto e = number(0xffffffffu)) return e;
             d.limit = static_cast<std::uint32_t>(n);
@@ -1193,16 +1194,16 @@ inline void set_protocol(match& m, const protocol& p) {
             if (!t.has_value) return parse_error{"cookie: missing value", t.key_col};
             const std::size_t slash = t.value.find('/');
             const std::string_view v = t.value.substr(0, slash);
-            const auto c = parse_uint(v);
-            if (!c || *c > ~std::uint64_t{0}) return parse_error{"cookie: bad value " + quoted(v), t.value_col};
-            fm.cookie = static_cast<std::uint64_t>(*c);
+            const auto c = parse_c_u64(v); // (as ovs-ofctl: 010 is 8, -1 every bit)
+            if (!c) return parse_error{"cookie: bad value " + quoted(v), t.value_col};
+            fm.cookie = *c;
             if (slash != std::string_view::npos) {
                 if (adding) return parse_error{"flow additions cannot use a cookie mask", t.value_col + slash};
-                const auto cm = parse_uint(t.value.substr(slash + 1));
-                if (!cm || *cm > ~std::uint64_t{0})
+                const auto cm = parse_c_u64(t.value.substr(slash + 1));
+                if (!cm)
                     return parse_error{"cookie: bad mask " + quoted(t.value.substr(slash + 1)),
                                        t.value_col + slash + 1};
-                fm.cookie_mask = static_cast<std::uint64_t>(*cm);
+                fm.cookie_mask = *cm;
             } else if (!adding) {
                 // mod/del: a cookie without a mask selects nothing by cookie
                 // (Open vSwitch: only the "new cookie" of a modify).

@@ -62,6 +62,35 @@ namespace detail {
 } // namespace detail
 
 // A decimal or 0x-prefixed hexadecimal unsigned integer of up to 128 bits.
+// A number as C's strtoull(s, .., 0) reads it, which is how ovs-ofctl reads
+// cookies (str_to_u64): an optional sign, then hex after 0x, octal after a
+// leading 0, else decimal (`010` is 8); a '-' negates modulo 2^64 (`-1` is
+// every bit); a value past 2^64 - 1, or anything after the digits, is
+// refused.
+[[nodiscard]] inline std::optional<std::uint64_t> parse_c_u64(std::string_view s) noexcept {
+    bool negative = false;
+    if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+        negative = s[0] == '-';
+        s.remove_prefix(1);
+    }
+    unsigned base = 10;
+    if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s.remove_prefix(2);
+    } else if (!s.empty() && s[0] == '0') {
+        base = 8;
+    }
+    if (s.empty()) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : s) {
+        const int d = base == 16 ? detail::hex_digit(c) : (c >= '0' && c < static_cast<char>('0' + base)) ? c - '0' : -1;
+        if (d < 0) return std::nullopt;
+        if (v > (~std::uint64_t{0} - static_cast<unsigned>(d)) / base) return std::nullopt;
+        v = v * base + static_cast<unsigned>(d);
+    }
+    return negative ? std::uint64_t{0} - v : v;
+}
+
 [[nodiscard]] inline std::optional<uint128> parse_uint(std::string_view s) noexcept {
     if (s.empty()) return std::nullopt;
     uint128 v = 0;
