@@ -208,6 +208,19 @@ bool learn_under_limit(Table& t, const learn_params& p, learn_limit_cache& c) {
     return c.count < p.limit;
 }
 
+// A learn added its flow (the table's changes() was `before`): the limit
+// count follows when exactly one flow, with this cookie, came.
+template <class Table>
+learn_result learned_added(Table& t, const learn_params& p, learn_state& st, std::uint64_t before) {
+    learn_limit_cache& c = st.cache;
+    if (c.table == &t && c.cookie == p.cookie && c.changes == before && t.changes() == before + 1) {
+        ++c.count;
+        c.changes = t.changes();
+    }
+    ++st.stats.added;
+    return learn_result::added;
+}
+
 // The strict modify that every learn is. `find` returns the flow with the
 // learned match and priority or nullptr; `add` installs a new one.
 template <class Table, class Actions, class Find, class Add>
@@ -265,13 +278,7 @@ learn_result install_learned(Table& t, const learn_params& p, Actions&& acts, st
         ++st.stats.failed;
         return learn_result::failed;
     }
-    learn_limit_cache& c = st.cache;
-    if (c.table == &t && c.cookie == p.cookie && c.changes == before && t.changes() == before + 1) {
-        ++c.count; // exactly one flow added, with this cookie
-        c.changes = t.changes();
-    }
-    ++st.stats.added;
-    return learn_result::added;
+    return learned_added(t, p, st, before);
 }
 
 // install_learned into a table that keeps this learn's flows as records
@@ -314,13 +321,7 @@ template <class Table, class Actions, class General>
     }
     const std::uint64_t before = t.changes();
     if (!t.add_record(probe, value, v, fit, p.cookie, now)) return general(std::forward<Actions>(acts));
-    learn_limit_cache& c = st.cache;
-    if (c.table == &t && c.cookie == p.cookie && c.changes == before && t.changes() == before + 1) {
-        ++c.count; // exactly one flow added, with this cookie
-        c.changes = t.changes();
-    }
-    ++st.stats.added;
-    return learn_result::added;
+    return learned_added(t, p, st, before);
 }
 
 // Learns staged per burst (the engine's deferral, see "Deferred installs"
