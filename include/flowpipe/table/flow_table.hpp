@@ -1479,7 +1479,8 @@ class flow_table {
         return true;
     }
     // find() without the flows `skip` names (those the walk added), and
-    // without changing anything.
+    // without changing anything. (Not for store mode, whose walks look up
+    // through lookup_ref_as_walk_began: as_flow would promote.)
     template <class Skip>
     [[nodiscard]] flow_type* find_unless(const key_type& packed, Skip&& skip) noexcept {
         flow_type* f = as_flow(find_id_unless(packed, skip));
