@@ -317,14 +317,9 @@ fp::flow_key random_frame(std::mt19937_64& rng, std::size_t macs) {
         default: k.eth_dst = remote_mac(rng() % macs);
         }
     }
-    k.eth_type = 0x0800;
-    k.nw_src = 0x0a000001;
-    k.nw_dst = 0x0a000002;
-    k.nw_proto = 17;
-    k.nw_ttl = 64;
-    k.tp_src = 1234;
-    k.tp_dst = 4789;
-    return k;
+    fp::flow_key f = fp::test::eth(k.in_port, k.eth_src, k.eth_dst, k.vlan_tci); // an IPv4/UDP frame
+    f.tun_id = k.tun_id;
+    return f;
 }
 
 // Kinds of flow mods, counted per kind (those that did something on the

@@ -83,7 +83,9 @@ namespace detail {
     if (s.empty()) return std::nullopt;
     std::uint64_t v = 0;
     for (char c : s) {
-        const int d = base == 16 ? detail::hex_digit(c) : (c >= '0' && c < static_cast<char>('0' + base)) ? c - '0' : -1;
+        const int d = base == 16                                        ? detail::hex_digit(c)
+                      : (c >= '0' && c < static_cast<char>('0' + base)) ? c - '0'
+                                                                        : -1;
         if (d < 0) return std::nullopt;
         if (v > (~std::uint64_t{0} - static_cast<unsigned>(d)) / base) return std::nullopt;
         v = v * base + static_cast<unsigned>(d);

@@ -214,7 +214,7 @@ class learned_store {
     }
     // The actions a record's flow runs.
     [[nodiscard]] flow_actions actions_of(const record& r) const noexcept {
-        flow_actions acts = Learn::build_actions(flow_key{}); // the constants (load_const, fin_timeout)
+        flow_actions acts = constants_; // (a copy: no flow_key to build them from per packet)
         [&]<class... S>(detail::type_list<S...>) {
             constexpr std::size_t first = std::tuple_size_v<decltype(acts.actions)> - sizeof...(S);
             [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -508,6 +508,9 @@ class learned_store {
         }
         return n;
     }
+
+    // The learned list with its constants (load_const, fin_timeout) in place.
+    static inline const flow_actions constants_ = Learn::build_actions(flow_key{});
 
     std::size_t cap_;
     std::uint64_t cookie_ = 0;
