@@ -25,6 +25,10 @@
 //                                  then add, on the same keys (16 bytes:
 //                                  VLAN + MAC, zero padded)
 //   swx_learner_rearm/flows:N      lookup (hit) then rearm
+//   absl_learn_{add,refresh}/flows:N  Abseil's flat_hash_map doing the
+//                                  same learns (for scale: a key to its
+//                                  values and a time, nothing else), its 32
+//                                  keys prefetched first
 //   flowpipe_br_tun_learn/flows:N  whole frames from a tunnel through the
 //                                  typed br-tun pipeline (parse, tables 0, 4,
 //                                  10, output): packets/s that re-learn
@@ -67,6 +71,10 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#if FLOWPIPE_HAVE_ABSL
+#include <absl/container/flat_hash_map.h>
+#endif
 
 #if FLOWPIPE_HAVE_DPDK
 #include <rte_cycles.h>
@@ -128,6 +136,15 @@ struct loop_clock {
         return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
     }
 };
+
+// The next burst's position in a stream of n keys (n a multiple of the
+// burst, as every size here: a burst never wraps). Not a modulo: a
+// division per key cost every row here 3-4 ns a learn.
+static_assert(1024 % burst == 0, "the sizes are multiples of the burst");
+std::size_t next_burst(std::size_t pos, std::size_t n) {
+    pos += burst;
+    return pos == n ? 0 : pos;
+}
 
 void set_counters(benchmark::State& state, double ns, double bytes_per_flow) {
     const double n = static_cast<double>(state.iterations()) * burst;
@@ -234,10 +251,10 @@ void bm_flowpipe_refresh(benchmark::State& state) {
     std::int64_t now = 1;
     const loop_clock clock;
     for (auto _ : state) {
-        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[(pos + i) % stream.size()];
+        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[pos + i];
         for (std::size_t i = 0; i < burst; ++i)
             refreshed += s.learn.install(t, keys[i], now) == fp::learn_result::refreshed;
-        pos = (pos + burst) % stream.size();
+        pos = next_burst(pos, stream.size());
         ++now;
     }
     const double ns = clock.ns();
@@ -295,10 +312,10 @@ void bm_flowpipe_refresh_burst(benchmark::State& state) {
     std::int64_t now = 1;
     const loop_clock clock;
     for (auto _ : state) {
-        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[(pos + i) % stream.size()];
+        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[pos + i];
         s.learn.install_burst(t, ptrs.data(), burst, now, res);
         for (std::size_t i = 0; i < burst; ++i) refreshed += res[i] == fp::learn_result::refreshed;
-        pos = (pos + burst) % stream.size();
+        pos = next_burst(pos, stream.size());
         ++now;
     }
     const double ns = clock.ns();
@@ -370,14 +387,14 @@ void bm_flowpipe_pipeline(benchmark::State& state) {
     const loop_clock clock;
     for (auto _ : state) {
         for (std::size_t i = 0; i < burst; ++i) {
-            fp::flow_key k = packet_key(stream[(pos + i) % stream.size()]);
+            fp::flow_key k = packet_key(stream[pos + i]);
             k.vlan_tci = 0;
             k.nw_ttl = 64;
             const std::size_t len = fp::compose_frame(k, std::span<std::uint8_t>(bufs[i].data() + 32, 96));
             pkts[i] = fp::packet{bufs[i].data() + 32, static_cast<std::uint32_t>(len), 32, tun_port, 0, seg, 0, 0};
         }
         p.run(pkts, now++, out);
-        pos = (pos + burst) % stream.size();
+        pos = next_burst(pos, stream.size());
     }
     const double ns = clock.ns();
     if (out.on_port(patch_int).size() != burst) state.SkipWithError("frames did not reach patch-int");
@@ -605,14 +622,14 @@ void bm_swx_rearm(benchmark::State& state) {
     std::uint64_t now = t0;
     const loop_clock clock;
     for (auto _ : state) {
-        for (std::size_t i = 0; i < burst; ++i) keys[i] = swx_key_of(stream[(pos + i) % stream.size()]);
+        for (std::size_t i = 0; i < burst; ++i) keys[i] = swx_key_of(stream[pos + i]);
         swx_burst(s, keys.data(), now, hits, [&](std::size_t i, int hit) {
             if (hit) {
                 rte_swx_table_learner_rearm(s.table, s.mailboxes[i].get(), now);
                 ++rearmed;
             }
         });
-        pos = (pos + burst) % stream.size();
+        pos = next_burst(pos, stream.size());
         now += 1000;
     }
     const double ns = clock.ns();
@@ -668,6 +685,106 @@ void bm_swx_add(benchmark::State& state) {
 }
 #endif
 
+// ---------------------------------------------------------------------------
+// Abseil's flat_hash_map as a learner: a general-purpose hash map doing the
+// same learns, for scale (no timers, counters or OpenFlow semantics): the
+// key (VLAN and MAC in 64 bits) maps to the learned tun_id and port and the
+// time of the last learn. A burst prefetches its 32 keys' groups first
+// (flat_hash_map::prefetch), then learns them in order: a re-learn finds the
+// key, compares the values and moves the time; a new MAC is one try_emplace.
+// Reserved for N + F keys, so nothing rehashes while timed.
+
+#if FLOWPIPE_HAVE_ABSL
+struct absl_learned {
+    std::uint64_t tun_id;
+    std::uint32_t port;
+    std::uint32_t modified;
+};
+using absl_learner = absl::flat_hash_map<std::uint64_t, absl_learned>;
+
+std::uint64_t absl_key_of(std::uint64_t mac) { return (std::uint64_t{lvid} << 48) | mac; }
+
+absl_learner& absl_table(std::size_t flows) {
+    static std::map<std::size_t, std::unique_ptr<absl_learner>> cache;
+    auto& m = cache[flows];
+    if (!m) {
+        m = std::make_unique<absl_learner>();
+        m->reserve(flows + fresh_of(flows));
+        for (std::uint64_t mac : get_workload(flows).present)
+            m->try_emplace(absl_key_of(mac), absl_learned{seg, tun_port, 0});
+    }
+    return *m;
+}
+
+double absl_bytes_per_flow(const absl_learner& m, std::size_t flows) {
+    // A slot per capacity, plus a control byte each (and a group's worth of clones).
+    return static_cast<double>(m.capacity() * (sizeof(absl_learner::value_type) + 1)) / static_cast<double>(flows);
+}
+
+void bm_absl_refresh(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    absl_learner& m = absl_table(flows);
+    const auto& stream = get_workload(flows).present;
+    std::array<std::uint64_t, burst> keys;
+    std::size_t pos = 0, refreshed = 0;
+    std::uint32_t now = 1;
+    const loop_clock clock;
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < burst; ++i) {
+            keys[i] = absl_key_of(stream[pos + i]);
+            m.prefetch(keys[i]);
+        }
+        for (std::size_t i = 0; i < burst; ++i) {
+            const auto it = m.find(keys[i]);
+            if (it != m.end() && it->second.tun_id == seg && it->second.port == tun_port) {
+                it->second.modified = now;
+                ++refreshed;
+            }
+        }
+        pos = next_burst(pos, stream.size());
+        ++now;
+    }
+    const double ns = clock.ns();
+    if (refreshed != state.iterations() * burst) state.SkipWithError("a re-learn was not a refresh");
+    set_counters(state, ns, absl_bytes_per_flow(m, flows));
+}
+
+void bm_absl_add(benchmark::State& state) {
+    const std::size_t flows = static_cast<std::size_t>(state.range(0));
+    absl_learner& m = absl_table(flows);
+    const auto& fresh = get_workload(flows).fresh;
+    const std::vector<std::uint64_t> stream(fresh.begin(),
+                                            fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
+    std::array<std::uint64_t, burst> keys;
+    std::size_t pos = 0, added = 0;
+    double ns = 0;
+    auto undo = [&] { // back to the N present keys
+        for (std::size_t i = 0; i < pos; ++i) m.erase(absl_key_of(stream[i]));
+        pos = 0;
+    };
+    loop_clock clock;
+    for (auto _ : state) {
+        if (pos + burst > stream.size()) {
+            ns += clock.ns();
+            state.PauseTiming();
+            undo();
+            state.ResumeTiming();
+            clock = loop_clock{};
+        }
+        for (std::size_t i = 0; i < burst; ++i) {
+            keys[i] = absl_key_of(stream[pos + i]);
+            m.prefetch(keys[i]);
+        }
+        for (std::size_t i = 0; i < burst; ++i) added += m.try_emplace(keys[i], absl_learned{seg, tun_port, 1}).second;
+        pos += burst;
+    }
+    ns += clock.ns();
+    undo();
+    if (added != state.iterations() * burst) state.SkipWithError("a learn of a new MAC did not add");
+    set_counters(state, ns, absl_bytes_per_flow(m, flows));
+}
+#endif
+
 constexpr std::int64_t sizes[] = {1024, 65536, 1048576};
 
 void register_all() {
@@ -689,6 +806,10 @@ void register_all() {
             ->ArgName("flows");
 #if FLOWPIPE_HAVE_DPDK
         benchmark::RegisterBenchmark("swx_learner_rearm", bm_swx_rearm)->Arg(flows)->ArgName("flows");
+#endif
+#if FLOWPIPE_HAVE_ABSL
+        benchmark::RegisterBenchmark("absl_learn_add", bm_absl_add)->Arg(flows)->ArgName("flows");
+        benchmark::RegisterBenchmark("absl_learn_refresh", bm_absl_refresh)->Arg(flows)->ArgName("flows");
 #endif
         benchmark::RegisterBenchmark("flowpipe_br_tun_learn", bm_flowpipe_pipeline)->Arg(flows)->ArgName("flows");
         benchmark::RegisterBenchmark("flowpipe_learn_pipeline_add", bm_flowpipe_learn_pipeline<true, fp::no_hooks>)
@@ -779,6 +900,37 @@ int main(int argc, char** argv) {
         std::printf("%-10s %9.2f %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %9.2f %7.2f %7.2f\n", n.c_str(), median(fa),
                     median(fab), median(sa), median(ra), median(rab), median(fr), median(frb), median(sr), median(rr),
                     median(rrb));
+    }
+    std::printf(
+        "\nAbseil's flat_hash_map doing the same learns (a key to its values and a time; no timers, counters or "
+        "OpenFlow semantics), M learns/s, and the per-round ratios to it of flowpipe (per packet / burst) and "
+        "of the SWX learner\n");
+    std::printf("%-10s %9s %7s %7s %7s %9s %7s %7s %7s\n", "flows", "absl add", "fp", "fp/b", "swx", "absl refr", "fp",
+                "fp/b", "swx");
+    for (std::int64_t flows : sizes) {
+        const std::string n = std::to_string(flows);
+        std::vector<double> a, r, fa, fab, sa, fr, frb, sr;
+        for (const auto& m : per_round) {
+            auto get = [&](const std::string& name) {
+                const auto it = m.find(name + "/flows:" + n);
+                return it == m.end() ? 0.0 : it->second;
+            };
+            const double aa = get("absl_learn_add"), ar = get("absl_learn_refresh");
+            auto ratio = [](std::vector<double>& v, double x, double y) {
+                if (x > 0 && y > 0) v.push_back(x / y);
+            };
+            if (aa > 0) a.push_back(aa / 1e6);
+            if (ar > 0) r.push_back(ar / 1e6);
+            ratio(fa, get("flowpipe_learn_add"), aa);
+            ratio(fab, get("flowpipe_learn_add_burst"), aa);
+            ratio(sa, get("swx_learner_add"), aa);
+            ratio(fr, get("flowpipe_learn_refresh"), ar);
+            ratio(frb, get("flowpipe_learn_refresh_burst"), ar);
+            ratio(sr, get("swx_learner_rearm"), ar);
+        }
+        if (a.empty() && r.empty()) continue;
+        std::printf("%-10s %9.2f %7.2f %7.2f %7.2f %9.2f %7.2f %7.2f %7.2f\n", n.c_str(), median(a), median(fa),
+                    median(fab), median(sa), median(r), median(fr), median(frb), median(sr));
     }
     std::printf("\nThe same learns per packet into the agent's br_tun table 20 (masked), and the per-round ratio to "
                 "SWX\n");
