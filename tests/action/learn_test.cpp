@@ -690,6 +690,100 @@ TEST(learn, install_burst_in_a_big_table_agrees_with_packet_by_packet_installs) 
     EXPECT_EQ(a.table<20>().size(), b.table<20>().size());
 }
 
+// install_burst into a table that keeps the learn's flows as records
+// (br_tun_core's table 20) against install() packet by packet into the plain
+// exact table it stands for: bursts that add, re-learn, move MACs to another
+// tunnel or to a tun_id past 32 bits, learn one MAC twice in a burst, and
+// fill the table; with and without a limit; a small table and one past
+// staged_learn_threshold; the small table's clock moving on past the hard
+// timeout, with expiry. Every result, flow, time and counter the same. (The store takes
+// most learns on its fast path, from the key's home bucket; the rest go
+// through a full probe.)
+TEST(learn, install_burst_into_the_store_agrees_with_installs_into_a_plain_table) {
+    using L = fp::neutron::learn_ucast;
+    using table_20 = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>;
+    static_assert(table_20::store_mode);
+    using plain_20 = fp::flow_table<table_20::schema_type, table_20::allowed_type>;
+    for (const std::size_t size : {std::size_t{150}, L::staged_learn_threshold + 2000}) {
+        for (const bool limited : {false, true}) {
+            SCOPED_TRACE(testing::Message() << "size " << size << (limited ? ", limited" : ""));
+            const fp::table_config cfg{size, fp::overflow_policy::refuse};
+            table_20 a(cfg, 20);
+            plain_20 b(cfg, 20);
+            L la_, lb_;
+            if (limited) la_.limit = lb_.limit = static_cast<std::uint32_t>(size - size / 16);
+            std::mt19937_64 rng(size + limited);
+            const std::uint64_t macs = size + size / 4; // more than fit
+            auto key_of = [&](std::uint64_t mac) {
+                fp::flow_key k = from_tunnel(rng() % 2 ? tun_a : tun_b, 0x020000000000ULL | mac, vm_local);
+                if (rng() % 16 == 0) k.tun_id = (std::uint64_t{1} << 32) | seg; // spills
+                k.vlan_tci = static_cast<std::uint16_t>(0x1000 | (1 + rng() % 2));
+                return k;
+            };
+            if (size > L::staged_learn_threshold) // most of the table full before the bursts
+                for (std::uint64_t mac = 0; mac < size - 1000; ++mac) {
+                    const fp::flow_key k = key_of(mac);
+                    ASSERT_EQ(la_.install(a, k, 0), lb_.install(b, k, 0));
+                }
+            std::vector<fp::learn_result> ra, rb;
+            std::int64_t now = 0;
+            for (int round = 0; round < 300; ++round) {
+                std::vector<fp::flow_key> keys;
+                const std::size_t n = 1 + rng() % 40;
+                for (std::size_t i = 0; i < n; ++i) {
+                    fp::flow_key k = key_of(rng() % macs);
+                    if (i > 0 && rng() % 4 == 0) { // a MAC of this burst again, maybe moved
+                        const fp::flow_key& e = keys[rng() % i];
+                        k.eth_src = e.eth_src;
+                        k.vlan_tci = e.vlan_tci;
+                    }
+                    keys.push_back(k);
+                }
+                std::vector<const fp::flow_key*> ptrs;
+                for (const auto& k : keys) ptrs.push_back(&k);
+                std::vector<fp::learn_result> res(n);
+                // (The big table is to fill: its clock stays within the hard timeout.)
+                now += rng() % 4 == 0 ? (size > L::staged_learn_threshold ? s : 60 * s) : 1;
+                la_.install_burst(a, ptrs.data(), n, now, res.data());
+                for (std::size_t i = 0; i < n; ++i) {
+                    ra.push_back(res[i]);
+                    rb.push_back(lb_.install(b, keys[i], now));
+                }
+                if (round % 25 == 24) {
+                    EXPECT_EQ(a.expire(now), b.expire(now));
+                }
+            }
+            EXPECT_EQ(ra, rb);
+            for (const auto r : {fp::learn_result::added, fp::learn_result::refreshed, fp::learn_result::modified}) {
+                EXPECT_GT(std::count(ra.begin(), ra.end(), r), 0) << static_cast<int>(r);
+            }
+            // The table fills, or the limit refuses first.
+            EXPECT_EQ(!limited, std::count(ra.begin(), ra.end(), fp::learn_result::failed) > 0);
+            EXPECT_EQ(limited, std::count(ra.begin(), ra.end(), fp::learn_result::refused_limit) > 0);
+            EXPECT_EQ(la_.stats().added, lb_.stats().added);
+            EXPECT_EQ(la_.stats().refreshed, lb_.stats().refreshed);
+            EXPECT_EQ(la_.stats().modified, lb_.stats().modified);
+            EXPECT_EQ(la_.stats().refused_limit, lb_.stats().refused_limit);
+            EXPECT_EQ(la_.stats().failed, lb_.stats().failed);
+            EXPECT_GT(a.store().stats().spilled, 0u);
+            ASSERT_EQ(a.size(), b.size());
+            std::size_t compared = 0;
+            a.for_each([&](const auto& fa) { // (a copy of each record's flow)
+                const auto* fb = b.find_strict(fa.get_match(), fa.priority);
+                ASSERT_NE(fb, nullptr);
+                EXPECT_EQ(fa.actions, fb->actions);
+                EXPECT_EQ(fa.cookie, fb->cookie);
+                EXPECT_EQ(fa.created_ms, fb->created_ms);
+                EXPECT_EQ(fa.modified_ms, fb->modified_ms);
+                EXPECT_EQ(fa.used_ms, fb->used_ms);
+                EXPECT_EQ(fa.n_packets, fb->n_packets);
+                ++compared;
+            });
+            EXPECT_EQ(compared, b.size());
+        }
+    }
+}
+
 // install_burst against packet-by-packet installs in tables that evict when
 // full, with bursts that repeat and move MACs, and a limit: every result,
 // every flow and every counter the same.

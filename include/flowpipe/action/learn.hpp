@@ -984,7 +984,13 @@ struct learn {
             const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
             if constexpr (Table::probe_mode) {
                 if (full_exact_match<Table>()) {
-                    auto probe = t.probe_learn(value);
+                    const std::uint64_t h = Table::learn_hash(value);
+                    if constexpr (stores_in<Table>) {
+                        learn_result r;
+                        if (install_store_fast(t, value, h, build_actions(k), now, r)) return r;
+                        return install_full(t, value, h, k, now);
+                    }
+                    auto probe = t.probe_learn(value, h);
                     return install_probed(t, probe, value, k, now);
                 }
             }
@@ -997,6 +1003,62 @@ struct learn {
         } else {
             return learn_result::failed;
         }
+    }
+
+    // Whether table t keeps this learn's flows as records (lookup::exact_learned<learn>).
+    template <class Table>
+    static constexpr bool stores_in = [] {
+        if constexpr (requires { typename Table::store_learn; })
+            return std::is_same_v<typename Table::store_learn, learn>;
+        else
+            return false;
+    }();
+
+    // The store's fast path: the two learns that make up nearly all of a
+    // learning switch's, done straight from the key's home bucket (no probe
+    // state, no general path in the code around them). A re-learn of a
+    // record with the same values moves its `modified`; a key that is
+    // nowhere gets a record in its home bucket. Both exactly as
+    // install_in_store does them. False leaves the learn to install_acts
+    // (the home bucket does not settle it, the store does not take this
+    // cookie, the values moved, or the record cannot be added), which
+    // probes again from lines now in cache.
+    template <class Table>
+    [[gnu::always_inline]] bool install_store_fast(Table& t, const typename Table::key_type& value, std::uint64_t h,
+                                                   const flow_actions& acts, std::int64_t now,
+                                                   learn_result& out) const {
+        typename Table::learn_probe probe;
+        if (!t.store_takes(cookie) || !t.probe_learn_home(value, h, probe)) return false;
+        using store_t = typename Table::store_type;
+        typename store_t::values_type v;
+        const bool fit = store_t::values_of(acts, v);
+        if (probe.r.found) {
+            auto* r = t.found_record(probe);
+            if (r == nullptr || !t.store().same_values(*r, v)) return false;
+            t.store().refresh(*r, now);
+            ++state.stats.refreshed;
+            out = learn_result::refreshed;
+            return true;
+        }
+        const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+        if (limit != 0 && !detail::learn_under_limit(t, p, state.cache)) {
+            ++state.stats.refused_limit;
+            out = learn_result::refused_limit;
+            return true;
+        }
+        const std::uint64_t before = t.changes();
+        if (!t.add_record(probe, value, v, fit, cookie, now)) return false;
+        out = detail::learned_added(t, p, state, before);
+        return true;
+    }
+
+    // What the fast path declined, through a full probe (out of line: the
+    // fast path's callers stay small).
+    template <class Table>
+    [[gnu::noinline]] learn_result install_full(Table& t, const typename Table::key_type& value, std::uint64_t h,
+                                                const flow_key& k, std::int64_t now) const {
+        auto probe = t.probe_learn(value, h);
+        return install_probed(t, probe, value, k, now);
     }
 
     // install() through a probe of the learned key (exact target tables).
@@ -1056,6 +1118,10 @@ struct learn {
         if constexpr (schema_fits<Table> && actions_fit<Table>) {
             if constexpr (Table::probe_mode) {
                 if (full_exact_match<Table>()) {
+                    if constexpr (stores_in<Table>) {
+                        install_burst_store(t, keys, n, now, results);
+                        return;
+                    }
                     if (t.size() < staged_learn_threshold) {
                         // A table this small is in L2: packet by packet,
                         // the core overlaps the few hits of consecutive
@@ -1169,6 +1235,35 @@ struct learn {
         }
     }
 
+    // install_burst into a table that keeps this learn's flows as records,
+    // at every size: pack and hash the burst's keys and prefetch their home
+    // buckets; prefetch what each will touch (its record, or the slot a new
+    // record takes); then learn each in order through the fast path (the
+    // full one when that declines). Only the last pass changes the table,
+    // in packet order, so packet k + 1 sees what packet k learned.
+    template <class Table>
+    void install_burst_store(Table& t, const flow_key* const* keys, std::size_t n, std::int64_t now,
+                             learn_result* results) const {
+        constexpr std::size_t group = 32;
+        using schema_t = typename Table::schema_type;
+        typename Table::key_type value[group], mask;
+        std::uint64_t hash[group];
+        for (std::size_t base = 0; base < n; base += group) {
+            const std::size_t m = n - base < group ? n - base : group;
+            for (std::size_t i = 0; i < m; ++i) {
+                build_match<schema_t>(*keys[base + i], value[i], mask);
+                hash[i] = Table::learn_hash(value[i]);
+                t.prefetch_learn(hash[i]);
+            }
+            for (std::size_t i = 0, misses = 0; i < m; ++i) misses += t.prefetch_learn_target(hash[i], misses);
+            for (std::size_t i = 0; i < m; ++i) {
+                const flow_key& k = *keys[base + i];
+                if (!install_store_fast(t, value[i], hash[i], build_actions(k), now, results[base + i]))
+                    results[base + i] = install_full(t, value[i], hash[i], k, now);
+            }
+        }
+    }
+
     // ---- deferred installs (the engine stages learns per burst) ----
     //
     // A learn whose outcome its walk does not observe (no result_dst) into
@@ -1209,12 +1304,23 @@ struct learn {
                 value[i] = e[base + i].value;
                 hash[i] = e[base + i].hash;
             }
-            probe_and_prefetch(t, value, hash, m, probe);
+            if constexpr (stores_in<Table>) {
+                // (The home buckets were prefetched as the learns were staged.)
+                for (std::size_t i = 0, misses = 0; i < m; ++i) misses += t.prefetch_learn_target(hash[i], misses);
+            } else {
+                probe_and_prefetch(t, value, hash, m, probe);
+            }
             for (std::size_t i = 0; i < m; ++i) {
                 staged_entry<Table>& x = e[base + i];
                 const detail::learner_scope whose(walks, x.walk); // the walk running now does not see its own
                 const std::uint64_t before = t.changes();
-                const learn_result r = install_acts(t, probe[i], value[i], std::move(x.acts), now);
+                learn_result r;
+                bool done = false;
+                if constexpr (stores_in<Table>) {
+                    done = install_store_fast(t, value[i], hash[i], x.acts, now, r);
+                    if (!done) probe[i] = t.probe_learn(value[i], hash[i]);
+                }
+                if (!done) r = install_acts(t, probe[i], value[i], std::move(x.acts), now);
                 st.note(x.walk, r, t.changes() != before);
             }
         }

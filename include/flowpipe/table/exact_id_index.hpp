@@ -148,7 +148,7 @@ class exact_id_index {
 
     // Stores `id` for the absent key probe `p` was taken for, where insert
     // would (valid while the index has not changed since the probe).
-    insert_result insert_at(const probe_result& p, std::uint32_t id) noexcept {
+    [[gnu::always_inline]] insert_result insert_at(const probe_result& p, std::uint32_t id) noexcept {
         assert(id != npos && "exact_id_index::insert_at: npos is not a valid id");
         if (p.found) return insert_result::exists;
         if (size_ >= capacity_ || !p.has_free) return insert_result::full;
@@ -288,6 +288,43 @@ class exact_id_index {
                 r = probe(keys[base + i], h, key_of);
             }
         }
+    }
+
+    // probe() when the key's home bucket settles it (learn's fast path):
+    // the key is there, at the bucket's first tag match; or it is nowhere
+    // (no tag match, nothing probed past the bucket) and the bucket has a
+    // free slot, where insert_at puts it. Anything else (a false tag match,
+    // an overflowed or full home bucket) returns false: probe() decides.
+    template <class KeyOf>
+    [[nodiscard, gnu::always_inline]] bool probe_home(const key_type& k, std::uint64_t h, const KeyOf& key_of,
+                                                      probe_result& r) const noexcept {
+        const std::size_t bi = home(h);
+        const bucket& b = buckets()[bi];
+        const std::uint32_t hits = match(b, tag_of(h));
+        r.hash = h;
+        r.bucket = bi;
+        r.skipped = 0;
+        if (hits != 0) {
+            const unsigned s = static_cast<unsigned>(std::countr_zero(hits));
+            r.id = id_at(b, s);
+            r.slot = s;
+            r.found = true;
+            r.has_free = false;
+            return key_equal(key_of(r.id), k);
+        }
+        const std::uint32_t free = match(b, 0);
+        r.id = npos;
+        r.slot = static_cast<unsigned>(std::countr_zero(free));
+        r.found = false;
+        r.has_free = true;
+        return free != 0 && b.lane[overflow_lane] == 0;
+    }
+    // The id at the first tag match of hash h in its home bucket, or npos
+    // (to prefetch what a probe will compare).
+    [[nodiscard]] std::uint32_t home_candidate(std::uint64_t h) const noexcept {
+        const bucket& b = buckets()[home(h)];
+        const std::uint32_t hits = match(b, tag_of(h));
+        return hits != 0 ? id_at(b, static_cast<unsigned>(std::countr_zero(hits))) : npos;
     }
 
     // Whether slot s of bucket b holds no key.
