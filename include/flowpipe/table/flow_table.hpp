@@ -1029,7 +1029,7 @@ class flow_table {
     // The exact index keeps no keys: it compares with the flows' values.
     struct key_of {
         const flow_table* t;
-        const key_type& operator()(std::uint32_t id) const noexcept {
+        [[gnu::always_inline]] const key_type& operator()(std::uint32_t id) const noexcept {
             if constexpr (store_mode)
                 if (id & record_bit) return t->store_.at(id & ~record_bit).key;
             return t->at(id).value;

@@ -23,7 +23,8 @@
 //   - n_packets / n_bytes (64-bit, as Open vSwitch's);
 //   - created / modified / used as 32-bit milliseconds after the store's
 //     `base` (a 49-day window);
-//   - one 32-bit timer link and a flag byte.
+//   - one 32-bit timer link and a flag byte (whether it is on a timer list
+//     is a bit apart, so that an add need not read the line it writes).
 // For br-tun's learn that is 8 + 4 + 2 + 16 + 12 + 4 + 1 = 47 -> 48 bytes.
 //
 // Exactness.  Nothing is rounded away: a record whose values or times do
@@ -41,7 +42,7 @@
 // of 64 ms: 4 KiB of heads), each in the slot of a lower bound of its
 // expiry; expire(now) detaches the lists that came due and looks at every
 // record on them: expired ones go, the others are linked again by their
-// current bound. A freed record may still be on a list (`in_list`): whoever
+// current bound. A freed record may still be on a list (`listed`): whoever
 // takes the slot next keeps that place (an earlier bound is still a lower
 // bound, with a clock that does not run backwards), and expire drops it
 // from the list if it is still free then. So one link suffices and nothing
@@ -144,7 +145,7 @@ class learned_store {
     static constexpr bool has_timeout = Learn::hard_timeout != 0 || Learn::idle_timeout != 0;
 
     // Flag bits of a record.
-    static constexpr std::uint8_t live_bit = 1, in_list_bit = 2, spilled_bit = 4;
+    static constexpr std::uint8_t live_bit = 1, spilled_bit = 4;
 
     struct alignas(16) record {
         key_type key{};
@@ -189,7 +190,7 @@ class learned_store {
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
         return chunks_.size() * chunk_size * sizeof(record) + chunks_.capacity() * sizeof(void*) +
                side_.capacity() * sizeof(wide) + (side_free_.capacity() + free_.capacity()) * 4 +
-               (has_timeout ? sizeof(heads_) : 0);
+               listed_.capacity() * 8 + (has_timeout ? sizeof(heads_) : 0);
     }
 
     [[nodiscard]] record& at(std::uint32_t id) noexcept { return chunks_[id >> chunk_bits][id & (chunk_size - 1)]; }
@@ -199,7 +200,7 @@ class learned_store {
     // ---- values and times ----
 
     // The values a flow's actions carry (lane order), and whether they fit.
-    static bool values_of(const flow_actions& acts, values_type& v) noexcept {
+    [[gnu::always_inline]] static bool values_of(const flow_actions& acts, values_type& v) noexcept {
         bool fit = true;
         [&]<class... S>(detail::type_list<S...>) {
             constexpr std::size_t first = std::tuple_size_v<decltype(acts.actions)> - sizeof...(S);
@@ -227,7 +228,7 @@ class learned_store {
         }(typename Learn::action_specs{});
         return acts;
     }
-    [[nodiscard]] bool same_values(const record& r, const values_type& v) const noexcept {
+    [[nodiscard, gnu::always_inline]] bool same_values(const record& r, const values_type& v) const noexcept {
         if (r.spilled()) {
             const wide& w = side_[r.created];
             for (std::size_t i = 0; i < n_specs; ++i)
@@ -271,7 +272,7 @@ class learned_store {
     }
     // A re-learn of the same flow: only `modified` moves (the wheel keeps
     // its lower bound; expire moves it).
-    void refresh(record& r, std::int64_t now_ms) noexcept {
+    [[gnu::always_inline]] void refresh(record& r, std::int64_t now_ms) noexcept {
         ensure_window(now_ms);
         set_modified(r, now_ms);
     }
@@ -285,7 +286,8 @@ class learned_store {
 
     // A new record for key with these values at now_ms (the caller puts it
     // in its index); npos when the store holds max_records.
-    std::uint32_t add(const key_type& key, const values_type& v, bool fit, std::int64_t now_ms) {
+    // (Inlined: the learn's fast path is this and an index insert.)
+    [[gnu::always_inline]] std::uint32_t add(const key_type& key, const values_type& v, bool fit, std::int64_t now_ms) {
         if (size_ >= cap_) return npos;
         ensure_window(now_ms);
         const std::uint32_t id = allocate();
@@ -293,14 +295,14 @@ class learned_store {
         r.key = key;
         r.n_packets = r.n_bytes = 0;
         r.created = r.modified = r.used = rel(now_ms);
-        r.flags = static_cast<std::uint8_t>((r.flags & in_list_bit) | live_bit);
+        r.flags = live_bit;
         if (fit)
             write_lanes(r, v);
         else
             set_values(r, v, false);
         ++size_;
         if constexpr (has_timeout)
-            if (!(r.flags & in_list_bit)) link(id, expires_at(r));
+            if (!listed(id)) link(id, expires_at(r));
         return id;
     }
     // The record whose slot the k-th next add takes, to prefetch.
@@ -313,7 +315,7 @@ class learned_store {
     void release(std::uint32_t id) noexcept {
         record& r = at(id);
         if (r.spilled()) side_free_.push_back(r.created);
-        r.flags &= in_list_bit; // not live, not spilled; maybe still on a timer list
+        r.flags = 0; // not live, not spilled; maybe still on a timer list (listed)
         free_.push_back(id);
         --size_;
     }
@@ -468,11 +470,21 @@ class learned_store {
             free_.pop_back();
             return id;
         }
-        if ((next_id_ >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<record[]>(chunk_size));
+        if ((next_id_ >> chunk_bits) == chunks_.size()) {
+            chunks_.push_back(std::make_unique<record[]>(chunk_size));
+            listed_.resize(chunks_.size() * (chunk_size / 64));
+        }
         return next_id_++;
     }
 
     // ---- timers ----
+    // Whether record id is on a timer list (a bit apart from the record, so
+    // that an add need not read the line of the record it takes).
+    [[nodiscard]] bool listed(std::uint32_t id) const noexcept { return (listed_[id >> 6] >> (id & 63)) & 1; }
+    void set_listed(std::uint32_t id, bool on) noexcept {
+        const std::uint64_t bit = std::uint64_t{1} << (id & 63);
+        listed_[id >> 6] = on ? listed_[id >> 6] | bit : listed_[id >> 6] & ~bit;
+    }
     void link(std::uint32_t id, std::int64_t bound) noexcept {
         const std::int64_t a = bound >> slot_ms_bits;
         const std::uint32_t s = cursor_ != never_walked && a <= cursor_
@@ -480,7 +492,7 @@ class learned_store {
                                     : static_cast<std::uint32_t>(static_cast<std::uint64_t>(a) & (slot_count - 1));
         record& r = at(id);
         r.timer_next = heads_[s];
-        r.flags |= in_list_bit;
+        set_listed(id, true);
         heads_[s] = id;
     }
     // Looks at every record on list s: free ones leave it, expired ones go,
@@ -493,7 +505,7 @@ class learned_store {
         while (id != npos) {
             record& r = at(id);
             const std::uint32_t next = r.timer_next;
-            r.flags &= static_cast<std::uint8_t>(~in_list_bit);
+            set_listed(id, false);
             r.timer_next = npos;
             if (r.live()) {
                 const std::int64_t e = expires_at(r);
@@ -517,6 +529,7 @@ class learned_store {
     std::int64_t base_ = 0;
     std::vector<std::unique_ptr<record[]>> chunks_;
     std::vector<std::uint32_t> free_;
+    std::vector<std::uint64_t> listed_; // a bit a record: on a timer list
     std::uint32_t next_id_ = 0;
     std::size_t size_ = 0;
     std::vector<wide> side_;
