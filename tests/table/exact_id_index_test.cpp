@@ -64,13 +64,14 @@ TYPED_TEST_SUITE(ExactIdIndexTest, WordCounts);
 
 // Random inserts, erases and replaces (keys that differ in one bit, a small
 // table whose buckets overflow, fills to capacity) against reference_index;
-// find, find_burst and probe_burst checked against it every so often.
+// find, find_burst, probe_burst and probe_home checked against it every so
+// often.
 TYPED_TEST(ExactIdIndexTest, DifferentialAgainstReferenceIndex) {
     constexpr std::size_t W = TypeParam::value;
     using index = exact_id_index<W>;
     using key = packed_key<W>;
     const key ones = all_ones<W>();
-    std::size_t lookups = 0, mismatches = 0;
+    std::size_t lookups = 0, mismatches = 0, home_settled = 0, home_declined = 0;
     for (std::uint64_t seed : {1u, 2u, 3u}) {
         for (std::size_t cap : {std::size_t{200}, std::size_t{3000}}) {
             SCOPED_TRACE(testing::Message() << "seed " << seed << " capacity " << cap);
@@ -98,6 +99,20 @@ TYPED_TEST(ExactIdIndexTest, DifferentialAgainstReferenceIndex) {
                 for (std::size_t i = 0; i < ks.size(); ++i) {
                     mismatches += x.find(ks[i], rd) != want[i];
                     ++lookups;
+                    // probe_home, when it settles a key, says what probe() says.
+                    typename index::probe_result ph{};
+                    if (x.probe_home(ks[i], hs[i], rd, ph)) {
+                        const auto p = x.probe(ks[i], hs[i], rd);
+                        mismatches += ph.found != p.found || ph.has_free != p.has_free || ph.bucket != p.bucket ||
+                                      ph.slot != p.slot || ph.skipped != 0 || p.skipped != 0;
+                        if (p.found) {
+                            bool on = true;
+                            mismatches += ph.id != p.id || x.home_candidate(hs[i], on) != p.id || on;
+                        }
+                        ++home_settled;
+                    } else {
+                        ++home_declined;
+                    }
                 }
                 for (std::size_t burst : {1u, 7u, 32u, 33u, 256u}) {
                     std::vector<std::uint32_t> out(ks.size(), 12345);
@@ -164,6 +179,8 @@ TYPED_TEST(ExactIdIndexTest, DifferentialAgainstReferenceIndex) {
     }
     EXPECT_EQ(mismatches, 0u);
     EXPECT_GE(lookups, 10000u);
+    EXPECT_GT(home_settled, home_declined); // most keys, found or not, settle in their home bucket
+    EXPECT_GT(home_declined, 0u);           // and the overflowed ones do not
     std::printf("[ exact_id_index<%zu> differential ] %zu lookups, %zu mismatches\n", W, lookups, mismatches);
 }
 

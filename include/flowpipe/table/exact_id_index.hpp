@@ -320,11 +320,19 @@ class exact_id_index {
         return free != 0 && b.lane[overflow_lane] == 0;
     }
     // The id at the first tag match of hash h in its home bucket, or npos
-    // (to prefetch what a probe will compare).
-    [[nodiscard]] std::uint32_t home_candidate(std::uint64_t h) const noexcept {
+    // (to prefetch what a probe will compare). With no match in a bucket
+    // that keys probed past, the next bucket of the sequence is where the
+    // probe goes on: it is prefetched, and `on` says so.
+    [[nodiscard]] std::uint32_t home_candidate(std::uint64_t h, bool& on) const noexcept {
         const bucket& b = buckets()[home(h)];
         const std::uint32_t hits = match(b, tag_of(h));
-        return hits != 0 ? id_at(b, static_cast<unsigned>(std::countr_zero(hits))) : npos;
+        on = false;
+        if (hits != 0) return id_at(b, static_cast<unsigned>(std::countr_zero(hits)));
+        if (b.lane[overflow_lane] != 0) {
+            __builtin_prefetch(&buckets()[step(h, 1)], 1, 3);
+            on = true;
+        }
+        return npos;
     }
 
     // Whether slot s of bucket b holds no key.

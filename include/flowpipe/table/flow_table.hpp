@@ -943,16 +943,19 @@ class flow_table {
         return nullptr;
     }
     // Prefetches what a learn of hash h touches once its home bucket is in
-    // cache: the record or flow of the bucket's first tag match, else the
-    // slot the k-th next new record takes (k counts the misses so far);
-    // returns whether this was a miss.
+    // cache: the record or flow of the bucket's first tag match; else, in a
+    // bucket that keys probed past, the next bucket; else the slot the k-th
+    // next new record takes (k counts the misses so far). Returns whether
+    // this counted as a miss.
     bool prefetch_learn_target(std::uint64_t h, std::size_t k) const noexcept {
         if constexpr (probe_mode) {
-            const std::uint32_t id = learn_index().home_candidate(h);
+            bool on = false;
+            const std::uint32_t id = learn_index().home_candidate(h, on);
             if (id != npos) {
                 prefetch_flow(id);
                 return false;
             }
+            if (on) return false;
             prefetch_new_flow(k);
             return true;
         } else {
