@@ -26,7 +26,7 @@ ctest --test-dir "$build" --output-on-failure -j "${TEST_JOBS:-2}"
 # fails here (it caught the fast path reading a TCP header's data offset past
 # the end of a short frame).
 asan=build/asan
-asan_tests=(proto_parse_test core_extract_test core_rewrite_test io_pcap_test io_tunnel_test ofctl_parse_test pipeline_burst_output_test pipeline_own_learn_test pipeline_learned_store_pipeline_test)
+asan_tests=(proto_parse_test core_extract_test core_rewrite_test io_pcap_test io_tunnel_test ofctl_parse_test pipeline_burst_output_test pipeline_own_learn_test pipeline_learned_store_pipeline_test table_reserved_array_test)
 cmake --preset asan >/dev/null
 cmake --build "$asan" -j "$jobs" --target "${asan_tests[@]}"
 # (The store's staged case prefills 8,300 MACs into two pipelines: 3 of the

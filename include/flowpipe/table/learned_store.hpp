@@ -49,11 +49,12 @@
 // allocates. (A FIFO in refresh order does not work: a record re-queued by
 // expire can expire before records queued ahead of it by learns.)
 //
-// Records live in fixed chunks, allocated as the store grows (never
-// moved: the engine and the flow cache hold record addresses like flow
-// addresses). No allocation on the learn or lookup path but a new chunk
-// every 1024 records and the rare spill; no exceptions there; no calls
-// through pointers.
+// Records live in one array of address space reserved for max_records
+// (mmap, never moved: the engine and the flow cache hold record addresses
+// like flow addresses), constructed 1024 at a time as the store grows, so
+// memory follows the records held. No allocation on the learn or lookup
+// path but the timer bitmap's growth every 1024 records and the rare
+// spill; no exceptions there; no calls through pointers.
 #pragma once
 
 #include <algorithm>
@@ -67,6 +68,7 @@
 #include <vector>
 
 #include <flowpipe/action/learn.hpp>
+#include <flowpipe/table/detail/reserved_array.hpp>
 
 namespace flowpipe {
 
@@ -174,7 +176,8 @@ class learned_store {
     };
 
     // A store for at most max_records records.
-    explicit learned_store(std::size_t max_records) : cap_(std::max<std::size_t>(max_records, 1)) {
+    explicit learned_store(std::size_t max_records)
+        : cap_(std::max<std::size_t>(max_records, 1)), records_((cap_ + chunk_size - 1) / chunk_size * chunk_size) {
         if constexpr (has_timeout) std::fill(heads_.begin(), heads_.end(), npos);
     }
     learned_store(const learned_store&) = delete;
@@ -186,17 +189,17 @@ class learned_store {
     void set_cookie(std::uint64_t c) noexcept { cookie_ = c; }
     [[nodiscard]] const store_stats& stats() const noexcept { return stats_; }
 
-    // Bytes held: records, side table, free lists, timer heads.
+    // Bytes held: the records constructed (the pages written; the rest of the
+    // reservation is address space only), side table, free lists, timer
+    // bitmap and heads.
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
-        return chunks_.size() * chunk_size * sizeof(record) + chunks_.capacity() * sizeof(void*) +
-               side_.capacity() * sizeof(wide) + (side_free_.capacity() + free_.capacity()) * 4 +
-               listed_.capacity() * 8 + (has_timeout ? sizeof(heads_) : 0);
+        return chunks_ * chunk_size * sizeof(record) + side_.capacity() * sizeof(wide) +
+               (side_free_.capacity() + free_.capacity()) * 4 + listed_.capacity() * 8 +
+               (has_timeout ? sizeof(heads_) : 0);
     }
 
-    [[nodiscard]] record& at(std::uint32_t id) noexcept { return chunks_[id >> chunk_bits][id & (chunk_size - 1)]; }
-    [[nodiscard]] const record& at(std::uint32_t id) const noexcept {
-        return chunks_[id >> chunk_bits][id & (chunk_size - 1)];
-    }
+    [[nodiscard]] record& at(std::uint32_t id) noexcept { return records_.get()[id]; }
+    [[nodiscard]] const record& at(std::uint32_t id) const noexcept { return records_.get()[id]; }
     // ---- values and times ----
 
     // The values a flow's actions carry (lane order), and whether they fit.
@@ -308,7 +311,7 @@ class learned_store {
     // The record whose slot the k-th next add takes, to prefetch.
     [[nodiscard]] const record* next_new(std::size_t k) const noexcept {
         const std::size_t id = k < free_.size() ? free_[free_.size() - 1 - k] : next_id_ + (k - free_.size());
-        return (id >> chunk_bits) < chunks_.size() ? &at(static_cast<std::uint32_t>(id)) : nullptr;
+        return (id >> chunk_bits) < chunks_ ? &at(static_cast<std::uint32_t>(id)) : nullptr;
     }
 
     // Frees a record the caller took out of its index.
@@ -470,9 +473,10 @@ class learned_store {
             free_.pop_back();
             return id;
         }
-        if ((next_id_ >> chunk_bits) == chunks_.size()) {
-            chunks_.push_back(std::make_unique<record[]>(chunk_size));
-            listed_.resize(chunks_.size() * (chunk_size / 64));
+        if ((next_id_ >> chunk_bits) == chunks_) {
+            records_.construct(chunks_ * chunk_size, chunk_size);
+            ++chunks_;
+            listed_.resize(chunks_ * (chunk_size / 64));
         }
         return next_id_++;
     }
@@ -527,7 +531,8 @@ class learned_store {
     std::size_t cap_;
     std::uint64_t cookie_ = 0;
     std::int64_t base_ = 0;
-    std::vector<std::unique_ptr<record[]>> chunks_;
+    detail::reserved_array<record> records_;
+    std::size_t chunks_ = 0; // of chunk_size records, constructed
     std::vector<std::uint32_t> free_;
     std::vector<std::uint64_t> listed_; // a bit a record: on a timer list
     std::uint32_t next_id_ = 0;
