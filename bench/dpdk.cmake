@@ -1,7 +1,8 @@
 # Peers for the benchmarks that compare against DPDK and Abseil: links DPDK
-# (rte_hash) and Abseil (flat_hash_map) into exact_table_bench when they are
-# found, and says so with FLOWPIPE_HAVE_DPDK / FLOWPIPE_HAVE_ABSL, so the
-# benchmark still builds (flowpipe rows only) on a machine without them.
+# (rte_hash) into exact_table_bench, and Abseil (flat_hash_map) into it and
+# learn_bench, when they are found, and says so with FLOWPIPE_HAVE_DPDK /
+# FLOWPIPE_HAVE_ABSL, so the benchmarks still build (flowpipe rows only) on
+# a machine without them.
 #
 # DPDK's pkg-config cflags carry -march=corei7 and -include rte_config.h.
 # Linking PkgConfig::DPDK directly would append -march=corei7 after the
@@ -25,13 +26,17 @@ if(DPDK_FOUND AND NOT TARGET flowpipe_bench_dpdk)
   target_compile_definitions(flowpipe_bench_dpdk INTERFACE FLOWPIPE_HAVE_DPDK=1)
 endif()
 
-if(TARGET exact_table_bench)
-  if(TARGET flowpipe_bench_dpdk)
-    target_link_libraries(exact_table_bench PRIVATE flowpipe_bench_dpdk)
-  endif()
-  find_package(absl CONFIG QUIET)
-  if(absl_FOUND AND TARGET absl::flat_hash_map)
-    target_link_libraries(exact_table_bench PRIVATE absl::flat_hash_map absl::hash)
-    target_compile_definitions(exact_table_bench PRIVATE FLOWPIPE_HAVE_ABSL=1)
-  endif()
+if(TARGET exact_table_bench AND TARGET flowpipe_bench_dpdk)
+  target_link_libraries(exact_table_bench PRIVATE flowpipe_bench_dpdk)
+endif()
+# Abseil's flat_hash_map: a peer of exact_table_bench's lookups and of
+# learn_bench's learns.
+find_package(absl CONFIG QUIET)
+if(absl_FOUND AND TARGET absl::flat_hash_map)
+  foreach(bench exact_table_bench learn_bench)
+    if(TARGET ${bench})
+      target_link_libraries(${bench} PRIVATE absl::flat_hash_map absl::hash)
+      target_compile_definitions(${bench} PRIVATE FLOWPIPE_HAVE_ABSL=1)
+    endif()
+  endforeach()
 endif()

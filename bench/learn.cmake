@@ -22,12 +22,3 @@ if(TARGET learn_bench AND DPDK_FOUND)
   # The SWX learner API is experimental in DPDK 22.11.
   target_compile_definitions(learn_bench PRIVATE ALLOW_EXPERIMENTAL_API)
 endif()
-
-# Abseil's flat_hash_map as a third learner (for scale), when installed.
-if(TARGET learn_bench)
-  find_package(absl CONFIG QUIET)
-  if(absl_FOUND AND TARGET absl::flat_hash_map)
-    target_link_libraries(learn_bench PRIVATE absl::flat_hash_map absl::hash)
-    target_compile_definitions(learn_bench PRIVATE FLOWPIPE_HAVE_ABSL=1)
-  endif()
-endif()

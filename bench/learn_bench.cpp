@@ -153,6 +153,32 @@ void set_counters(benchmark::State& state, double ns, double bytes_per_flow) {
     state.counters["bytes_per_flow"] = bytes_per_flow;
 }
 
+// The timed loop of the add rows: each iteration, learn_burst(pos) learns
+// the 32 MACs from position pos of the F fresh ones; when they run out,
+// undo(n) removes the first n again outside the timed region (and once at
+// the end). Returns the timed ns.
+template <class LearnBurst, class Undo>
+double timed_adds(benchmark::State& state, std::size_t fresh, LearnBurst&& learn_burst, Undo&& undo) {
+    std::size_t pos = 0;
+    double ns = 0;
+    loop_clock clock;
+    for (auto _ : state) {
+        if (pos + burst > fresh) {
+            ns += clock.ns();
+            state.PauseTiming();
+            undo(pos);
+            pos = 0;
+            state.ResumeTiming();
+            clock = loop_clock{};
+        }
+        learn_burst(pos);
+        pos += burst;
+    }
+    ns += clock.ns();
+    undo(pos);
+    return ns;
+}
+
 // ---------------------------------------------------------------------------
 // flowpipe: br-tun's typed table-10 learn into table 20
 
@@ -272,27 +298,14 @@ void bm_flowpipe_add(benchmark::State& state) {
                                             fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
     std::array<fp::flow_key, burst> keys;
     keys.fill(packet_key(0));
-    std::size_t pos = 0, added = 0;
-    double ns = 0;
-    auto undo = [&] { // back to the N present flows
-        remove_learned(t, stream, pos);
-        pos = 0;
-    };
-    loop_clock clock;
-    for (auto _ : state) {
-        if (pos + burst > stream.size()) {
-            ns += clock.ns();
-            state.PauseTiming();
-            undo();
-            state.ResumeTiming();
-            clock = loop_clock{};
-        }
-        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[pos + i];
-        for (std::size_t i = 0; i < burst; ++i) added += s.learn.install(t, keys[i], 1) == fp::learn_result::added;
-        pos += burst;
-    }
-    ns += clock.ns();
-    undo();
+    std::size_t added = 0;
+    const double ns = timed_adds(
+        state, stream.size(),
+        [&](std::size_t pos) {
+            for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[pos + i];
+            for (std::size_t i = 0; i < burst; ++i) added += s.learn.install(t, keys[i], 1) == fp::learn_result::added;
+        },
+        [&](std::size_t n) { remove_learned(t, stream, n); }); // back to the N present flows
     if (added != state.iterations() * burst) state.SkipWithError("a learn of a new MAC did not add");
     set_counters(state, ns, flowpipe_memory<P>(flows).total);
 }
@@ -335,28 +348,15 @@ void bm_flowpipe_add_burst(benchmark::State& state) {
     std::array<const fp::flow_key*, burst> ptrs;
     for (std::size_t i = 0; i < burst; ++i) ptrs[i] = &keys[i];
     fp::learn_result res[burst];
-    std::size_t pos = 0, added = 0;
-    double ns = 0;
-    auto undo = [&] { // back to the N present flows
-        remove_learned(t, stream, pos);
-        pos = 0;
-    };
-    loop_clock clock;
-    for (auto _ : state) {
-        if (pos + burst > stream.size()) {
-            ns += clock.ns();
-            state.PauseTiming();
-            undo();
-            state.ResumeTiming();
-            clock = loop_clock{};
-        }
-        for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[pos + i];
-        s.learn.install_burst(t, ptrs.data(), burst, 1, res);
-        for (std::size_t i = 0; i < burst; ++i) added += res[i] == fp::learn_result::added;
-        pos += burst;
-    }
-    ns += clock.ns();
-    undo();
+    std::size_t added = 0;
+    const double ns = timed_adds(
+        state, stream.size(),
+        [&](std::size_t pos) {
+            for (std::size_t i = 0; i < burst; ++i) keys[i].eth_src = stream[pos + i];
+            s.learn.install_burst(t, ptrs.data(), burst, 1, res);
+            for (std::size_t i = 0; i < burst; ++i) added += res[i] == fp::learn_result::added;
+        },
+        [&](std::size_t n) { remove_learned(t, stream, n); }); // back to the N present flows
     if (added != state.iterations() * burst) state.SkipWithError("a learn of a new MAC did not add");
     set_counters(state, ns, flowpipe_memory(flows).total);
 }
@@ -647,38 +647,27 @@ void bm_swx_add(benchmark::State& state) {
                                             fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
     std::array<swx_key, burst> keys;
     int hits[burst];
-    std::size_t pos = 0, added = 0;
+    std::size_t added = 0;
     const std::uint64_t now = rte_get_tsc_cycles();
     swx_data d{seg, tun_port, 0};
-    double ns = 0;
-    auto undo = [&] {
-        for (std::size_t base = 0; base + burst <= pos; base += burst) {
-            for (std::size_t i = 0; i < burst; ++i) keys[i] = swx_key_of(stream[base + i]);
+    const double ns = timed_adds(
+        state, stream.size(),
+        [&](std::size_t pos) {
+            for (std::size_t i = 0; i < burst; ++i) keys[i] = swx_key_of(stream[pos + i]);
             swx_burst(s, keys.data(), now, hits, [&](std::size_t i, int hit) {
-                if (hit) rte_swx_table_learner_delete(s.table, s.mailboxes[i].get()); // else its add failed
+                if (!hit)
+                    added += rte_swx_table_learner_add(s.table, s.mailboxes[i].get(), now, 1,
+                                                       reinterpret_cast<std::uint8_t*>(&d), 0) == 0;
             });
-        }
-        pos = 0;
-    };
-    loop_clock clock;
-    for (auto _ : state) {
-        if (pos + burst > stream.size()) {
-            ns += clock.ns();
-            state.PauseTiming();
-            undo();
-            state.ResumeTiming();
-            clock = loop_clock{};
-        }
-        for (std::size_t i = 0; i < burst; ++i) keys[i] = swx_key_of(stream[pos + i]);
-        swx_burst(s, keys.data(), now, hits, [&](std::size_t i, int hit) {
-            if (!hit)
-                added += rte_swx_table_learner_add(s.table, s.mailboxes[i].get(), now, 1,
-                                                   reinterpret_cast<std::uint8_t*>(&d), 0) == 0;
+        },
+        [&](std::size_t n) {
+            for (std::size_t base = 0; base + burst <= n; base += burst) {
+                for (std::size_t i = 0; i < burst; ++i) keys[i] = swx_key_of(stream[base + i]);
+                swx_burst(s, keys.data(), now, hits, [&](std::size_t i, int hit) {
+                    if (hit) rte_swx_table_learner_delete(s.table, s.mailboxes[i].get()); // else its add failed
+                });
+            }
         });
-        pos += burst;
-    }
-    ns += clock.ns();
-    undo();
     // The SWX learner has no overflow: an add into a full 4-key bucket fails.
     state.counters["add_failed"] = static_cast<double>(state.iterations() * burst - added);
     set_counters(state, ns, static_cast<double>(s.footprint) / static_cast<double>(flows));
@@ -756,30 +745,20 @@ void bm_absl_add(benchmark::State& state) {
     const std::vector<std::uint64_t> stream(fresh.begin(),
                                             fresh.begin() + static_cast<std::ptrdiff_t>(fresh_of(flows)));
     std::array<std::uint64_t, burst> keys;
-    std::size_t pos = 0, added = 0;
-    double ns = 0;
-    auto undo = [&] { // back to the N present keys
-        for (std::size_t i = 0; i < pos; ++i) m.erase(absl_key_of(stream[i]));
-        pos = 0;
-    };
-    loop_clock clock;
-    for (auto _ : state) {
-        if (pos + burst > stream.size()) {
-            ns += clock.ns();
-            state.PauseTiming();
-            undo();
-            state.ResumeTiming();
-            clock = loop_clock{};
-        }
-        for (std::size_t i = 0; i < burst; ++i) {
-            keys[i] = absl_key_of(stream[pos + i]);
-            m.prefetch(keys[i]);
-        }
-        for (std::size_t i = 0; i < burst; ++i) added += m.try_emplace(keys[i], absl_learned{seg, tun_port, 1}).second;
-        pos += burst;
-    }
-    ns += clock.ns();
-    undo();
+    std::size_t added = 0;
+    const double ns = timed_adds(
+        state, stream.size(),
+        [&](std::size_t pos) {
+            for (std::size_t i = 0; i < burst; ++i) {
+                keys[i] = absl_key_of(stream[pos + i]);
+                m.prefetch(keys[i]);
+            }
+            for (std::size_t i = 0; i < burst; ++i)
+                added += m.try_emplace(keys[i], absl_learned{seg, tun_port, 1}).second;
+        },
+        [&](std::size_t n) { // back to the N present keys
+            for (std::size_t i = 0; i < n; ++i) m.erase(absl_key_of(stream[i]));
+        });
     if (added != state.iterations() * burst) state.SkipWithError("a learn of a new MAC did not add");
     set_counters(state, ns, absl_bytes_per_flow(m, flows));
 }
