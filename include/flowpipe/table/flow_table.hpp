@@ -919,9 +919,7 @@ class flow_table {
     // What a learn's probe found: nothing, a record, or slab flows.
     [[nodiscard]] record* probed_record(learn_probe& p, const key_type& value) noexcept {
         if (!learn_probe_valid(p)) p = probe_learn(value, p.r.hash);
-        if constexpr (store_mode)
-            if (p.r.found && is_record(p.r.id)) return &store_.at(p.r.id & ~record_bit);
-        return nullptr;
+        return found_record(p);
     }
     // The fast path of a learn into the store (action/learn.hpp): a probe
     // of value (hash h) taken in its home bucket alone, when that settles
