@@ -139,7 +139,8 @@ struct loop_clock {
 
 // The next burst's position in a stream of n keys (n a multiple of the
 // burst, as every size here: a burst never wraps). Not a modulo: a
-// division per key cost every row here 3-4 ns a learn.
+// division per key cost every row here 1-2 ns a learn (SWX's 1K re-learns:
+// 17.7 -> 15.6 ns without it).
 static_assert(1024 % burst == 0, "the sizes are multiples of the burst");
 std::size_t next_burst(std::size_t pos, std::size_t n) {
     pos += burst;
