@@ -202,7 +202,7 @@ void bm_flowpipe_id(benchmark::State& state) {
     const id_table& t = flowpipe_id_table(flows);
     const auto& stream = stream_of(get_workload(flows), hit);
     const auto key_of = [&t](std::uint32_t id) -> const key& { return t.key_of(id); };
-    const auto prefetch = [&t](std::uint32_t id) { __builtin_prefetch(&t.key_of(id), 0, 3); };
+    const auto prefetch = [&t](std::uint32_t id) { flowpipe::prefetch_read(&t.key_of(id)); };
     std::uint32_t out[burst];
     std::size_t pos = 0, found = 0;
     const loop_clock clock;

@@ -111,6 +111,7 @@
 #include <flowpipe/core/field.hpp>
 #include <flowpipe/core/flow_key.hpp>
 #include <flowpipe/core/packet.hpp>
+#include <flowpipe/core/prefetch.hpp>
 #include <flowpipe/match/match.hpp>
 #include <flowpipe/match/schema.hpp>
 #include <flowpipe/table/flow_mod.hpp>
@@ -1153,7 +1154,7 @@ struct learn {
                 }
                 t.lookup_burst(ptrs, m, found);
                 for (std::size_t i = 0; i < m; ++i)
-                    if (found[i] != nullptr) __builtin_prefetch(found[i], 1, 3);
+                    if (found[i] != nullptr) prefetch_write(found[i]);
                 const std::uint64_t probed = t.changes();
                 for (std::size_t i = 0; i < m; ++i) {
                     auto find = [&]() -> typename Table::flow_type* {
@@ -1236,13 +1237,19 @@ struct learn {
     }
 
     // install_burst into a table that keeps this learn's flows as records:
-    // pack and hash the burst's keys and prefetch their home buckets;
-    // prefetch what each will touch (its record, or the slot a new record
-    // takes); then learn each in order through the fast path (the full one
-    // when that declines). Only the last pass changes the table, in packet
-    // order, so packet k + 1 sees what packet k learned. Tables under
+    // pack and hash the burst's keys and prefetch their home buckets; then
+    // learn each in order through the fast path (the full one when that
+    // declines). Only the last pass changes the table, in packet order, so
+    // packet k + 1 sees what packet k learned. Tables under
     // staged_learn_threshold flows go packet by packet (at 1K flows the
     // passes cost more than they hid: re-learns 87 vs 107 M/s).
+    // A pass between the two that read each home bucket and prefetched the
+    // record (or new slot) behind it was, until GCC stopped deleting it
+    // (core/prefetch.hpp), dead code; alive, it measured slower: 64K-flow
+    // bursts 0.66x (re-learns) and 0.89x (new MACs), and no gain at 1M,
+    // also with the reads 8 learns ahead of the installs instead of all
+    // first (0.82x to 1.08x). The core overlaps the record reads of
+    // consecutive installs whose buckets are in cache by itself.
     template <class Table>
     void install_burst_store(Table& t, const flow_key* const* keys, std::size_t n, std::int64_t now,
                              learn_result* results) const {
@@ -1266,7 +1273,6 @@ struct learn {
                 hash[i] = Table::learn_hash(value[i]);
                 t.prefetch_learn(hash[i]);
             }
-            for (std::size_t i = 0, misses = 0; i < m; ++i) misses += t.prefetch_learn_target(hash[i], misses);
             for (std::size_t i = 0; i < m; ++i) {
                 const flow_key& k = *keys[base + i];
                 if (!install_store_fast(t, value[i], hash[i], build_actions(k), now, results[base + i]))
@@ -1315,12 +1321,9 @@ struct learn {
                 value[i] = e[base + i].value;
                 hash[i] = e[base + i].hash;
             }
-            if constexpr (stores_in<Table>) {
-                // (The home buckets were prefetched as the learns were staged.)
-                for (std::size_t i = 0, misses = 0; i < m; ++i) misses += t.prefetch_learn_target(hash[i], misses);
-            } else {
-                probe_and_prefetch(t, value, hash, m, probe);
-            }
+            // (A store's home buckets were prefetched as the learns were
+            // staged; its learns go straight to the fast path.)
+            if constexpr (!stores_in<Table>) probe_and_prefetch(t, value, hash, m, probe);
             for (std::size_t i = 0; i < m; ++i) {
                 staged_entry<Table>& x = e[base + i];
                 const detail::learner_scope whose(walks, x.walk); // the walk running now does not see its own

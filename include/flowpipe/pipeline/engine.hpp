@@ -60,6 +60,7 @@
 #include <flowpipe/core/extract.hpp>
 #include <flowpipe/core/flow_key.hpp>
 #include <flowpipe/core/packet.hpp>
+#include <flowpipe/core/prefetch.hpp>
 #include <flowpipe/core/rewrite.hpp>
 #include <flowpipe/pipeline/burst_output.hpp>
 #include <flowpipe/pipeline/flow_cache.hpp>
@@ -527,7 +528,7 @@ void run_burst(Tables& tables, engine_scratch& s, std::span<packet> pkts, std::i
         // (1) parse (the common frame on extract's straight path), with the
         // headers of the frame 4 ahead on their way into the cache
         for (std::size_t i = 0; i < n; ++i) {
-            if (i + 4 < n) __builtin_prefetch(pkts[base + i + 4].data);
+            if (i + 4 < n) prefetch_read(pkts[base + i + 4].data);
             const packet& p = pkts[base + i];
             flow_key& k = s.keys[i];
             k.metadata = 0;

@@ -75,6 +75,7 @@
 #include <flowpipe/action/learn.hpp>
 #include <flowpipe/action/normal.hpp>
 #include <flowpipe/core/flow_key.hpp>
+#include <flowpipe/core/prefetch.hpp>
 
 namespace flowpipe {
 
@@ -305,8 +306,8 @@ class flow_cache {
 
     // Pass 1 of a burst: the two bucket lines of hash h.
     void prefetch_slots(std::uint64_t h) const noexcept {
-        __builtin_prefetch(&buckets_[first_bucket(h)]);
-        __builtin_prefetch(&buckets_[second_bucket(h)]);
+        prefetch_read(&buckets_[first_bucket(h)]);
+        prefetch_read(&buckets_[second_bucket(h)]);
     }
 
     // Pass 2: the entry that may hold hash h in the current generation (its
@@ -319,7 +320,7 @@ class flow_cache {
                     e = static_cast<std::uint32_t>(b * ways + w);
         if (e != npos) {
             const char* p = reinterpret_cast<const char*>(&entries_[e]);
-            for (std::size_t line = 0; line < prefetched_lines; ++line) __builtin_prefetch(p + 64 * line);
+            for (std::size_t line = 0; line < prefetched_lines; ++line) prefetch_read(p + 64 * line);
         }
         return e;
     }
@@ -329,8 +330,8 @@ class flow_cache {
         const entry& x = entries_[e];
         for (std::size_t j = 0; j < x.n_lookups; ++j)
             if (x.flow[j] != nullptr) {
-                __builtin_prefetch(x.flow[j], 1, 3);
-                __builtin_prefetch(static_cast<const char*>(x.flow[j]) + 64, 1, 3);
+                prefetch_write(x.flow[j]);
+                prefetch_write(static_cast<const char*>(x.flow[j]) + 64);
             }
     }
 

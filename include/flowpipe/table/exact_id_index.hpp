@@ -49,6 +49,7 @@
 #include <memory>
 #include <new>
 
+#include <flowpipe/core/prefetch.hpp>
 #include <flowpipe/match/packed_key.hpp>
 #include <flowpipe/table/detail/tag_match.hpp>
 #include <flowpipe/table/exact_index.hpp>
@@ -217,7 +218,7 @@ class exact_id_index {
             std::uint64_t h[burst_group];
             for (std::size_t i = 0; i < m; ++i) {
                 h[i] = hash(keys[base + i]);
-                __builtin_prefetch(&buckets()[home(h[i])], 0, 3);
+                prefetch_read(&buckets()[home(h[i])]);
             }
             std::uint32_t cand[burst_group];
             bool settled[burst_group];
@@ -250,7 +251,7 @@ class exact_id_index {
             const std::size_t m = n - base < burst_group ? n - base : burst_group;
             const std::uint64_t* hs = hashes + base;
             std::uint32_t hits[burst_group];
-            for (std::size_t i = 0; i < m; ++i) __builtin_prefetch(&buckets()[home(hs[i])], 1, 3);
+            for (std::size_t i = 0; i < m; ++i) prefetch_write(&buckets()[home(hs[i])]);
             for (std::size_t i = 0; i < m; ++i) {
                 const bucket& b = buckets()[home(hs[i])];
                 hits[i] = match(b, tag_of(hs[i]));
@@ -319,27 +320,12 @@ class exact_id_index {
         r.has_free = true;
         return free != 0 && b.lane[overflow_lane] == 0;
     }
-    // The id at the first tag match of hash h in its home bucket, or npos
-    // (to prefetch what a probe will compare). With no match in a bucket
-    // that keys probed past, the next bucket of the sequence is where the
-    // probe goes on: it is prefetched, and `on` says so.
-    [[nodiscard]] std::uint32_t home_candidate(std::uint64_t h, bool& on) const noexcept {
-        const bucket& b = buckets()[home(h)];
-        const std::uint32_t hits = match(b, tag_of(h));
-        on = false;
-        if (hits != 0) return id_at(b, static_cast<unsigned>(std::countr_zero(hits)));
-        if (b.lane[overflow_lane] != 0) {
-            __builtin_prefetch(&buckets()[step(h, 1)], 1, 3);
-            on = true;
-        }
-        return npos;
-    }
 
     // Whether slot s of bucket b holds no key.
     [[nodiscard]] bool slot_free(std::size_t b, std::uint32_t s) const noexcept { return buckets()[b].lane[s] == 0; }
 
     // Prefetches the home bucket of hash h.
-    void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&buckets()[home(h)], 0, 3); }
+    void prefetch(std::uint64_t h) const noexcept { prefetch_read(&buckets()[home(h)]); }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }

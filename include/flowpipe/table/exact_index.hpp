@@ -123,6 +123,7 @@
 #include <memory>
 #include <new>
 
+#include <flowpipe/core/prefetch.hpp>
 #include <flowpipe/match/hash.hpp>
 #include <flowpipe/match/packed_key.hpp>
 #include <flowpipe/table/detail/tag_match.hpp>
@@ -130,8 +131,6 @@
 namespace flowpipe {
 
 namespace detail {
-
-inline void prefetch_read(const void* p) noexcept { __builtin_prefetch(p, 0, 3); }
 
 // Where slot s of a bucket keeps its key and its id, inside the bucket's slot
 // block. Keys of up to 7 words are packed `per_line` to a cache line with
@@ -318,7 +317,7 @@ class exact_index {
     }
 
     // Prefetches what probe(k, h) reads first: the home bucket's tag group.
-    void prefetch(std::uint64_t h) const noexcept { detail::prefetch_read(&groups_[h & mask_]); }
+    void prefetch(std::uint64_t h) const noexcept { prefetch_read(&groups_[h & mask_]); }
     // ...and then the line of the first tag candidate, or of the first free
     // slot of the home bucket (where an insert would write).
     void prefetch_slot(std::uint64_t h, const key_type& k) const noexcept {
@@ -327,7 +326,7 @@ class exact_index {
         const group& g = groups_[bi];
         std::uint32_t c = match(g, tag_of(h));
         if (c == 0) c = match(g, 0);
-        if (c != 0) __builtin_prefetch(blocks_ + bi * layout::block_bytes + key_offsets[std::countr_zero(c)], 1, 3);
+        if (c != 0) prefetch_write(blocks_ + bi * layout::block_bytes + key_offsets[std::countr_zero(c)]);
     }
 
     bool replace(const key_type& k, std::uint32_t id) {
@@ -465,7 +464,7 @@ class exact_index {
         // Pass 1: hash, prefetch the tag group of each home bucket.
         for (std::size_t i = 0; i < m; ++i) {
             hash[i] = hash_of(keys[i]);
-            detail::prefetch_read(&groups_[hash[i] & mask_]);
+            prefetch_read(&groups_[hash[i] & mask_]);
         }
         // Pass 2: compare tags, prefetch the line of the first candidate. A
         // key with no candidate whose home bucket never overflowed is a miss
@@ -483,10 +482,9 @@ class exact_index {
             if (hits[i] != 0) {
                 cand[i] = bi * layout::block_bytes + key_offsets[std::countr_zero(hits[i])];
                 const std::byte* kp = blocks_ + cand[i];
-                detail::prefetch_read(kp);
+                prefetch_read(kp);
                 if constexpr (layout::per_line == 0) // a key of 8+ words spans lines
-                    for (std::size_t off = line; off < sizeof(key_type) + 4; off += line)
-                        detail::prefetch_read(kp + off);
+                    for (std::size_t off = line; off < sizeof(key_type) + 4; off += line) prefetch_read(kp + off);
             }
         }
         // Pass 3: verify the first candidate; the rare others (a false tag

@@ -91,6 +91,7 @@
 #include <flowpipe/action/action_list.hpp>
 #include <flowpipe/core/flow_key.hpp>
 #include <flowpipe/core/packet.hpp>
+#include <flowpipe/core/prefetch.hpp>
 #include <flowpipe/match/match.hpp>
 #include <flowpipe/match/schema.hpp>
 #include <flowpipe/table/exact_id_index.hpp>
@@ -787,26 +788,19 @@ class flow_table {
         if constexpr (store_mode) {
             if (is_record(id)) {
                 const auto* r = &store_.at(id & ~record_bit);
-                __builtin_prefetch(r, 1, 3);
-                __builtin_prefetch(reinterpret_cast<const char*>(r) + sizeof(record) - 1, 1, 3);
+                prefetch_write(r);
+                prefetch_write(reinterpret_cast<const char*>(r) + sizeof(record) - 1);
                 return;
             }
         }
         const auto* p = &chunks_[id >> chunk_bits][id & (chunk_size - 1)];
-        __builtin_prefetch(p, 1, 3);
-        if constexpr (sizeof(flow_type) > 1)
-            __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1, 1, 3);
-        if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
+        prefetch_write(p);
+        if constexpr (sizeof(flow_type) > 1) prefetch_write(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1);
+        if constexpr (sizeof(flow_type) > 64) prefetch_write(reinterpret_cast<const char*>(p) + 64);
     }
-    // Prefetches (for writing) the slab slot the k-th next new flow will take.
+    // Prefetches (for writing) the slab slot the k-th next new flow will take
+    // (a store's records are not slab flows: its learns do not come here).
     void prefetch_new_flow(std::size_t k) const noexcept {
-        if constexpr (store_mode) { // (where the learns that miss go)
-            if (const auto* r = store_.next_new(k)) {
-                __builtin_prefetch(r, 1, 3);
-                __builtin_prefetch(reinterpret_cast<const char*>(r) + sizeof(record) - 1, 1, 3);
-            }
-            return;
-        }
         std::size_t id;
         if (k < free_.size())
             id = free_[free_.size() - 1 - k];
@@ -814,10 +808,10 @@ class flow_table {
             id = next_id_ + (k - free_.size());
         if ((id >> chunk_bits) < chunks_.size()) {
             const auto* p = &chunks_[id >> chunk_bits][id & (chunk_size - 1)];
-            __builtin_prefetch(p, 1, 3);
+            prefetch_write(p);
             if constexpr (sizeof(flow_type) > 1)
-                __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1, 1, 3);
-            if constexpr (sizeof(flow_type) > 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64, 1, 3);
+                prefetch_write(reinterpret_cast<const char*>(p) + sizeof(flow_type) - 1);
+            if constexpr (sizeof(flow_type) > 64) prefetch_write(reinterpret_cast<const char*>(p) + 64);
         }
     }
 
@@ -940,26 +934,6 @@ class flow_table {
             if (p.r.found && is_record(p.r.id)) return &store_.at(p.r.id & ~record_bit);
         return nullptr;
     }
-    // Prefetches what a learn of hash h touches once its home bucket is in
-    // cache: the record or flow of the bucket's first tag match; else, in a
-    // bucket that keys probed past, the next bucket; else the slot the k-th
-    // next new record takes (k counts the misses so far). Returns whether
-    // this counted as a miss.
-    bool prefetch_learn_target(std::uint64_t h, std::size_t k) const noexcept {
-        if constexpr (probe_mode) {
-            bool on = false;
-            const std::uint32_t id = learn_index().home_candidate(h, on);
-            if (id != npos) {
-                prefetch_flow(id);
-                return false;
-            }
-            if (on) return false;
-            prefetch_new_flow(k);
-            return true;
-        } else {
-            return false;
-        }
-    }
     // A record for a learn that found none (probed_record null and nothing
     // found): false when it cannot go in (a full table, or index), and the
     // general path decides.
@@ -1039,7 +1013,7 @@ class flow_table {
     };
     struct prefetch_key {
         const flow_table* t;
-        void operator()(std::uint32_t id) const noexcept { __builtin_prefetch(&key_of{t}(id), 0, 3); }
+        void operator()(std::uint32_t id) const noexcept { prefetch_read(&key_of{t}(id)); }
     };
 
     // ---- store mode ----
@@ -1060,8 +1034,8 @@ class flow_table {
     }
     void prefetch_entry(std::uint32_t id) const noexcept {
         if constexpr (store_mode)
-            if (is_record(id)) return __builtin_prefetch(&store_.at(id & ~record_bit));
-        __builtin_prefetch(&at(id));
+            if (is_record(id)) return prefetch_read(&store_.at(id & ~record_bit));
+        prefetch_read(&at(id));
     }
     // The flow an index id names, a record promoted first; null for npos.
     [[nodiscard]] flow_type* as_flow(std::uint32_t id) {

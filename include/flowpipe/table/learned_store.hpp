@@ -308,11 +308,6 @@ class learned_store {
             if (!listed(id)) link(id, expires_at(r));
         return id;
     }
-    // The record whose slot the k-th next add takes, to prefetch.
-    [[nodiscard]] const record* next_new(std::size_t k) const noexcept {
-        const std::size_t id = k < free_.size() ? free_[free_.size() - 1 - k] : next_id_ + (k - free_.size());
-        return (id >> chunk_bits) < chunks_ ? &at(static_cast<std::uint32_t>(id)) : nullptr;
-    }
 
     // Frees a record the caller took out of its index.
     void release(std::uint32_t id) noexcept {

@@ -96,6 +96,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <flowpipe/core/prefetch.hpp>
 #include <flowpipe/match/hash.hpp>
 #include <flowpipe/match/packed_key.hpp>
 
@@ -613,7 +614,7 @@ class masked_index {
             for (std::size_t j = 0; j < live; ++j) {
                 const std::uint64_t h = st->hash(keys[active[j]]);
                 hashes[j] = h;
-                __builtin_prefetch(st->home(h));
+                prefetch_read(st->home(h));
             }
             // Tags only: most packets miss here for good; a packet with one
             // candidate gets its slot prefetched; anything else (a second
@@ -621,7 +622,7 @@ class masked_index {
             for (std::size_t j = 0; j < live; ++j) {
                 const stage st_j = st->first_stage(hashes[j], candidates[j]);
                 stages[j] = st_j;
-                if (st_j == stage::candidate) __builtin_prefetch(candidates[j]);
+                if (st_j == stage::candidate) prefetch_read(candidates[j]);
             }
             for (std::size_t j = 0; j < live; ++j) {
                 if (stages[j] == stage::miss) continue;
