@@ -336,6 +336,7 @@ TEST(TagMatch, SimdEqualsScalarTwin) {
     compare_tag_matchers<32, flowpipe::detail::tag_arch<32>>(rng);
     compare_arch<xsimd::sse2>(rng);
     compare_arch<xsimd::avx2>(rng);
+    compare_arch<flowpipe::detail::avx512vl_256>(rng);
     compare_arch<xsimd::avx512bw>(rng);
     std::printf("[ tag_match ] tag_arch<8>=%s tag_arch<16>=%s tag_arch<32>=%s\n", flowpipe::detail::tag_arch<8>::name(),
                 flowpipe::detail::tag_arch<16>::name(), flowpipe::detail::tag_arch<32>::name());

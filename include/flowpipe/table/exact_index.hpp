@@ -41,6 +41,7 @@
 //
 //   h        = hash_of(k)                         64 bits: one 64x64->128 multiply
 //                                                 per two words, folded, then one more
+//                                                 (a one-word key: one multiply)
 //   bucket_i = (h + i) & (bucket_count - 1)       i = 0, 1, 2, ...  (linear, by bucket)
 //   tag      = h >> 48, or 1 if that is 0         (0 marks an empty slot)
 //
@@ -424,6 +425,15 @@ class exact_index {
         return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
     }
     static std::uint64_t hash_of(const key_type& k) noexcept {
+        if constexpr (Words == 1) {
+            // One word (br-tun's learned VLAN + MAC): one multiply, folded,
+            // as Abseil hashes an integer. Every key bit reaches the high
+            // half of the product, so both the tag (top bits) and the
+            // bucket (low bits, through the fold) see all of it. The chain
+            // below takes two dependent multiplies; this one is on every
+            // learn's path from key to bucket.
+            return mum(k.w[0] ^ 0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL);
+        }
         std::uint64_t h = 0x243f6a8885a308d3ULL;
         for (std::size_t i = 0; i < Words; i += 2) {
             const std::uint64_t a = k.w[i] ^ 0xa0761d6478bd642fULL ^ h;

@@ -5,6 +5,11 @@
 // xsimd 8.1 has no batch_bool::mask(), so the movemask is spelled once per
 // architecture here and nowhere else:
 //   - AVX-512BW: the batch_bool of a 512-bit compare already is a __mmask32;
+//   - AVX-512BW with VL on 256 bits (`avx512vl_256`, 16 tags, the indexes'
+//     groups): one compare into a mask register. xsimd 8.1 has no such
+//     architecture, so it is a tag type here and a raw intrinsic. (On AVX2
+//     the same 16 tags take compare, extract, pack and movemask: four
+//     dependent instructions on every lookup's path from bucket to id.)
 //   - AVX2: _mm256_movemask_epi8 gives two bits per 16-bit lane, so the two
 //     128-bit halves are first narrowed to bytes (_mm_packs_epi16; a true lane
 //     is 0xffff, which saturates to 0xff) and movemasked as one __m128i;
@@ -20,6 +25,10 @@
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
+
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#endif
 
 namespace flowpipe::detail {
 
@@ -37,6 +46,23 @@ template <std::size_t N>
     return m;
 }
 
+// AVX-512BW and AVX-512VL, used on 256-bit registers. The compare is a
+// member of the tag type, present only in builds that enable both (the
+// generic code below calls it through Arch, so other builds never see it).
+struct avx512vl_256 {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    static constexpr bool supported() noexcept { return true; }
+    // Bit i set <=> tags[i] == tag, for 16 tags.
+    static std::uint32_t match16(const std::uint16_t* tags, std::uint16_t tag) noexcept {
+        return _mm256_cmpeq_epi16_mask(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tags)),
+                                       _mm256_set1_epi16(static_cast<short>(tag)));
+    }
+#else
+    static constexpr bool supported() noexcept { return false; }
+#endif
+    static constexpr const char* name() noexcept { return "avx512vl_256"; }
+};
+
 // How many 16-bit lanes one compare of Arch covers (0: not a SIMD arch we use).
 template <class Arch>
 inline constexpr std::size_t tag_lanes = 0;
@@ -45,14 +71,18 @@ inline constexpr std::size_t tag_lanes<xsimd::sse2> = 8;
 template <>
 inline constexpr std::size_t tag_lanes<xsimd::avx2> = 16;
 template <>
+inline constexpr std::size_t tag_lanes<avx512vl_256> = 16;
+template <>
 inline constexpr std::size_t tag_lanes<xsimd::avx512bw> = 32;
 
 // The widest architecture this build supports whose compare fits in N tags.
 template <std::size_t N>
 using tag_arch = std::conditional_t<
     (N % 32 == 0 && xsimd::avx512bw::supported()), xsimd::avx512bw,
-    std::conditional_t<(N % 16 == 0 && xsimd::avx2::supported()), xsimd::avx2,
-                       std::conditional_t<(N % 8 == 0 && xsimd::sse2::supported()), xsimd::sse2, scalar_arch>>>;
+    std::conditional_t<
+        (N % 16 == 0 && avx512vl_256::supported()), avx512vl_256,
+        std::conditional_t<(N % 16 == 0 && xsimd::avx2::supported()), xsimd::avx2,
+                           std::conditional_t<(N % 8 == 0 && xsimd::sse2::supported()), xsimd::sse2, scalar_arch>>>>;
 
 // tags need not be aligned. N must be a multiple of Arch's lane count.
 template <std::size_t N, class Arch = tag_arch<N>>
@@ -60,6 +90,12 @@ template <std::size_t N, class Arch = tag_arch<N>>
     static_assert(N >= 1 && N <= 32, "match_tags works on 1 to 32 tags");
     if constexpr (std::is_same_v<Arch, scalar_arch>) {
         return match_tags_scalar<N>(tags, tag);
+    } else if constexpr (std::is_same_v<Arch, avx512vl_256>) {
+        static_assert(N % 16 == 0, "match_tags<N, avx512vl_256> needs N a multiple of 16");
+        static_assert(Arch::supported(), "match_tags<N, Arch> needs an architecture this build enables");
+        std::uint32_t m = 0;
+        for (std::size_t c = 0; c < N; c += 16) m |= Arch::match16(tags + c, tag) << c;
+        return m;
     } else {
         static_assert(tag_lanes<Arch> != 0 && N % tag_lanes<Arch> == 0,
                       "match_tags<N, Arch> needs Arch to be sse2, avx2 or avx512bw with N a multiple of its lanes");
