@@ -1029,18 +1029,21 @@ struct learn {
                                                    const flow_actions& acts, std::int64_t now,
                                                    learn_result& out) const {
         typename Table::learn_probe probe;
-        if (!t.store_takes(cookie) || !t.probe_learn_home(value, h, probe)) return false;
+        typename Table::record* r;
+        if (!t.probe_learn_home(value, h, probe, r)) return false;
         using store_t = typename Table::store_type;
         typename store_t::values_type v;
         const bool fit = store_t::values_of(acts, v);
         if (probe.r.found) {
-            auto* r = t.found_record(probe);
-            if (r == nullptr || !t.store().same_values(*r, v)) return false;
+            // A record exists, so the store is not empty and the table does
+            // not evict: of store_takes(cookie), only the cookie is left.
+            if (r == nullptr || t.store().cookie() != cookie || !t.store().same_values(*r, v)) return false;
             t.store().refresh(*r, now);
             ++state.stats.refreshed;
             out = learn_result::refreshed;
             return true;
         }
+        if (!t.store_takes(cookie)) return false;
         const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
         if (limit != 0 && !detail::learn_under_limit(t, p, state.cache)) {
             ++state.stats.refused_limit;
@@ -1255,17 +1258,20 @@ struct learn {
                              learn_result* results) const {
         constexpr std::size_t group = 32;
         using schema_t = typename Table::schema_type;
-        typename Table::key_type value[group], mask;
-        std::uint64_t hash[group];
         if (t.size() < staged_learn_threshold) { // in cache: the passes cost more than they hide
             for (std::size_t i = 0; i < n; ++i) {
-                build_match<schema_t>(*keys[i], value[0], mask);
-                hash[0] = Table::learn_hash(value[0]);
-                if (!install_store_fast(t, value[0], hash[0], build_actions(*keys[i]), now, results[i]))
-                    results[i] = install_full(t, value[0], hash[0], *keys[i], now);
+                const flow_key& k = *keys[i];
+                typename Table::key_type v1, m1;
+                build_match<schema_t>(k, v1, m1);
+                const std::uint64_t h1 = Table::learn_hash(v1);
+                learn_result r;
+                if (!install_store_fast(t, v1, h1, build_actions(k), now, r)) r = install_full(t, v1, h1, k, now);
+                results[i] = r;
             }
             return;
         }
+        typename Table::key_type value[group], mask;
+        std::uint64_t hash[group];
         for (std::size_t base = 0; base < n; base += group) {
             const std::size_t m = n - base < group ? n - base : group;
             for (std::size_t i = 0; i < m; ++i) {

@@ -918,12 +918,21 @@ class flow_table {
     // The fast path of a learn into the store (action/learn.hpp): a probe
     // of value (hash h) taken in its home bucket alone, when that settles
     // it (exact_id_index::probe_home); false sends the learn down the full
-    // probe.
-    [[nodiscard, gnu::always_inline]] bool probe_learn_home(const key_type& value, std::uint64_t h,
-                                                            learn_probe& p) const noexcept {
-        if constexpr (probe_mode) {
+    // probe. `found` is the record it found (null: none, or a slab flow),
+    // taken from the key compare (not computed again from the probe).
+    [[nodiscard, gnu::always_inline]] bool probe_learn_home(const key_type& value, std::uint64_t h, learn_probe& p,
+                                                            record*& found) noexcept {
+        if constexpr (store_mode) {
             p.epoch = index_epoch_;
-            return learn_index().probe_home(value, h, key_of{this}, p.r);
+            found = nullptr;
+            const auto key_at = [&](std::uint32_t id) -> const key_type& {
+                if (id & record_bit) {
+                    found = &store_.at(id & ~record_bit);
+                    return found->key;
+                }
+                return at(id).value;
+            };
+            return learn_index().probe_home(value, h, key_at, p.r);
         } else {
             return false;
         }
@@ -945,7 +954,7 @@ class flow_table {
         if constexpr (store_mode) {
             auto& idx = learn_index();
             if (size() >= cfg_.max_flows || !p.r.has_free || idx.size() >= idx.capacity()) return false;
-            if (store_.size() == 0) store_.set_cookie(cookie);
+            store_.set_cookie(cookie); // (store_takes: the store is empty, or holds this cookie)
             const std::uint32_t rid = store_.add(value, v, fit, now_ms);
             if (rid == npos) return false;
             if (idx.insert_at(p.r, rid | record_bit) != exact_id_index<words>::insert_result::inserted) {

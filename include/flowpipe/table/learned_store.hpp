@@ -101,7 +101,9 @@ struct learned_lane_of<learn_args::output_field<Src>> {
     // Ports as OpenFlow 1.0 numbers them (the reserved ones 0xff00..), which
     // fit 16-bit lanes; a port with no 16-bit twin spills.
     static std::uint64_t get(const actions::output& a) noexcept {
-        return bits <= 16 && a.port >= 0xffffff00u ? ports::to_ofp10(a.port) : a.port;
+        if (bits > 16 || a.port < 0xff00u) [[likely]] // (every port of a switch: one compare)
+            return a.port;
+        return a.port >= 0xffffff00u ? ports::to_ofp10(a.port) : a.port;
     }
     static void put(actions::output& a, std::uint64_t v) noexcept {
         a.port = bits <= 16 && v >= 0xff00 && v <= 0xffff ? ports::from_ofp10(static_cast<std::uint16_t>(v))
@@ -251,6 +253,11 @@ class learned_store {
     [[nodiscard]] std::int64_t used_ms(const record& r) const noexcept {
         return r.spilled() ? side_[r.created].used : abs(r.used);
     }
+    // The timeout that comes first for a flow whose times are equal (ms).
+    static constexpr std::int64_t first_timeout_ms = [] {
+        const unsigned h = Learn::hard_timeout, i = Learn::idle_timeout;
+        return std::int64_t{h == 0 ? i : i == 0 ? h : std::min(h, i)} * 1000;
+    }();
     // The first `now` at which the record's flow counts as expired.
     [[nodiscard]] std::int64_t expires_at(const record& r) const noexcept {
         std::int64_t t = std::numeric_limits<std::int64_t>::max();
@@ -276,8 +283,10 @@ class learned_store {
     // A re-learn of the same flow: only `modified` moves (the wheel keeps
     // its lower bound; expire moves it).
     [[gnu::always_inline]] void refresh(record& r, std::int64_t now_ms) noexcept {
-        ensure_window(now_ms);
-        set_modified(r, now_ms);
+        const auto d = static_cast<std::uint64_t>(now_ms - base_);
+        if (d > std::uint64_t{0xffffffffu} || r.spilled()) [[unlikely]]
+            return refresh_wide(r, now_ms);
+        r.modified = static_cast<std::uint32_t>(d);
     }
     // A learn with other values (a MAC that moved): values replaced,
     // counters and creation kept.
@@ -305,7 +314,7 @@ class learned_store {
             set_values(r, v, false);
         ++size_;
         if constexpr (has_timeout)
-            if (!listed(id)) link(id, expires_at(r));
+            if (!listed(id)) link(id, now_ms + first_timeout_ms + 1); // expires_at(r): its times are all now_ms
         return id;
     }
 
@@ -454,6 +463,11 @@ class learned_store {
         } else {
             write_lanes(r, v);
         }
+    }
+    // refresh() when the time leaves the window or the record is spilled.
+    [[gnu::noinline]] void refresh_wide(record& r, std::int64_t now_ms) noexcept {
+        ensure_window(now_ms);
+        set_modified(r, now_ms);
     }
     void set_modified(record& r, std::int64_t now_ms) noexcept {
         if (r.spilled())
