@@ -1052,7 +1052,12 @@ struct learn {
         }
         const std::uint64_t before = t.changes();
         if (!t.add_record(probe, value, v, fit, cookie, now)) return false;
-        out = detail::learned_added(t, p, state, before);
+        if (limit == 0) { // no limit count to keep (one left stale recounts: learn_under_limit)
+            ++state.stats.added;
+            out = learn_result::added;
+        } else {
+            out = detail::learned_added(t, p, state, before);
+        }
         return true;
     }
 

@@ -153,6 +153,13 @@ class exact_id_index {
         assert(id != npos && "exact_id_index::insert_at: npos is not a valid id");
         if (p.found) return insert_result::exists;
         if (size_ >= capacity_ || !p.has_free) return insert_result::full;
+        insert_free(p, id);
+        return insert_result::inserted;
+    }
+    // insert_at for a probe the caller has checked: the key absent, a free
+    // slot found, the index under capacity.
+    [[gnu::always_inline]] void insert_free(const probe_result& p, std::uint32_t id) noexcept {
+        assert(id != npos && !p.found && p.has_free && size_ < capacity_ && "exact_id_index::insert_free: unchecked");
         bucket& b = buckets()[p.bucket];
         set_id(b, p.slot, id);
         for (std::size_t j = 0; j < p.skipped; ++j) {
@@ -161,7 +168,6 @@ class exact_id_index {
         }
         b.lane[p.slot] = tag_of(p.hash); // published last, as in exact_index
         ++size_;
-        return insert_result::inserted;
     }
 
     template <class KeyOf>
