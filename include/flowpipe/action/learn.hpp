@@ -986,11 +986,7 @@ struct learn {
             if constexpr (Table::probe_mode) {
                 if (full_exact_match<Table>()) {
                     const std::uint64_t h = Table::learn_hash(value);
-                    if constexpr (stores_in<Table>) {
-                        learn_result r;
-                        if (install_store_fast(t, value, h, build_actions(k), now, r)) return r;
-                        return install_full(t, value, h, k, now);
-                    }
+                    if constexpr (stores_in<Table>) return install_store(t, value, h, k, now);
                     auto probe = t.probe_learn(value, h);
                     return install_probed(t, probe, value, k, now);
                 }
@@ -1061,10 +1057,21 @@ struct learn {
         return true;
     }
 
-    // What the fast path declined, through a full probe (out of line: the
-    // fast path's callers stay small).
+    // A learn into a store table: the fast path, inlined, else the full
+    // probe (out of line).
     template <class Table>
-    [[gnu::noinline]] learn_result install_full(Table& t, const typename Table::key_type& value, std::uint64_t h,
+    [[gnu::always_inline]] learn_result install_store(Table& t, const typename Table::key_type& value, std::uint64_t h,
+                                                      const flow_key& k, std::int64_t now) const {
+        learn_result r;
+        if (install_store_fast(t, value, h, build_actions(k), now, r)) return r;
+        return install_full(t, value, h, k, now);
+    }
+
+    // What the fast path declined, through a full probe (out of line: the
+    // fast path's callers stay small; the key by value, as a reference kept
+    // every caller's key in memory).
+    template <class Table>
+    [[gnu::noinline]] learn_result install_full(Table& t, const typename Table::key_type value, std::uint64_t h,
                                                 const flow_key& k, std::int64_t now) const {
         auto probe = t.probe_learn(value, h);
         return install_probed(t, probe, value, k, now);
@@ -1266,13 +1273,9 @@ struct learn {
         using schema_t = typename Table::schema_type;
         if (t.size() < staged_learn_threshold) { // in cache: the passes cost more than they hide
             for (std::size_t i = 0; i < n; ++i) {
-                const flow_key& k = *keys[i];
-                typename Table::key_type v1, m1;
-                build_match<schema_t>(k, v1, m1);
-                const std::uint64_t h1 = Table::learn_hash(v1);
-                learn_result r;
-                if (!install_store_fast(t, v1, h1, build_actions(k), now, r)) r = install_full(t, v1, h1, k, now);
-                results[i] = r;
+                typename Table::key_type value, mask;
+                build_match<schema_t>(*keys[i], value, mask);
+                results[i] = install_store(t, value, Table::learn_hash(value), *keys[i], now);
             }
             return;
         }
@@ -1285,11 +1288,8 @@ struct learn {
                 hash[i] = Table::learn_hash(value[i]);
                 t.prefetch_learn(hash[i]);
             }
-            for (std::size_t i = 0; i < m; ++i) {
-                const flow_key& k = *keys[base + i];
-                if (!install_store_fast(t, value[i], hash[i], build_actions(k), now, results[base + i]))
-                    results[base + i] = install_full(t, value[i], hash[i], k, now);
-            }
+            for (std::size_t i = 0; i < m; ++i)
+                results[base + i] = install_store(t, value[i], hash[i], *keys[base + i], now);
         }
     }
 
