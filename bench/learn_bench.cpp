@@ -16,10 +16,10 @@
 //                                  its exact side index); the rows above use
 //                                  br_tun_core's exact table 20
 //   flowpipe_learn_{add,refresh}_burst  the same through learn's burst form
-//                                  (install_burst: probe the 32, prefetch,
-//                                  then install; tables under 8192 flows go
-//                                  packet by packet), what the engine's
-//                                  staged learns run
+//                                  (install_burst: hash the 32 and prefetch
+//                                  their index buckets, then install; tables
+//                                  under 8192 flows go packet by packet),
+//                                  what the engine's staged learns run
 //   swx_learner_add/flows:N        rte_swx_table_learner: lookup (32 mailboxes
 //                                  interleaved, as the SWX pipeline runs it)
 //                                  then add, on the same keys (16 bytes:
