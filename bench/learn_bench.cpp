@@ -57,6 +57,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "support/learn_packets.hpp"
 #include "support/rounds.hpp"
 
 #include <algorithm>
@@ -97,9 +98,7 @@ using table20_of = std::remove_reference_t<decltype(std::declval<P&>().template 
 using table20 = table20_of<br_tun>;
 
 constexpr std::size_t burst = 32;
-constexpr std::uint16_t lvid = 2;
-constexpr std::uint64_t seg = 6;
-constexpr std::uint32_t tun_port = 2, patch_int = 1;
+using fp::bench::lvid, fp::bench::seg, fp::bench::tun_port, fp::bench::patch_int;
 
 // Source MACs: `present` are learned before timing, `fresh` never are.
 struct workload {
@@ -183,16 +182,7 @@ double timed_adds(benchmark::State& state, std::size_t fresh, LearnBurst&& learn
 // ---------------------------------------------------------------------------
 // flowpipe: br-tun's typed table-10 learn into table 20
 
-fp::flow_key packet_key(std::uint64_t mac) {
-    fp::flow_key k{};
-    k.in_port = tun_port;
-    k.tun_id = seg;
-    k.eth_src = mac;
-    k.eth_dst = 0xfa163eb3e77aULL;
-    k.eth_type = 0x0800;
-    k.vlan_tci = 0x1000 | lvid; // after table 4's mod_vlan_vid
-    return k;
-}
+fp::flow_key packet_key(std::uint64_t mac) { return fp::bench::learn_packet_key(mac); }
 
 // New MACs an add row learns before they are removed again (outside timing).
 std::size_t fresh_of(std::size_t flows) { return std::min<std::size_t>(flows, 65536); }

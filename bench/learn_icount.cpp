@@ -12,6 +12,8 @@
 // Built for x86-64-v3 (bench/icount.cmake): valgrind does not run AVX-512.
 #include <flowpipe/neutron/br_tun.hpp>
 
+#include "support/learn_packets.hpp"
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -27,17 +29,6 @@ using br_tun = fp::neutron::br_tun_core;
 using table20 = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>;
 
 constexpr std::size_t flows = 1024, burst = 32, max_bursts = 400;
-
-fp::flow_key packet_key(std::uint64_t mac) {
-    fp::flow_key k{};
-    k.in_port = 2;
-    k.tun_id = 6;
-    k.eth_src = mac;
-    k.eth_dst = 0xfa163eb3e77aULL;
-    k.eth_type = 0x0800;
-    k.vlan_tci = 0x1000 | 2;
-    return k;
-}
 
 // The learns of one burst, per packet (install) and through install_burst;
 // out of line so that each is one piece of code, as in learn_bench's rows.
@@ -85,10 +76,10 @@ int main(int argc, char** argv) {
     for (auto& m : present) m = mac();
     for (auto& m : fresh) m = mac();
     for (const auto m : present)
-        if (learn.install(t, packet_key(m), 0) != fp::learn_result::added) return 1;
+        if (learn.install(t, fp::bench::learn_packet_key(m), 0) != fp::learn_result::added) return 1;
 
     std::array<fp::flow_key, burst> keys;
-    keys.fill(packet_key(0));
+    keys.fill(fp::bench::learn_packet_key(0));
     std::array<const fp::flow_key*, burst> ptrs;
     for (std::size_t i = 0; i < burst; ++i) ptrs[i] = &keys[i];
     std::size_t ok = 0;
