@@ -4,10 +4,11 @@
 // without side effects. Its interprocedural analysis then finds a function
 // whose only effect is a prefetch (a table's prefetch_flow, a pass of them
 // that returns a count) to be pure, and deletes every call whose result goes
-// unused, prefetches and all. That happened to learn's burst pass that
-// prefetches each key's record or new slot (flow_table::prefetch_learn_target):
-// GCC 12 at -O3 compiled the whole pass to nothing, in the benchmark and in
-// the library alike, while a prefetch written inline in the caller stayed.
+// unused, prefetches and all. That happened to a pass of learn's burst
+// install that prefetched each key's record or new slot (a function of the
+// table's, since removed: alive, it measured slower): GCC 12 at -O3 compiled
+// the whole pass to nothing, while a prefetch written inline in the caller
+// stayed.
 // An empty volatile asm that takes the address makes each prefetch an effect
 // of its own (so nothing around it is pure); it emits no instruction.
 #pragma once
