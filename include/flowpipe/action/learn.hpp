@@ -210,11 +210,14 @@ bool learn_under_limit(Table& t, const learn_params& p, learn_limit_cache& c) {
 }
 
 // A learn added its flow (the table's changes() was `before`): the limit
-// count follows when exactly one flow, with this cookie, came.
+// count follows when exactly one flow, with this cookie, came. A learn
+// without a limit keeps no count (nothing reads it; one left stale is
+// recounted by learn_under_limit, which compares changes()).
 template <class Table>
-learn_result learned_added(Table& t, const learn_params& p, learn_state& st, std::uint64_t before) {
+[[gnu::always_inline]] inline learn_result learned_added(Table& t, const learn_params& p, learn_state& st,
+                                                         std::uint64_t before) {
     learn_limit_cache& c = st.cache;
-    if (c.table == &t && c.cookie == p.cookie && c.changes == before && t.changes() == before + 1) {
+    if (p.limit != 0 && c.table == &t && c.cookie == p.cookie && c.changes == before && t.changes() == before + 1) {
         ++c.count;
         c.changes = t.changes();
     }
@@ -1048,12 +1051,7 @@ struct learn {
         }
         const std::uint64_t before = t.changes();
         if (!t.add_record(probe, value, v, fit, cookie, now)) return false;
-        if (limit == 0) { // no limit count to keep (one left stale recounts: learn_under_limit)
-            ++state.stats.added;
-            out = learn_result::added;
-        } else {
-            out = detail::learned_added(t, p, state, before);
-        }
+        out = detail::learned_added(t, p, state, before);
         return true;
     }
 
@@ -1271,7 +1269,7 @@ struct learn {
                              learn_result* results) const {
         constexpr std::size_t group = 32;
         using schema_t = typename Table::schema_type;
-        if (t.size() < staged_learn_threshold) { // in cache: the passes cost more than they hide
+        if (t.size() < staged_learn_threshold) { // in cache: the passes hide nothing
             for (std::size_t i = 0; i < n; ++i) {
                 typename Table::key_type value, mask;
                 build_match<schema_t>(*keys[i], value, mask);
