@@ -18,6 +18,7 @@
 
 #include <array>
 #include <deque>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -781,6 +782,52 @@ TEST(learn, install_burst_into_the_store_agrees_with_installs_into_a_plain_table
             });
             EXPECT_EQ(compared, b.size());
         }
+    }
+}
+
+// A small store table kept near full while MACs come and go, so that home
+// buckets and the ones after them overflow: every learn must find its key,
+// or the free slot for it, exactly as the plain table does, whether the
+// home bucket settles it, the home bucket and the next (the fast path's
+// second try), or only the full probe.
+TEST(learn, a_full_store_with_long_probe_chains_agrees_with_a_plain_table) {
+    using L = fp::neutron::learn_ucast;
+    using table_20 = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>;
+    using plain_20 = fp::flow_table<table_20::schema_type, table_20::allowed_type>;
+    for (const std::size_t size : {std::size_t{30}, std::size_t{64}, std::size_t{200}}) {
+        SCOPED_TRACE(testing::Message() << "size " << size);
+        const fp::table_config cfg{size, fp::overflow_policy::refuse};
+        table_20 a(cfg, 20);
+        plain_20 b(cfg, 20);
+        L la_, lb_;
+        std::mt19937_64 rng(size);
+        std::map<fp::learn_result, std::size_t> seen;
+        std::size_t removed = 0;
+        for (std::int64_t step = 0; step < 20000; ++step) {
+            const std::uint64_t mac = 0x020000000000ULL | (rng() % (2 * size));
+            if (rng() % 3 == 0) {
+                const auto ra = a.remove(learned_match(mac), true, L::priority);
+                const auto rb = b.remove(learned_match(mac), true, L::priority);
+                ASSERT_EQ(ra.count, rb.count) << "step " << step;
+                removed += ra.count;
+                continue;
+            }
+            fp::flow_key k = from_tunnel(rng() % 2 ? tun_a : tun_b, mac, vm_local);
+            k.vlan_tci = 0x1000 | lvid; // (tagged by table 4)
+            const fp::learn_result r = la_.install(a, k, step);
+            ASSERT_EQ(r, lb_.install(b, k, step)) << "step " << step;
+            ++seen[r];
+        }
+        ASSERT_EQ(a.size(), b.size());
+        b.for_each([&](const auto& fb) {
+            const auto* fa = a.find_strict(fb.get_match(), fb.priority);
+            ASSERT_NE(fa, nullptr);
+            EXPECT_EQ(fa->actions, fb.actions);
+        });
+        for (const auto r : {fp::learn_result::added, fp::learn_result::refreshed, fp::learn_result::modified,
+                             fp::learn_result::failed})
+            EXPECT_GT(seen[r], 0u) << static_cast<int>(r);
+        EXPECT_GT(removed, 0u);
     }
 }
 

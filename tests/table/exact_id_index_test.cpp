@@ -64,14 +64,14 @@ TYPED_TEST_SUITE(ExactIdIndexTest, WordCounts);
 
 // Random inserts, erases and replaces (keys that differ in one bit, a small
 // table whose buckets overflow, fills to capacity) against reference_index;
-// find, find_burst, probe_burst and probe_home checked against it every so
+// find, find_burst, probe_burst and probe_near checked against it every so
 // often.
 TYPED_TEST(ExactIdIndexTest, DifferentialAgainstReferenceIndex) {
     constexpr std::size_t W = TypeParam::value;
     using index = exact_id_index<W>;
     using key = packed_key<W>;
     const key ones = all_ones<W>();
-    std::size_t lookups = 0, mismatches = 0, home_settled = 0, home_declined = 0;
+    std::size_t lookups = 0, mismatches = 0, home_settled = 0, next_settled = 0, declined = 0;
     for (std::uint64_t seed : {1u, 2u, 3u}) {
         for (std::size_t cap : {std::size_t{200}, std::size_t{3000}}) {
             SCOPED_TRACE(testing::Message() << "seed " << seed << " capacity " << cap);
@@ -99,16 +99,16 @@ TYPED_TEST(ExactIdIndexTest, DifferentialAgainstReferenceIndex) {
                 for (std::size_t i = 0; i < ks.size(); ++i) {
                     mismatches += x.find(ks[i], rd) != want[i];
                     ++lookups;
-                    // probe_home, when it settles a key, says what probe() says.
+                    // probe_near, when it settles a key, says what probe() says.
                     typename index::probe_result ph{};
-                    if (x.probe_home(ks[i], hs[i], rd, ph)) {
+                    if (x.probe_near(ks[i], hs[i], rd, ph)) {
                         const auto p = x.probe(ks[i], hs[i], rd);
                         mismatches += ph.found != p.found || ph.has_free != p.has_free || ph.bucket != p.bucket ||
-                                      ph.slot != p.slot || ph.skipped != 0 || p.skipped != 0;
+                                      ph.slot != p.slot || ph.skipped != p.skipped || p.skipped > 1;
                         if (p.found) mismatches += ph.id != p.id;
-                        ++home_settled;
+                        ++(ph.skipped == 0 ? home_settled : next_settled);
                     } else {
-                        ++home_declined;
+                        ++declined;
                     }
                 }
                 for (std::size_t burst : {1u, 7u, 32u, 33u, 256u}) {
@@ -176,8 +176,9 @@ TYPED_TEST(ExactIdIndexTest, DifferentialAgainstReferenceIndex) {
     }
     EXPECT_EQ(mismatches, 0u);
     EXPECT_GE(lookups, 10000u);
-    EXPECT_GT(home_settled, home_declined); // most keys, found or not, settle in their home bucket
-    EXPECT_GT(home_declined, 0u);           // and the overflowed ones do not
+    EXPECT_GT(home_settled, next_settled + declined); // most keys, found or not, settle in their home bucket,
+    EXPECT_GT(next_settled, 0u);                      // some in the next one
+    EXPECT_GT(declined, 0u);                          // and those further on do not
     std::printf("[ exact_id_index<%zu> differential ] %zu lookups, %zu mismatches\n", W, lookups, mismatches);
 }
 

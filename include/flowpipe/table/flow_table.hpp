@@ -916,10 +916,12 @@ class flow_table {
         return found_record(p);
     }
     // The fast path of a learn into the store (action/learn.hpp): a probe
-    // of value (hash h) taken in its home bucket alone, when that settles
-    // it (exact_id_index::probe_home); false sends the learn down the full
-    // probe. `found` is the record it found (null: none, or a slab flow),
-    // taken from the key compare (not computed again from the probe).
+    // of value (hash h) taken in its home bucket alone (Near: and the next
+    // one when home has overflowed), when that settles it
+    // (exact_id_index::probe_home, probe_near); false sends the learn down
+    // the full probe. `found` is the record it found (null: none, or a slab
+    // flow), taken from the key compare (not computed again from the probe).
+    template <bool Near = false>
     [[nodiscard, gnu::always_inline]] bool probe_learn_home(const key_type& value, std::uint64_t h, learn_probe& p,
                                                             record*& found) noexcept {
         if constexpr (store_mode) {
@@ -932,7 +934,10 @@ class flow_table {
                 }
                 return at(id).value;
             };
-            return learn_index().probe_home(value, h, key_at, p.r);
+            if constexpr (Near)
+                return learn_index().probe_near(value, h, key_at, p.r);
+            else
+                return learn_index().probe_home(value, h, key_at, p.r);
         } else {
             return false;
         }
