@@ -59,6 +59,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -186,6 +187,7 @@ class learned_store {
     learned_store& operator=(const learned_store&) = delete;
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return cap_; }
     [[nodiscard]] std::uint64_t cookie() const noexcept { return cookie_; }
     // The cookie of every record; set while the store is empty.
     void set_cookie(std::uint64_t c) noexcept { cookie_ = c; }
@@ -297,10 +299,10 @@ class learned_store {
     }
 
     // A new record for key with these values at now_ms (the caller puts it
-    // in its index); npos when the store holds max_records.
+    // in its index); the store holds fewer than capacity() records.
     // (Inlined: the learn's fast path is this and an index insert.)
     [[gnu::always_inline]] std::uint32_t add(const key_type& key, const values_type& v, bool fit, std::int64_t now_ms) {
-        if (size_ >= cap_) return npos;
+        assert(size_ < cap_ && "learned_store::add: full");
         ensure_window(now_ms);
         const std::uint32_t id = allocate();
         record& r = at(id);
