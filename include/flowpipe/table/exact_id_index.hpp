@@ -325,6 +325,16 @@ class exact_id_index {
 
     // Prefetches the home bucket of hash h.
     void prefetch(std::uint64_t h) const noexcept { prefetch_read(&buckets()[home(h)]); }
+    // Prefetches the bucket after the home bucket of hash h when the home
+    // bucket has overflowed (reads the home bucket: prefetch it first).
+    // (No branch: the home bucket again when it has not overflowed. A
+    // branch on the home line's arrival measured re-learns 0.88x at 1M.)
+    void prefetch_next(std::uint64_t h) const noexcept {
+        const std::size_t bi = home(h);
+        const std::size_t next = bi + 1 == bucket_count_ ? 0 : bi + 1;
+        const std::size_t take = std::size_t{0} - std::size_t{buckets()[bi].lane[overflow_lane] != 0}; // all ones or 0
+        prefetch_read(&buckets()[bi ^ ((bi ^ next) & take)]); // (GCC made a ?: a branch)
+    }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }

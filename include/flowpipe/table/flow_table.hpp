@@ -784,6 +784,11 @@ class flow_table {
     void prefetch_learn(std::uint64_t h) const noexcept {
         if constexpr (probe_mode) learn_index().prefetch(h);
     }
+    // Then the line a probe of hash h reads next, when its first has
+    // overflowed (reads the first: prefetch_learn(h) some time before).
+    void prefetch_learn_next(std::uint64_t h) const noexcept {
+        if constexpr (probe_mode) learn_index().prefetch_next(h);
+    }
     // Prefetches (for writing) a flow's lines.
     void prefetch_flow(std::uint32_t id) const noexcept {
         if constexpr (store_mode) {
