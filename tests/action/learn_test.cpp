@@ -785,6 +785,28 @@ TEST(learn, install_burst_into_the_store_agrees_with_installs_into_a_plain_table
     }
 }
 
+// The store's values taken straight from a packet's key (the fast path's
+// learned_store::values_of_key) are those of the action list the learn
+// builds from it: for every 16-bit in_port (the reserved ones 0xff00.. too)
+// and some wider, with tun_ids that fit a lane and some that do not.
+TEST(learn, store_values_from_the_key_are_those_of_the_built_actions) {
+    using L = fp::neutron::learn_ucast;
+    using store_t = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>::store_type;
+    std::mt19937_64 rng(7);
+    std::size_t unfit = 0;
+    for (std::uint32_t port = 0; port < 0x10000 + 64; ++port) {
+        fp::flow_key k = from_tunnel(port < 0x10000 ? port : static_cast<std::uint32_t>(rng()), vm_remote, vm_local);
+        k.tun_id = rng() % 4 == 0 ? rng() : rng() & 0xffffffffu;
+        store_t::values_type a{}, b{};
+        const bool fit_a = store_t::values_of_key(k, a);
+        const bool fit_b = store_t::values_of(L::build_actions(k), b);
+        ASSERT_EQ(fit_a, fit_b) << "in_port " << k.in_port;
+        ASSERT_EQ(a, b) << "in_port " << k.in_port;
+        unfit += !fit_a;
+    }
+    EXPECT_GT(unfit, 0u);
+}
+
 // A small store table kept near full while MACs come and go, so that home
 // buckets and the ones after them overflow: every learn must find its key,
 // or the free slot for it, exactly as the plain table does, whether the

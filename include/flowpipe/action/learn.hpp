@@ -1026,16 +1026,15 @@ struct learn {
     // (Near: the home bucket and, when home has overflowed, the next one;
     // install_full's first try. Not in the inlined path: the second
     // bucket's code there cost every learn 10 to 20 instructions more.)
+    // The learned flow's actions come as the store's values (v, and whether
+    // they fit: learned_store::values_of or values_of_key).
     template <bool Near = false, class Table>
     [[gnu::always_inline]] bool install_store_fast(Table& t, const typename Table::key_type& value, std::uint64_t h,
-                                                   const flow_actions& acts, std::int64_t now,
-                                                   learn_result& out) const {
+                                                   const typename Table::store_type::values_type& v, bool fit,
+                                                   std::int64_t now, learn_result& out) const {
         typename Table::learn_probe probe;
         typename Table::record* r;
         if (!t.template probe_learn_home<Near>(value, h, probe, r)) return false;
-        using store_t = typename Table::store_type;
-        typename store_t::values_type v;
-        const bool fit = store_t::values_of(acts, v);
         if (probe.r.found) {
             // A record exists, so the store is not empty and the table does
             // not evict: of store_takes(cookie), only the cookie is left.
@@ -1064,7 +1063,9 @@ struct learn {
     [[gnu::always_inline]] learn_result install_store(Table& t, const typename Table::key_type& value, std::uint64_t h,
                                                       const flow_key& k, std::int64_t now) const {
         learn_result r;
-        if (install_store_fast(t, value, h, build_actions(k), now, r)) return r;
+        typename Table::store_type::values_type v;
+        const bool fit = Table::store_type::values_of_key(k, v);
+        if (install_store_fast(t, value, h, v, fit, now, r)) return r;
         return install_full(t, value, h, k, now);
     }
 
@@ -1072,7 +1073,9 @@ struct learn {
     template <class Table>
     [[gnu::noinline]] bool install_store_near(Table& t, const typename Table::key_type value, std::uint64_t h,
                                               const flow_actions& acts, std::int64_t now, learn_result& out) const {
-        return install_store_fast<true>(t, value, h, acts, now, out);
+        typename Table::store_type::values_type v;
+        const bool fit = Table::store_type::values_of(acts, v);
+        return install_store_fast<true>(t, value, h, v, fit, now, out);
     }
 
     // What the fast path declined: the fast path again over the home
@@ -1082,7 +1085,9 @@ struct learn {
     template <class Table>
     [[gnu::noinline]] learn_result install_full(Table& t, const typename Table::key_type value, std::uint64_t h,
                                                 const flow_key& k, std::int64_t now) const {
-        if (learn_result r; install_store_fast<true>(t, value, h, build_actions(k), now, r)) return r;
+        typename Table::store_type::values_type v;
+        const bool fit = Table::store_type::values_of_key(k, v);
+        if (learn_result r; install_store_fast<true>(t, value, h, v, fit, now, r)) return r;
         auto probe = t.probe_learn(value, h);
         return install_probed(t, probe, value, k, now);
     }
@@ -1365,7 +1370,9 @@ struct learn {
                 learn_result r;
                 bool done = false;
                 if constexpr (stores_in<Table>) {
-                    done = install_store_fast(t, value[i], hash[i], x.acts, now, r) ||
+                    typename Table::store_type::values_type v;
+                    const bool fit = Table::store_type::values_of(x.acts, v);
+                    done = install_store_fast(t, value[i], hash[i], v, fit, now, r) ||
                            install_store_near(t, value[i], hash[i], x.acts, now, r);
                     if (!done) probe[i] = t.probe_learn(value[i], hash[i]);
                 }

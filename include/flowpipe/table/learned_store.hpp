@@ -86,6 +86,7 @@ struct learned_lane_of {
     }
     template <class A>
     static void put(A&, std::uint64_t) noexcept {}
+    static std::uint64_t from_key(const flow_key&) noexcept { return 0; }
 };
 template <field_type Src, field_type Dst>
 struct learned_lane_of<learn_args::load_field<Src, Dst>> {
@@ -94,6 +95,10 @@ struct learned_lane_of<learn_args::load_field<Src, Dst>> {
     static std::uint64_t get(const actions::load_to<Dst>& a) noexcept { return static_cast<std::uint64_t>(a.value); }
     static void put(actions::load_to<Dst>& a, std::uint64_t v) noexcept {
         a.value = static_cast<typename Dst::value_type>(v);
+    }
+    // get() of the action learn builds from packet k (Spec::fill).
+    static std::uint64_t from_key(const flow_key& k) noexcept {
+        return static_cast<std::uint64_t>(static_cast<typename Dst::value_type>(learned_bits<Src>(k)));
     }
 };
 template <field_type Src>
@@ -109,6 +114,17 @@ struct learned_lane_of<learn_args::output_field<Src>> {
     static void put(actions::output& a, std::uint64_t v) noexcept {
         a.port = bits <= 16 && v >= 0xff00 && v <= 0xffff ? ports::from_ofp10(static_cast<std::uint16_t>(v))
                                                           : static_cast<std::uint32_t>(v);
+    }
+    // get() of the action learn builds from packet k: a 16-bit port below
+    // 0xff00 is its own lane; the rest go there and back.
+    static std::uint64_t from_key(const flow_key& k) noexcept {
+        const uint128 b = learned_bits<Src>(k);
+        if constexpr (bits <= 16)
+            if (static_cast<std::uint16_t>(b) < 0xff00u) [[likely]]
+                return static_cast<std::uint16_t>(b);
+        actions::output a{};
+        learn_args::output_field<Src>::fill(a, k);
+        return get(a);
     }
 };
 
@@ -215,6 +231,18 @@ class learned_store {
                 ((v[I] = detail::learned_lane_of<S>::get(std::get<first + I>(acts.actions)),
                   fit = fit && lane_fits<I>(v[I])),
                  ...);
+            }
+            (std::index_sequence_for<S...>{});
+        }(typename Learn::action_specs{});
+        return fit;
+    }
+    // values_of(Learn::build_actions(k)), from packet k's key (without
+    // building the list: an output port is not converted there and back).
+    [[gnu::always_inline]] static bool values_of_key(const flow_key& k, values_type& v) noexcept {
+        bool fit = true;
+        [&]<class... S>(detail::type_list<S...>) {
+            [&]<std::size_t... I>(std::index_sequence<I...>) {
+                ((v[I] = detail::learned_lane_of<S>::from_key(k), fit = fit && lane_fits<I>(v[I])), ...);
             }
             (std::index_sequence_for<S...>{});
         }(typename Learn::action_specs{});
