@@ -99,14 +99,20 @@ TYPED_TEST(ExactIdIndexTest, DifferentialAgainstReferenceIndex) {
                 for (std::size_t i = 0; i < ks.size(); ++i) {
                     mismatches += x.find(ks[i], rd) != want[i];
                     ++lookups;
-                    // probe_near, when it settles a key, says what probe() says.
-                    typename index::probe_result ph{};
-                    if (x.probe_near(ks[i], hs[i], rd, ph)) {
-                        const auto p = x.probe(ks[i], hs[i], rd);
-                        mismatches += ph.found != p.found || ph.has_free != p.has_free || ph.bucket != p.bucket ||
-                                      ph.slot != p.slot || ph.skipped != p.skipped || p.skipped > 1;
-                        if (p.found) mismatches += ph.id != p.id;
-                        ++(ph.skipped == 0 ? home_settled : next_settled);
+                    // probe_home and probe_near, when they settle a key, say
+                    // what probe() says (probe_home in the home bucket only).
+                    const auto p = x.probe(ks[i], hs[i], rd);
+                    const auto differs = [&](const typename index::probe_result& q) {
+                        return q.found != p.found || q.has_free != p.has_free || q.bucket != p.bucket ||
+                               q.slot != p.slot || q.skipped != p.skipped || (p.found && q.id != p.id);
+                    };
+                    typename index::probe_result ph{}, pn{};
+                    const bool home = x.probe_home(ks[i], hs[i], rd, ph);
+                    const bool near = x.probe_near(ks[i], hs[i], rd, pn);
+                    if (home) mismatches += differs(ph) || p.skipped != 0 || !near; // (near settles it too)
+                    if (near) {
+                        mismatches += differs(pn) || p.skipped > 1;
+                        ++(pn.skipped == 0 ? home_settled : next_settled);
                     } else {
                         ++declined;
                     }
