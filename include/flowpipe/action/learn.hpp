@@ -1023,11 +1023,12 @@ struct learn {
     // (the home bucket does not settle it, the store does not take this
     // cookie, the values moved, or the record cannot be added), which
     // probes again from lines now in cache.
-    // (Near: the home bucket and, when home has overflowed, the next one;
-    // install_full's first try. Not in the inlined path: the second
-    // bucket's code there cost every learn 10 to 20 instructions more.)
     // The learned flow's actions come as the store's values (v, and whether
-    // they fit: learned_store::values_of or values_of_key).
+    // they fit: learned_store::values_of_key or values_of). Near: the home
+    // bucket and, when home has overflowed, the next one, for the declined
+    // learns' second try (install_full, install_store_near); not in the
+    // inlined path, where the second bucket's code cost every learn 10 to
+    // 20 instructions more.
     template <bool Near = false, class Table>
     [[gnu::always_inline]] bool install_store_fast(Table& t, const typename Table::key_type& value, std::uint64_t h,
                                                    const typename Table::store_type::values_type& v, bool fit,
@@ -1072,9 +1073,8 @@ struct learn {
     // install_store_fast<true>, out of line (the staged learns' second try).
     template <class Table>
     [[gnu::noinline]] bool install_store_near(Table& t, const typename Table::key_type value, std::uint64_t h,
-                                              const flow_actions& acts, std::int64_t now, learn_result& out) const {
-        typename Table::store_type::values_type v;
-        const bool fit = Table::store_type::values_of(acts, v);
+                                              const typename Table::store_type::values_type& v, bool fit,
+                                              std::int64_t now, learn_result& out) const {
         return install_store_fast<true>(t, value, h, v, fit, now, out);
     }
 
@@ -1373,7 +1373,7 @@ struct learn {
                     typename Table::store_type::values_type v;
                     const bool fit = Table::store_type::values_of(x.acts, v);
                     done = install_store_fast(t, value[i], hash[i], v, fit, now, r) ||
-                           install_store_near(t, value[i], hash[i], x.acts, now, r);
+                           install_store_near(t, value[i], hash[i], v, fit, now, r);
                     if (!done) probe[i] = t.probe_learn(value[i], hash[i]);
                 }
                 if (!done) r = install_acts(t, probe[i], value[i], std::move(x.acts), now);
