@@ -697,9 +697,11 @@ TEST(learn, install_burst_in_a_big_table_agrees_with_packet_by_packet_installs) 
 // tunnel or to a tun_id past 32 bits, learn one MAC twice in a burst, and
 // fill the table; with and without a limit; a small table and one past
 // staged_learn_threshold; the small table's clock moving on past the hard
-// timeout, with expiry. Every result, flow, time and counter the same. (The store takes
-// most learns on its fast path, from the key's home bucket; the rest go
-// through a full probe.)
+// timeout, with expiry, and out of the store's time window. Every result,
+// flow, time and counter the same. (The store takes most learns on its fast
+// path, from the key's home bucket; the rest go through a full probe. Bursts
+// with room for all their learns, no limit and the clock in the window take
+// it with those checked once per burst, the rest per learn.)
 TEST(learn, install_burst_into_the_store_agrees_with_installs_into_a_plain_table) {
     using L = fp::neutron::learn_ucast;
     using table_20 = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>;
@@ -745,6 +747,9 @@ TEST(learn, install_burst_into_the_store_agrees_with_installs_into_a_plain_table
                 std::vector<fp::learn_result> res(n);
                 // (The big table is to fill: its clock stays within the hard timeout.)
                 now += rng() % 4 == 0 ? (size > L::staged_learn_threshold ? s : 60 * s) : 1;
+                // Three times, the small table's clock leaves the store's
+                // 32-bit window: the burst's learns rebase it.
+                if (size < L::staged_learn_threshold && round % 100 == 50) now += std::int64_t{1} << 32;
                 la_.install_burst(a, ptrs.data(), n, now, res.data());
                 for (std::size_t i = 0; i < n; ++i) {
                     ra.push_back(res[i]);
@@ -767,6 +772,7 @@ TEST(learn, install_burst_into_the_store_agrees_with_installs_into_a_plain_table
             EXPECT_EQ(la_.stats().refused_limit, lb_.stats().refused_limit);
             EXPECT_EQ(la_.stats().failed, lb_.stats().failed);
             EXPECT_GT(a.store().stats().spilled, 0u);
+            EXPECT_EQ(a.store().stats().rebased > 0, size < L::staged_learn_threshold);
             ASSERT_EQ(a.size(), b.size());
             std::size_t compared = 0;
             a.for_each([&](const auto& fa) { // (a copy of each record's flow)
@@ -783,6 +789,57 @@ TEST(learn, install_burst_into_the_store_agrees_with_installs_into_a_plain_table
             EXPECT_EQ(compared, b.size());
         }
     }
+}
+
+// A burst into a store that holds the flows of another cookie (the same
+// learn with another cookie learned first): the store does not take the
+// burst's learns, which go to the table's slab one by one, and re-learns of
+// the other cookie's MACs take them over (a strict modify: the cookie
+// changes). Every result, flow and cookie as in the plain table.
+TEST(learn, install_burst_into_a_store_of_another_cookie_agrees_with_a_plain_table) {
+    using L = fp::neutron::learn_ucast;
+    using table_20 = std::remove_reference_t<decltype(std::declval<br_tun&>().table<20>())>;
+    using plain_20 = fp::flow_table<table_20::schema_type, table_20::allowed_type>;
+    const fp::table_config cfg{200, fp::overflow_policy::refuse};
+    table_20 a(cfg, 20);
+    plain_20 b(cfg, 20);
+    L first_a, first_b, second_a, second_b;
+    first_a.cookie = first_b.cookie = 0x1;
+    second_a.cookie = second_b.cookie = 0x2;
+    auto key_of = [](std::uint64_t mac) {
+        fp::flow_key k = from_tunnel(tun_a, 0x020000000000ULL | mac, vm_local);
+        k.vlan_tci = 0x1000 | lvid;
+        return k;
+    };
+    for (std::uint64_t mac = 0; mac < 40; ++mac)
+        ASSERT_EQ(first_a.install(a, key_of(mac), 0), first_b.install(b, key_of(mac), 0));
+    ASSERT_EQ(a.store().size(), 40u);
+    std::mt19937_64 rng(3);
+    std::vector<fp::learn_result> ra, rb;
+    for (std::int64_t now = 1; now <= 20; ++now) {
+        std::vector<fp::flow_key> keys;
+        for (int i = 0; i < 16; ++i) keys.push_back(key_of(rng() % 80)); // half the first cookie's MACs
+        std::vector<const fp::flow_key*> ptrs;
+        for (const auto& k : keys) ptrs.push_back(&k);
+        std::vector<fp::learn_result> res(keys.size());
+        second_a.install_burst(a, ptrs.data(), keys.size(), now, res.data());
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            ra.push_back(res[i]);
+            rb.push_back(second_b.install(b, keys[i], now));
+        }
+    }
+    EXPECT_EQ(ra, rb);
+    EXPECT_GT(second_a.stats().added, 0u);
+    EXPECT_GT(second_a.stats().modified, 0u); // the first cookie's flows taken over
+    EXPECT_EQ(a.store().cookie(), 0x1u);
+    ASSERT_EQ(a.size(), b.size());
+    b.for_each([&](const auto& fb) {
+        const auto* fa = a.find_strict(fb.get_match(), fb.priority);
+        ASSERT_NE(fa, nullptr);
+        EXPECT_EQ(fa->cookie, fb.cookie);
+        EXPECT_EQ(fa->actions, fb.actions);
+        EXPECT_EQ(fa->modified_ms, fb.modified_ms);
+    });
 }
 
 // The store's values taken straight from a packet's key (the fast path's

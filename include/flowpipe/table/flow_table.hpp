@@ -962,15 +962,18 @@ class flow_table {
     // One check of room: the index and the store are sized for max_flows
     // (at least 1) and hold at most size() keys and records, so under
     // max_flows flows both have room (and the probe a free slot).
-    template <class Values>
+    // Checked: store_burst_checked held for the burst this add is part of
+    // (room and the clock's window are known).
+    template <bool Checked = false, class Values>
     [[gnu::always_inline]] bool add_record(learn_probe& p, const key_type& value, const Values& v, bool fit,
                                            std::uint64_t cookie, std::int64_t now_ms) {
         if constexpr (store_mode) {
             auto& idx = learn_index();
-            if (size() >= cfg_.max_flows || !p.r.has_free) return false;
-            assert(idx.size() < idx.capacity() && store_.size() < store_.capacity());
+            if (!Checked && size() >= cfg_.max_flows) return false;
+            if (!p.r.has_free) return false;
+            assert(size() < cfg_.max_flows && idx.size() < idx.capacity() && store_.size() < store_.capacity());
             store_.set_cookie(cookie); // (store_takes: the store is empty, or holds this cookie)
-            const std::uint32_t rid = store_.add(value, v, fit, now_ms);
+            const std::uint32_t rid = store_.template add<Checked>(value, v, fit, now_ms);
             idx.insert_free(p.r, rid | record_bit); // (checked above: absent, a free slot, room)
             if constexpr (side_mode) side_max_priority_ = std::max(side_max_priority_, record_priority);
             ++changes_;
@@ -980,6 +983,19 @@ class flow_table {
         } else {
             return false;
         }
+    }
+    // What a burst of n learns with this cookie at now_ms can check once
+    // instead of per learn (action/learn.hpp, install_burst): the store
+    // takes the cookie (and goes on taking it: only these learns change the
+    // table meanwhile, and the first add sets an empty store's cookie), n
+    // more flows fit under max_flows (each learn adds at most one), and
+    // now_ms is in the store's time window (nothing rebases meanwhile).
+    [[nodiscard]] bool store_burst_checked(std::uint64_t cookie, std::int64_t now_ms, std::size_t n) const noexcept {
+        if constexpr (store_mode)
+            return store_takes(cookie) && size() <= cfg_.max_flows && cfg_.max_flows - size() >= n &&
+                   store_.in_window(now_ms);
+        else
+            return false;
     }
     // A learn is about to replace a record's values during its own walk:
     // the record moves to the slab, where the walk's shadow keeps the old

@@ -238,15 +238,10 @@ class learned_store {
     }
     // values_of(Learn::build_actions(k)), from packet k's key (without
     // building the list: an output port is not converted there and back).
+    // (No lambdas: in a caller with two copies of the learn's fast path,
+    // GCC made them calls.)
     [[gnu::always_inline]] static bool values_of_key(const flow_key& k, values_type& v) noexcept {
-        bool fit = true;
-        [&]<class... S>(detail::type_list<S...>) {
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
-                ((v[I] = detail::learned_lane_of<S>::from_key(k), fit = fit && lane_fits<I>(v[I])), ...);
-            }
-            (std::index_sequence_for<S...>{});
-        }(typename Learn::action_specs{});
-        return fit;
+        return values_of_key(k, v, typename Learn::action_specs{}, std::make_index_sequence<n_specs>{});
     }
     // The actions a record's flow runs.
     [[nodiscard]] flow_actions actions_of(const record& r) const noexcept {
@@ -312,12 +307,17 @@ class learned_store {
     }
     // A re-learn of the same flow: only `modified` moves (the wheel keeps
     // its lower bound; expire moves it).
+    // InWindow: in_window(now_ms) is known.
+    template <bool InWindow = false>
     [[gnu::always_inline]] void refresh(record& r, std::int64_t now_ms) noexcept {
         const auto d = static_cast<std::uint64_t>(now_ms - base_);
-        if (d > std::uint64_t{0xffffffffu} || r.spilled()) [[unlikely]]
+        if ((!InWindow && d > std::uint64_t{0xffffffffu}) || r.spilled()) [[unlikely]]
             return refresh_wide(r, now_ms);
         r.modified = static_cast<std::uint32_t>(d);
     }
+    // Whether now_ms is in the window of the records' 32-bit times (so that
+    // neither an add nor a refresh at now_ms rebases).
+    [[nodiscard]] bool in_window(std::int64_t now_ms) const noexcept { return fits(now_ms); }
     // A learn with other values (a MAC that moved): values replaced,
     // counters and creation kept.
     void modify(record& r, const values_type& v, bool fit, std::int64_t now_ms) {
@@ -329,9 +329,14 @@ class learned_store {
     // A new record for key with these values at now_ms (the caller puts it
     // in its index); the store holds fewer than capacity() records.
     // (Inlined: the learn's fast path is this and an index insert.)
+    // InWindow: in_window(now_ms) is known.
+    template <bool InWindow = false>
     [[gnu::always_inline]] std::uint32_t add(const key_type& key, const values_type& v, bool fit, std::int64_t now_ms) {
         assert(size_ < cap_ && "learned_store::add: full");
-        ensure_window(now_ms);
+        if constexpr (InWindow)
+            assert(fits(now_ms));
+        else
+            ensure_window(now_ms);
         const std::uint32_t id = allocate();
         record& r = at(id);
         r.key = key;
@@ -401,6 +406,14 @@ class learned_store {
     }
 
   private:
+    template <class... S, std::size_t... I>
+    [[gnu::always_inline]] static bool values_of_key(const flow_key& k, values_type& v, detail::type_list<S...>,
+                                                     std::index_sequence<I...>) noexcept {
+        bool fit = true;
+        ((v[I] = detail::learned_lane_of<S>::from_key(k), fit = fit && lane_fits<I>(v[I])), ...);
+        return fit;
+    }
+
     static constexpr std::size_t chunk_bits = 10;
     static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
     static constexpr unsigned slot_bits = 10, slot_ms_bits = 6;
