@@ -215,11 +215,11 @@ TYPED_TEST(ExactIdIndexTest, FillsToCapacityAndEmptiesCleanly) {
     }
     EXPECT_EQ(store.reads, 0u); // an empty table reads no key
     // A bucket is one line: 6.4 bytes a slot; and only as many buckets as
-    // 100 keys need at 3/4 load (134 slots: 14 buckets, not 16), so keys
+    // 100 keys need at 2/3 load (150 slots: 15 buckets, not 16), so keys
     // probe past the last bucket to the first when they fill it.
     EXPECT_EQ(x.memory_bytes() - sizeof(x), x.bucket_count() * 64);
-    EXPECT_EQ(x.bucket_count(), 14u);
-    EXPECT_EQ(x.capacity(), 105u);
+    EXPECT_EQ(x.bucket_count(), 15u);
+    EXPECT_EQ(x.capacity(), 100u);
 }
 
 } // namespace

@@ -27,11 +27,14 @@
 //
 // Hash, tag, probing, deletion: exactly exact_index's (its hash, 16-bit tags
 // from the hash's top bits, linear probing by bucket, overflow counts
-// instead of tombstones, capacity 3/4 of the slots), with ten slots a
-// bucket, and one difference: the bucket count is not rounded up to a power
-// of two (a key's home bucket is its hash's low half times the count, top
-// 32 bits), so a table sized for 1.1M flows takes 9 index bytes a flow, not
-// 16. Keys are compared through the caller's `key_of(id)`, which returns
+// instead of tombstones), with ten slots a bucket, and two differences: the
+// bucket count is not rounded up to a power of two (a key's home bucket is
+// its hash's low half times the count, top 32 bits), and the capacity is
+// 2/3 of the slots, not 3/4. So a table sized for 1.1M flows takes 10.2
+// index bytes a flow (16 with a power of two). (At 3/4, 9.1 bytes: filling
+// br-tun's table 20 from 1M to 1.06M MACs, a quarter of the new MACs found
+// their home bucket overflowed; at 2/3, bursts of those learns ran 1.25x
+// faster, re-learns 1.09x, for 1.1 bytes a flow more.) Keys are compared through the caller's `key_of(id)`, which returns
 // the key of the flow with that id (a `const key_type&` or a copy); a false
 // tag match (15 in 65535 per probed bucket, as in exact_index) costs one
 // extra flow read.
@@ -65,8 +68,7 @@ class exact_id_index {
 
     static constexpr std::size_t slots_per_bucket = 10;
     static constexpr std::size_t burst_group = 32;
-    static constexpr std::size_t max_load_num = exact_index<Words>::max_load_num,
-                                 max_load_den = exact_index<Words>::max_load_den;
+    static constexpr std::size_t max_load_num = 2, max_load_den = 3;
 
     // Just enough buckets for `capacity` keys at max_load (not rounded up to
     // a power of two: a key's home bucket is picked by multiplying, below).
@@ -310,10 +312,10 @@ class exact_id_index {
     // probe_home, and when the home bucket has overflowed, the next bucket
     // too: the key at its first tag match, or nowhere (nothing probed past
     // the next bucket either) with a free slot in one of the two. (Near the
-    // load a full table has, 3/4, about a quarter of the home buckets have
-    // overflowed: filling br-tun's table 20 from 1M to 1.06M MACs sent 25%
-    // of the new ones past probe_home, and 17% past this; from 1K to 2K,
-    // 10.6% and 7.1%.)
+    // load a full table had at 3/4 capacity, about a quarter of the home
+    // buckets had overflowed: filling br-tun's table 20 from 1M to 1.06M
+    // MACs sent 25% of the new ones past probe_home, and 17% past this; from
+    // 1K to 2K, 10.6% and 7.1%.)
     template <class KeyOf>
     [[nodiscard, gnu::always_inline]] bool probe_near(const key_type& k, std::uint64_t h, const KeyOf& key_of,
                                                       probe_result& r) const noexcept {
