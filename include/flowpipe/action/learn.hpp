@@ -1001,30 +1001,26 @@ struct learn {
     }
 
   private:
-    // install() into any table.
+    // install() into a table that can hold the learn's flows (schema_fits,
+    // actions_fit) but does not keep them as records: an exact table through
+    // a probe, any other through the table's own strict find and add.
     template <class Table>
     learn_result install_any(Table& t, const flow_key& k, std::int64_t now) const {
-        if constexpr (schema_fits<Table> && actions_fit<Table>) {
-            typename Table::key_type value, mask;
-            build_match<typename Table::schema_type>(k, value, mask);
-            const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
-            if constexpr (Table::probe_mode) {
-                if (full_exact_match<Table>()) {
-                    const std::uint64_t h = Table::learn_hash(value);
-                    if constexpr (stores_in<Table>) return install_store(t, value, h, k, now);
-                    auto probe = t.probe_learn(value, h);
-                    return install_probed(t, probe, value, k, now);
-                }
+        typename Table::key_type value, mask;
+        build_match<typename Table::schema_type>(k, value, mask);
+        const detail::learn_params p{priority, idle_timeout, hard_timeout, cookie, limit};
+        if constexpr (Table::probe_mode) {
+            if (full_exact_match<Table>()) {
+                auto probe = t.probe_learn(value, Table::learn_hash(value));
+                return install_probed(t, probe, value, k, now);
             }
-            return detail::install_learned(
-                t, p, build_actions(k), now, state, [&] { return t.find_strict(value, mask, priority); },
-                [&](flow_actions&& a) {
-                    return t.add_packed(value, mask, priority, std::move(a),
-                                        flow_options{cookie, idle_timeout, hard_timeout}, now);
-                });
-        } else {
-            return learn_result::failed;
         }
+        return detail::install_learned(
+            t, p, build_actions(k), now, state, [&] { return t.find_strict(value, mask, priority); },
+            [&](flow_actions&& a) {
+                return t.add_packed(value, mask, priority, std::move(a),
+                                    flow_options{cookie, idle_timeout, hard_timeout}, now);
+            });
     }
 
   public:
