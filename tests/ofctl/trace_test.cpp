@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <flowpipe/neutron/br_tun.hpp>
 #include <flowpipe/pipeline/generic_pipeline.hpp>
 
 namespace {
@@ -141,6 +142,31 @@ TEST(OfctlTrace, LearnOnlyWithGenerate) {
                         "load:0x6->NXM_NX_TUN_ID[],output:2\n"),
               std::string::npos)
         << dump;
+}
+
+TEST(OfctlTrace, TypedLearnOnlyWithGenerate) {
+    // br-tun's typed learn (table 10 into table 20's learned records), as
+    // the generic one above: shown, not run, without -generate.
+    neutron::br_tun_core p;
+    ASSERT_TRUE(p.table<0>().add(match{}.set(field_id::in_port, 2), 1,
+                                 action_list<actions::resubmit_to<neutron::vxlan_tun_to_lv>>{}, {}, 0));
+    ASSERT_TRUE(p.table<neutron::vxlan_tun_to_lv>().add(match{}.set(field_id::tun_id, 6), 1,
+                                                        neutron::tun_to_lv_actions{{2}, {}}, {}, 0));
+    ASSERT_TRUE(p.table<neutron::learn_from_tun>().add(match{}, 1, neutron::learn_from_tun_actions{{}, {1}}, {}, 0));
+    auto& t20 = p.table<neutron::ucast_to_tun>();
+    auto k = parse_packet("in_port=2,tun_id=0x6,dl_src=fa:16:3e:7e:ab:cc,dl_dst=fa:16:3e:b3:e7:7a");
+    ASSERT_TRUE(k);
+    auto r = trace(p, *k);
+    EXPECT_EQ(r.output_ports(), "1");
+    EXPECT_NE(r.text.find("learn changes tables only with --generate"), std::string::npos) << r.text;
+    EXPECT_EQ(t20.size(), 0u);
+    r = trace(p, *k, {.generate = true, .now_ms = 1000});
+    EXPECT_NE(r.text.find(" -> learned: a new flow\n"), std::string::npos) << r.text;
+    EXPECT_EQ(t20.size(), 1u);
+    EXPECT_EQ(t20.store().size(), 1u); // a record, as the engine's learn makes it
+    r = trace(p, *k, {.generate = true, .now_ms = 2000});
+    EXPECT_NE(r.text.find(" -> learned: the same flow was there, its timers restart\n"), std::string::npos) << r.text;
+    EXPECT_EQ(t20.store().size(), 1u);
 }
 
 TEST(OfctlTrace, NormalNeedsASwitch) {

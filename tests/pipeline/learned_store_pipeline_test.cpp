@@ -17,12 +17,15 @@
 // true lower bound of the earliest expiry on both sides. Variants: the store
 // holding either of two learns (one with cookie and limit=N), flow cache on
 // and off, staged learns on (table 20 prefilled past the staging threshold)
-// and off, table 20 small and refusing, small and evicting.
+// and off, table 20 small and refusing, small and evicting. After every
+// step an ofctl trace of a random frame must read the same on both sides
+// and leave the store's records where they are.
 #include <flowpipe/action/actions.hpp>
 #include <flowpipe/action/learn.hpp>
 #include <flowpipe/neutron/br_tun.hpp>
 #include <flowpipe/ofctl/parse.hpp>
 #include <flowpipe/ofctl/print.hpp>
+#include <flowpipe/ofctl/trace.hpp>
 #include <flowpipe/pipeline/pipeline.hpp>
 
 #include <gtest/gtest.h>
@@ -408,6 +411,7 @@ struct totals {
     // records that went to the side table or were rewritten by a rebase.
     std::size_t max_records = 0;
     std::uint64_t spilled = 0, rebased = 0;
+    std::size_t traces = 0, traced_learned = 0; // traces, and those that matched a learned (or l2pop) flow in table 20
 };
 
 template <class A, class B>
@@ -458,7 +462,7 @@ template <class Store, class Plain>
 void run_both(const setup& s, std::uint64_t seed, int steps, totals& tot) {
     auto plain = make<Plain>(s);
     auto store = make<Store>(s);
-    std::mt19937_64 rng(seed);
+    std::mt19937_64 rng(seed), trace_rng(seed ^ 0x7ace);
     std::int64_t now = 1000 * second + static_cast<std::int64_t>(rng() % 1000);
     if (s.prefill) {
         prefill(*plain, s.prefill, now);
@@ -516,6 +520,24 @@ void run_both(const setup& s, std::uint64_t seed, int steps, totals& tot) {
             ASSERT_EQ(ea, eb) << where;
         }
         expect_same_state(*plain, *store, now, where);
+        // A trace (ofctl, without -generate) of a random frame: the same
+        // text on both sides, and on the store side it only reads (no
+        // record moves into the slab, as a lookup's would).
+        {
+            const fp::flow_key k = random_frame(trace_rng, macs);
+            auto& t20 = store->template table<20>();
+            const std::size_t records = t20.store().size(), memory = t20.memory_bytes();
+            const auto ta = fp::ofctl::trace(*plain, k, {.now_ms = now});
+            const auto tb = fp::ofctl::trace(*store, k, {.now_ms = now});
+            ASSERT_EQ(ta.text, tb.text) << where;
+            ASSERT_EQ(t20.store().size(), records) << where << ": the trace moved a record\n" << tb.text;
+            ASSERT_EQ(t20.memory_bytes(), memory) << where;
+            ++tot.traces;
+            if (const std::size_t at = tb.text.find("\n20. vlan_tci="); at != std::string::npos) {
+                const std::size_t eol = tb.text.find('\n', at + 1);
+                tot.traced_learned += tb.text.compare(eol - 12, 12, ", priority 1") == 0;
+            }
+        }
         tot.max_records = std::max(tot.max_records, store->template table<20>().store().size());
         if (::testing::Test::HasFatalFailure() || ::testing::Test::HasFailure()) return;
         // The clock: mostly ms to seconds; now and then past the 300 s hard
@@ -571,8 +593,11 @@ totals run_seeds(const setup& s, std::uint64_t first, std::uint64_t seeds, int s
                 static_cast<unsigned long long>(l.modified), static_cast<unsigned long long>(l.refused_limit),
                 static_cast<unsigned long long>(l.failed), static_cast<unsigned long long>(l.staged),
                 static_cast<unsigned long long>(tot.cache_hits));
-    std::printf("  store: at most %zu records, %llu spilled, %llu rebases\n", tot.max_records,
-                static_cast<unsigned long long>(tot.spilled), static_cast<unsigned long long>(tot.rebased));
+    std::printf("  store: at most %zu records, %llu spilled, %llu rebases; %zu traces, %zu matched a learned "
+                "(or l2pop) flow in table 20\n",
+                tot.max_records, static_cast<unsigned long long>(tot.spilled),
+                static_cast<unsigned long long>(tot.rebased), tot.traces, tot.traced_learned);
+    EXPECT_GT(tot.traced_learned, 0u) << name;
     // The script reached what the run is about: learns of every kind, and
     // each flow mod kind that selected something.
     EXPECT_GT(l.added, 0u) << name;

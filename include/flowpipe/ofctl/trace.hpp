@@ -12,8 +12,11 @@
 // is dropped, an output to the input port is skipped unless it is `in_port`.
 //
 // Side effects: flow counters are not credited (the tables' lookup counters
-// are). A learn action is shown but not run unless `generate` is set, as
-// ofproto/trace does without -generate.
+// are). A learn action, generic or typed, is shown but not run unless
+// `generate` is set, as ofproto/trace does without -generate. A learned
+// record a table keeps (lookup::exact_learned) is read where it is
+// (flow_table::lookup_seen), not moved into the table's slab as a public
+// lookup() would move it.
 #pragma once
 
 #include <cstddef>
@@ -146,8 +149,10 @@ class tracing_context {
         p_.for_each_table([&](auto& t) {
             if (found || t.id() != id) return;
             found = true;
-            // (A table the packet's own learns changed: as it was when the walk began.)
-            const auto* f = t.shadowed() ? t.lookup_as_walk_began(key_).seen : t.lookup(key_);
+            // (A table the packet's own learns changed: as it was when the
+            // walk began. A learned record is read where it is, not moved.)
+            typename std::remove_reference_t<decltype(t)>::flow_type scratch;
+            const auto* f = t.lookup_seen(key_, scratch);
             key_.in_port = restore_in_port;
             header(id);
             if (f == nullptr) {
@@ -219,12 +224,12 @@ class tracing_context {
         append_action(s, a);
         if (s.empty()) return; // drop
         line(s);
-        if constexpr (requires { a.d->specs; }) {
+        if constexpr (requires { a.d->specs; } || flowpipe::detail::is_typed_learn<A>) {
             if (!opt_.generate) {
                 line(" -> not run: learn changes tables only with --generate");
                 return;
             }
-            describe_learn(a);
+            if constexpr (requires { a.d->specs; }) describe_learn(a);
         }
         if constexpr (std::is_same_v<A, actions::normal>) {
             if (a.sw == nullptr) {
@@ -234,10 +239,7 @@ class tracing_context {
         }
         const flow_key before = key_;
         const int resubmits = resubmits_;
-        if constexpr (requires {
-                          a.d->specs;
-                          a.stats();
-                      }) {
+        if constexpr ((requires { a.d->specs; } || flowpipe::detail::is_typed_learn<A>)&&requires { a.stats(); }) {
             const learn_stats st = a.stats();
             a(*this);
             const learn_stats& now = a.stats();

@@ -519,6 +519,23 @@ class flow_table {
         stats_.matched += seen != nullptr;
         return {f, seen};
     }
+    // The flow a walk's lookup of k sees (lookup(k), or lookup_as_walk_began
+    // in a walk that changed the table), for a caller that only reads it
+    // (ofctl's trace): a learned record stays where it is and its flow is
+    // copied into `scratch` (materialize; a copy, whose id is the record's
+    // and changing it changes nothing), where lookup() would move it into
+    // the slab for good. Counts a lookup, as those do.
+    [[nodiscard]] const flow_type* lookup_seen(const flow_key& k, flow_type& scratch) noexcept {
+        if constexpr (store_mode) {
+            const ref r =
+                shadowed_ ? lookup_ref_as_walk_began(k) : lookup_ref_at(k, std::numeric_limits<std::size_t>::max());
+            if (r.rec == nullptr) return r.seen;
+            materialize(r.rec_id, scratch);
+            return &scratch;
+        } else {
+            return shadowed_ ? lookup_as_walk_began(k).seen : lookup(k);
+        }
+    }
     // A learn or a flow mod is about to replace f's actions or cookie: the
     // flow to change. Outside a walk's own changes, or for a flow the walk
     // added or moved already, f itself. Otherwise the walk may be running
