@@ -535,7 +535,7 @@ void run_both(const setup& s, std::uint64_t seed, int steps, totals& tot) {
             ++tot.traces;
             if (const std::size_t at = tb.text.find("\n20. vlan_tci="); at != std::string::npos) {
                 const std::size_t eol = tb.text.find('\n', at + 1);
-                tot.traced_learned += tb.text.compare(eol - 12, 12, ", priority 1") == 0;
+                tot.traced_learned += eol != std::string::npos && tb.text.compare(eol - 12, 12, ", priority 1") == 0;
             }
         }
         tot.max_records = std::max(tot.max_records, store->template table<20>().store().size());
