@@ -12,8 +12,9 @@
 # over each switch's control socket. Then:
 #   - `ping -c 3` from vm1 to vm2 succeeds;
 #   - no ARP crosses the underlay, bare or inside VXLAN: both VMs' ARP requests
-#     were answered by their own host's ARP responder (a capture on host 1's
-#     underlay veth shows VXLAN frames and not one ARP);
+#     were answered by their own host's ARP responder (captures of the frames
+#     arriving at both hosts' underlay veth ends show VXLAN frames and not one
+#     ARP);
 #   - host 2's table 20 holds the flow its table 10 learned for vm1's MAC.
 # Every namespace and process made here is removed on exit, failed or not
 # (by name and by pid).
@@ -123,9 +124,17 @@ control "$ns_h2" "add-fdb net1 192.168.100.1 00:00:00:00:00:00 0.0.0.0" >/dev/nu
 control "$ns_h2" "add-fdb net1 192.168.100.1 $vm1_mac 10.10.0.1" >/dev/null || fail "add-fdb vm1 on h2"
 
 # ---- traffic ---------------------------------------------------------------------
-ip netns exec "$ns_h1" "$tcpdump" -i u -nn -U -w "$work/underlay.pcap" >"$work/tcpdump.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do grep -q "listening on" "$work/tcpdump.log" && break; sleep 0.1; done
+# The underlay is captured where frames arrive, on each host's end of the veth
+# (`-Q in`): a frame a switch sends through its packet socket may bypass the
+# taps of its own host's end (a run saw only vm2's replies on host 1's), while
+# every frame that crosses shows up at the other end.
+capture_pids=()
+for h in "$ns_h1" "$ns_h2"; do
+  ip netns exec "$h" "$tcpdump" -i u -Q in -nn -U -w "$work/$h-underlay.pcap" >"$work/$h-tcpdump.log" 2>&1 &
+  pids+=($!)
+  capture_pids+=($!)
+  for _ in $(seq 50); do grep -q "listening on" "$work/$h-tcpdump.log" && break; sleep 0.1; done
+done
 
 if in_ns "$ns_vm1" ping -c 3 -W 2 -i 0.3 10.10.0.2 >"$work/ping.log" 2>&1; then
   echo "ping vm1 -> vm2 over VXLAN: $(grep -o '[0-9]* received' "$work/ping.log")"
@@ -134,17 +143,26 @@ else
   fail "vm1 cannot ping vm2"
 fi
 sleep 0.5
-kill "${pids[-1]}" 2>/dev/null
-wait "${pids[-1]}" 2>/dev/null
+for pid in "${capture_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
 
 # ARP answered locally: vm1 knows vm2's MAC, and no ARP crossed the underlay.
 in_ns "$ns_vm1" ip neigh show 10.10.0.2 | grep -qi "$vm2_mac" || fail "vm1 has no ARP entry with vm2's MAC"
-vxlan=$("$tcpdump" -nn -r "$work/underlay.pcap" 'udp dst port 4789' 2>/dev/null | wc -l)
-bare_arp=$("$tcpdump" -nn -r "$work/underlay.pcap" arp 2>/dev/null | wc -l)
+# count <pcap filter>: frames that arrived at either host's underlay end
+# (tcpdump's own count: printed, a VXLAN frame takes two lines, or one).
+count() {
+  local n=0 h c
+  for h in "$ns_h1" "$ns_h2"; do
+    c=$("$tcpdump" -nn -r "$work/$h-underlay.pcap" --count "$1" 2>/dev/null | awk '{print $1}')
+    n=$(( n + ${c:-0} ))
+  done
+  echo "$n"
+}
+vxlan=$(count 'udp dst port 4789')
+bare_arp=$(count arp)
 # The inner ethertype sits 8 (UDP) + 8 (VXLAN) + 12 bytes into the UDP header.
-inner_arp=$("$tcpdump" -nn -r "$work/underlay.pcap" 'udp dst port 4789 and udp[28:2] = 0x0806' 2>/dev/null | wc -l)
-echo "underlay capture: $vxlan VXLAN frames, $bare_arp ARP, $inner_arp ARP inside VXLAN"
-[[ $vxlan -ge 6 ]] || fail "expected at least 6 VXLAN frames (3 requests, 3 replies) on the underlay, saw $vxlan"
+inner_arp=$(count 'udp dst port 4789 and udp[28:2] = 0x0806')
+echo "underlay capture (both ends, arriving frames): $vxlan VXLAN frames, $bare_arp ARP, $inner_arp ARP inside VXLAN"
+[[ $vxlan -ge 6 ]] || fail "expected at least 6 VXLAN frames (3 requests to host 2, 3 replies to host 1) on the underlay, saw $vxlan"
 [[ $bare_arp -eq 0 && $inner_arp -eq 0 ]] || fail "ARP crossed the underlay"
 
 # Host 2 learned vm1's MAC from the tunnel into table 20.
