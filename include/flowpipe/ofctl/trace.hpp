@@ -224,12 +224,14 @@ class tracing_context {
         append_action(s, a);
         if (s.empty()) return; // drop
         line(s);
-        if constexpr (requires { a.d->specs; } || flowpipe::detail::is_typed_learn<A>) {
+        constexpr bool generic_learn = requires { a.d->specs; };
+        constexpr bool any_learn = generic_learn || flowpipe::detail::is_typed_learn<A>;
+        if constexpr (any_learn) {
             if (!opt_.generate) {
                 line(" -> not run: learn changes tables only with --generate");
                 return;
             }
-            if constexpr (requires { a.d->specs; }) describe_learn(a);
+            if constexpr (generic_learn) describe_learn(a);
         }
         if constexpr (std::is_same_v<A, actions::normal>) {
             if (a.sw == nullptr) {
@@ -239,7 +241,7 @@ class tracing_context {
         }
         const flow_key before = key_;
         const int resubmits = resubmits_;
-        if constexpr ((requires { a.d->specs; } || flowpipe::detail::is_typed_learn<A>)&&requires { a.stats(); }) {
+        if constexpr (any_learn) {
             const learn_stats st = a.stats();
             a(*this);
             const learn_stats& now = a.stats();

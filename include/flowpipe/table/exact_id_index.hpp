@@ -34,10 +34,10 @@
 // index bytes a flow (16 with a power of two). (At 3/4, 9.1 bytes: filling
 // br-tun's table 20 from 1M to 1.06M MACs, a quarter of the new MACs found
 // their home bucket overflowed; at 2/3, bursts of those learns ran 1.25x
-// faster, re-learns 1.09x, for 1.1 bytes a flow more.) Keys are compared through the caller's `key_of(id)`, which returns
-// the key of the flow with that id (a `const key_type&` or a copy); a false
-// tag match (15 in 65535 per probed bucket, as in exact_index) costs one
-// extra flow read.
+// faster, re-learns 1.09x, for 1.1 bytes a flow more.) Keys are compared
+// through the caller's `key_of(id)`, which returns the key of the flow with
+// that id (a `const key_type&` or a copy); a false tag match (15 in 65535
+// per probed bucket, as in exact_index) costs one extra flow read.
 //
 // No allocation, lock, exception or call through a pointer on the lookup
 // path: key_of is a template parameter and inlines.

@@ -527,6 +527,7 @@ class flow_table {
     // the slab for good. Counts a lookup, as those do.
     [[nodiscard]] const flow_type* lookup_seen(const flow_key& k, flow_type& scratch) noexcept {
         if constexpr (store_mode) {
+            // (An index past any burst's pre-probed keys: a lookup of its own.)
             const ref r =
                 shadowed_ ? lookup_ref_as_walk_began(k) : lookup_ref_at(k, std::numeric_limits<std::size_t>::max());
             if (r.rec == nullptr) return r.seen;
