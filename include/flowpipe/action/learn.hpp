@@ -582,20 +582,23 @@ struct learn_direct_pack<schema<Specs...>> {
     static constexpr uint128
         covered = L::learned_masks()[static_cast<std::size_t>(Spec::storage.id)] & Spec::storage_mask;
 
+    // (No lambdas: in install_burst's per-packet loop GCC made the one
+    // here a call, with the key returned through memory.)
     template <class L>
     [[gnu::always_inline]] static key_type pack(const flow_key& k) noexcept {
+        return pack_elements<L>(k, std::index_sequence_for<Specs...>{});
+    }
+    template <class L, std::size_t... I>
+    [[gnu::always_inline]] static key_type pack_elements(const flow_key& k, std::index_sequence<I...>) noexcept {
         key_type out{};
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (
-                [&] {
-                    if constexpr (covered<L, Specs> != 0)
-                        deposit<offset[I], Specs::packed_bytes>(
-                            out, L::template learned_storage_value<Specs::storage.id>(k) & covered<L, Specs>);
-                }(),
-                ...);
-        }
-        (std::index_sequence_for<Specs...>{});
+        (pack_element<L, Specs, offset[I]>(out, k), ...);
         return out;
+    }
+    template <class L, class Spec, std::size_t At>
+    [[gnu::always_inline]] static void pack_element(key_type& out, const flow_key& k) noexcept {
+        if constexpr (covered<L, Spec> != 0)
+            deposit<At, Spec::packed_bytes>(out,
+                                            L::template learned_storage_value<Spec::storage.id>(k) & covered<L, Spec>);
     }
 
     // Whether L's match sets every bit the schema covers.

@@ -97,7 +97,7 @@ struct learned_lane_of<learn_args::load_field<Src, Dst>> {
         a.value = static_cast<typename Dst::value_type>(v);
     }
     // get() of the action learn builds from packet k (Spec::fill).
-    static std::uint64_t from_key(const flow_key& k) noexcept {
+    [[gnu::always_inline]] static std::uint64_t from_key(const flow_key& k) noexcept {
         return static_cast<std::uint64_t>(static_cast<typename Dst::value_type>(learned_bits<Src>(k)));
     }
 };
@@ -117,7 +117,7 @@ struct learned_lane_of<learn_args::output_field<Src>> {
     }
     // get() of the action learn builds from packet k: a 16-bit port below
     // 0xff00 is its own lane; the rest go there and back.
-    static std::uint64_t from_key(const flow_key& k) noexcept {
+    [[gnu::always_inline]] static std::uint64_t from_key(const flow_key& k) noexcept {
         const uint128 b = learned_bits<Src>(k);
         if constexpr (bits <= 16)
             if (static_cast<std::uint16_t>(b) < 0xff00u) [[likely]]
