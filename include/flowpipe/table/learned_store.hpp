@@ -116,7 +116,8 @@ struct learned_lane_of<learn_args::output_field<Src>> {
                                                           : static_cast<std::uint32_t>(v);
     }
     // get() of the action learn builds from packet k: a 16-bit port below
-    // 0xff00 is its own lane; the rest go there and back.
+    // 0xff00 is its own lane; the rest go there and back. (Inlined: in
+    // install_burst's per-packet loop GCC made it a call.)
     [[gnu::always_inline]] static std::uint64_t from_key(const flow_key& k) noexcept {
         const uint128 b = learned_bits<Src>(k);
         if constexpr (bits <= 16)
