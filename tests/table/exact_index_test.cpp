@@ -259,11 +259,20 @@ void compare_tag_matchers(std::mt19937_64& rng) {
         const std::uint16_t* p = tags + (round % 3 == 0); // unaligned too
         ASSERT_EQ((flowpipe::detail::match_tags<N, Arch>(p, needle)), flowpipe::detail::match_tags_scalar<N>(p, needle))
             << Arch::name() << " N=" << N;
+        if constexpr (N <= 16) {
+            ASSERT_EQ((flowpipe::detail::match_tag_pairs<N, Arch>(p, needle)),
+                      flowpipe::detail::match_tag_pairs_scalar<N>(p, needle))
+                << Arch::name() << " N=" << N;
+        }
     }
     // Extremes: lanes with 0xffff and 0x8000 (saturation in packs).
     for (std::uint16_t v : {std::uint16_t{0}, std::uint16_t{0x7fff}, std::uint16_t{0x8000}, std::uint16_t{0xffff}}) {
         for (std::size_t i = 0; i < N; ++i) tags[i] = static_cast<std::uint16_t>(i % 2 ? v : v ^ 1);
         ASSERT_EQ((flowpipe::detail::match_tags<N, Arch>(tags, v)), flowpipe::detail::match_tags_scalar<N>(tags, v));
+        if constexpr (N <= 16) {
+            ASSERT_EQ((flowpipe::detail::match_tag_pairs<N, Arch>(tags, v)),
+                      flowpipe::detail::match_tag_pairs_scalar<N>(tags, v));
+        }
     }
 }
 

@@ -22,22 +22,24 @@
 //   } buckets[bucket_count];           // just enough for the capacity
 //
 // The ten tags and the overflow count are compared as the first 16 lanes of
-// the line (one 256-bit compare, or two 128-bit ones; lanes 11..15 are
-// masked off), so a bucket's tags and ids are read with one line.
+// the line (one 256-bit compare, or two 128-bit ones; lanes 10..15 are
+// masked off; the mask has two bits a lane, detail::match_tag_pairs), so a
+// bucket's tags and ids are read with one line.
 //
-// Hash, tag, probing, deletion: exactly exact_index's (its hash, 16-bit tags
-// from the hash's top bits, linear probing by bucket, overflow counts
-// instead of tombstones), with ten slots a bucket, and two differences: the
-// bucket count is not rounded up to a power of two (a key's home bucket is
-// its hash's low half times the count, top 32 bits), and the capacity is
-// 2/3 of the slots, not 3/4. So a table sized for 1.1M flows takes 10.2
-// index bytes a flow (16 with a power of two). (At 3/4, 9.1 bytes: filling
-// br-tun's table 20 from 1M to 1.06M MACs, a quarter of the new MACs found
-// their home bucket overflowed; at 2/3, bursts of those learns ran 1.25x
-// faster, re-learns 1.09x, for 1.1 bytes a flow more.) Keys are compared
-// through the caller's `key_of(id)`, which returns the key of the flow with
-// that id (a `const key_type&` or a copy); a false tag match (15 in 65535
-// per probed bucket, as in exact_index) costs one extra flow read.
+// Hash, probing, deletion: exactly exact_index's (its hash, linear probing
+// by bucket, overflow counts instead of tombstones), with ten slots a
+// bucket, and three differences: a tag is the hash's top 15 bits with a low
+// 1 bit (never 0, the empty slot's), the bucket count is not rounded up to
+// a power of two (a key's home bucket is its hash's low half times the
+// count, top 32 bits), and the capacity is 2/3 of the slots, not 3/4. So a
+// table sized for 1.1M flows takes 10.2 index bytes a flow (16 with a power
+// of two). (At 3/4, 9.1 bytes: filling br-tun's table 20 from 1M to 1.06M
+// MACs, a quarter of the new MACs found their home bucket overflowed; at
+// 2/3, bursts of those learns ran 1.25x faster, re-learns 1.09x, for 1.1
+// bytes a flow more.) Keys are compared through the caller's `key_of(id)`,
+// which returns the key of the flow with that id (a `const key_type&` or a
+// copy); a false tag match (at most 10 in 32768 per probed bucket) costs
+// one extra flow read.
 //
 // No allocation, lock, exception or call through a pointer on the lookup
 // path: key_of is a template parameter and inlines.
@@ -112,8 +114,8 @@ class exact_id_index {
             const std::size_t bi = step(h, i);
             const bucket& b = buckets()[bi];
             for (std::uint32_t hits = match(b, t); hits != 0; hits &= hits - 1) {
-                const unsigned s = static_cast<unsigned>(std::countr_zero(hits));
-                const std::uint32_t id = id_at(b, s);
+                const unsigned s = slot_of(hits);
+                const std::uint32_t id = id_of(b, hits);
                 if (key_equal(key_of(id), k)) {
                     r.found = true;
                     r.bucket = bi;
@@ -127,7 +129,7 @@ class exact_id_index {
                 if (const std::uint32_t free = match(b, 0); free != 0) {
                     r.has_free = true;
                     r.bucket = bi;
-                    r.slot = static_cast<unsigned>(std::countr_zero(free));
+                    r.slot = slot_of(free);
                     r.skipped = static_cast<std::uint32_t>(i);
                 }
             }
@@ -138,7 +140,7 @@ class exact_id_index {
             if (const std::uint32_t free = match(buckets()[bi], 0); free != 0) {
                 r.has_free = true;
                 r.bucket = bi;
-                r.slot = static_cast<unsigned>(std::countr_zero(free));
+                r.slot = slot_of(free);
                 r.skipped = static_cast<std::uint32_t>(i);
             }
         }
@@ -206,7 +208,7 @@ class exact_id_index {
         for (std::size_t i = 0; i < bucket_count_; ++i) {
             const bucket& b = buckets()[step(h, i)];
             for (std::uint32_t hits = match(b, t); hits != 0; hits &= hits - 1) {
-                const std::uint32_t id = id_at(b, static_cast<unsigned>(std::countr_zero(hits)));
+                const std::uint32_t id = id_of(b, hits);
                 if (key_equal(key_of(id), k)) return id;
             }
             if (b.lane[overflow_lane] == 0) break;
@@ -233,7 +235,7 @@ class exact_id_index {
             for (std::size_t i = 0; i < m; ++i) {
                 const bucket& b = buckets()[home(h[i])];
                 const std::uint32_t hits = match(b, tag_of(h[i]));
-                cand[i] = hits != 0 ? id_at(b, static_cast<unsigned>(std::countr_zero(hits))) : npos;
+                cand[i] = hits != 0 ? id_of(b, hits) : npos;
                 if (cand[i] != npos) prefetch_key(cand[i]);
                 // No candidate and a home bucket nothing probed past: a miss.
                 settled[i] = hits == 0 && b.lane[overflow_lane] == 0;
@@ -263,7 +265,7 @@ class exact_id_index {
             for (std::size_t i = 0; i < m; ++i) {
                 const bucket& b = buckets()[home(hs[i])];
                 hits[i] = match(b, tag_of(hs[i]));
-                if (hits[i] != 0) prefetch_key(id_at(b, static_cast<unsigned>(std::countr_zero(hits[i]))));
+                if (hits[i] != 0) prefetch_key(id_of(b, hits[i]));
             }
             for (std::size_t i = 0; i < m; ++i) {
                 const std::uint64_t h = hs[i];
@@ -273,8 +275,8 @@ class exact_id_index {
                 r.hash = h;
                 r.skipped = 0;
                 if (hits[i] != 0) {
-                    const unsigned s = static_cast<unsigned>(std::countr_zero(hits[i]));
-                    const std::uint32_t id = id_at(b, s);
+                    const unsigned s = slot_of(hits[i]);
+                    const std::uint32_t id = id_of(b, hits[i]);
                     if (key_equal(key_of(id), keys[base + i])) {
                         r.bucket = bi;
                         r.slot = s;
@@ -290,7 +292,7 @@ class exact_id_index {
                     r.has_free = free != 0;
                     if (r.has_free) {
                         r.bucket = bi;
-                        r.slot = static_cast<unsigned>(std::countr_zero(free));
+                        r.slot = slot_of(free);
                         continue;
                     }
                 }
@@ -352,7 +354,11 @@ class exact_id_index {
   private:
     static constexpr std::size_t overflow_lane = slots_per_bucket;
     static constexpr std::uint16_t overflow_sticky = 0xffff;
-    static constexpr std::uint32_t slot_mask = (1u << slots_per_bucket) - 1;
+    static constexpr std::uint32_t slot_bits = [] { // bit 2s for every slot s
+        std::uint32_t m = 0;
+        for (std::size_t s = 0; s < slots_per_bucket; ++s) m |= 1u << (2 * s);
+        return m;
+    }();
     static constexpr std::size_t id_offset = 24; // bytes: 12 lanes of tags, overflow and padding first
 
     // 32 lanes of 16 bits: tags in 0..9, the overflow count in 10, ids from
@@ -381,8 +387,8 @@ class exact_id_index {
         r.bucket = bi;
         r.skipped = 0;
         if (hits != 0) {
-            const unsigned s = static_cast<unsigned>(std::countr_zero(hits));
-            r.id = id_at(b, s);
+            const unsigned s = slot_of(hits);
+            r.id = id_of(b, hits);
             r.slot = s;
             r.found = true;
             r.has_free = false;
@@ -390,7 +396,7 @@ class exact_id_index {
         }
         const std::uint32_t free = match(b, 0);
         r.id = npos;
-        r.slot = static_cast<unsigned>(std::countr_zero(free));
+        r.slot = slot_of(free);
         r.found = false;
         r.has_free = true;
         if constexpr (Next) {
@@ -408,8 +414,8 @@ class exact_id_index {
         const std::size_t bi = step(h, 1);
         const bucket& b = buckets()[bi];
         if (const std::uint32_t hits = match(b, t); hits != 0) {
-            const unsigned s = static_cast<unsigned>(std::countr_zero(hits));
-            r.id = id_at(b, s);
+            const unsigned s = slot_of(hits);
+            r.id = id_of(b, hits);
             r.bucket = bi;
             r.slot = s;
             r.skipped = 1;
@@ -421,17 +427,25 @@ class exact_id_index {
         if (home_free) return true;
         const std::uint32_t free = match(b, 0);
         r.bucket = bi;
-        r.slot = static_cast<unsigned>(std::countr_zero(free));
+        r.slot = slot_of(free);
         r.skipped = 1;
         return free != 0;
     }
 
+    // Which slots hold tag t: bit 2s for slot s (match_tag_pairs, the
+    // pair's high bit and the lanes past the slots masked off).
     static std::uint32_t match(const bucket& b, std::uint16_t t) noexcept {
-        return detail::match_tags<16>(b.lane, t) & slot_mask;
+        return detail::match_tag_pairs<16>(b.lane, t) & slot_bits;
     }
-    static std::uint32_t id_at(const bucket& b, unsigned s) noexcept {
+    // The first slot a match() names, and the id in it (the bit index is
+    // twice the slot: the id's offset takes it without a shift).
+    static unsigned slot_of(std::uint32_t bits) noexcept { return static_cast<unsigned>(std::countr_zero(bits)) / 2; }
+    static std::uint32_t id_of(const bucket& b, std::uint32_t bits) noexcept {
         std::uint32_t id;
-        std::memcpy(&id, reinterpret_cast<const std::byte*>(b.lane) + id_offset + 4 * s, 4);
+        std::memcpy(&id,
+                    reinterpret_cast<const std::byte*>(b.lane) + id_offset +
+                        2 * static_cast<unsigned>(std::countr_zero(bits)),
+                    4);
         return id;
     }
     static void set_id(bucket& b, unsigned s, std::uint32_t id) noexcept {
@@ -447,10 +461,9 @@ class exact_id_index {
         const std::size_t b = home(h) + i;
         return b >= bucket_count_ ? b - bucket_count_ : b;
     }
-    static std::uint16_t tag_of(std::uint64_t h) noexcept {
-        const auto t = static_cast<std::uint16_t>(h >> 48);
-        return t == 0 ? std::uint16_t{1} : t;
-    }
+    // A key's tag: the hash's top 15 bits and a low 1 (never 0, the empty
+    // slot's; one instruction where avoiding 0 by a compare took three).
+    static std::uint16_t tag_of(std::uint64_t h) noexcept { return static_cast<std::uint16_t>(h >> 48) | 1u; }
     template <class K>
     static bool key_equal(const K& a, const key_type& b) noexcept {
         const key_type& ka = a;

@@ -14,6 +14,11 @@
 //     128-bit halves are first narrowed to bytes (_mm_packs_epi16; a true lane
 //     is 0xffff, which saturates to 0xff) and movemasked as one __m128i;
 //   - SSE2: the same narrowing on one 128-bit register (8 lanes).
+// `match_tag_pairs` gives the same answer with two bits per tag (bits 2i
+// and 2i + 1 set <=> tags[i] == tag), for up to 16 tags: on AVX2 that is
+// the 256-bit compare's own movemask, without the extract and pack (two of
+// the four instructions above; exact_id_index addresses a slot's id by the
+// bit index, twice the slot, with no shift).
 // `match_tags_scalar` is the twin every SIMD path is tested against. The
 // architecture is a tag type chosen at compile time (`tag_arch<N>`), never an
 // #ifdef in the algorithm: a plain SSE2 build (no -m flags) gets the SSE2
@@ -46,6 +51,14 @@ template <std::size_t N>
     return m;
 }
 
+template <std::size_t N>
+[[nodiscard]] inline std::uint32_t match_tag_pairs_scalar(const std::uint16_t* tags, std::uint16_t tag) noexcept {
+    static_assert(N >= 1 && N <= 16, "match_tag_pairs works on 1 to 16 tags");
+    std::uint32_t m = 0;
+    for (std::size_t i = 0; i < N; ++i) m |= (tags[i] == tag ? 3u : 0u) << (2 * i);
+    return m;
+}
+
 // AVX-512BW and AVX-512VL, used on 256-bit registers. The compare is a
 // member of the tag type, present only in builds that enable both (the
 // generic code below calls it through Arch, so other builds never see it).
@@ -56,6 +69,11 @@ struct avx512vl_256 {
     static std::uint32_t match16(const std::uint16_t* tags, std::uint16_t tag) noexcept {
         return _mm256_cmpeq_epi16_mask(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tags)),
                                        _mm256_set1_epi16(static_cast<short>(tag)));
+    }
+    // The same as two bits a tag.
+    static std::uint32_t match16_pairs(const std::uint16_t* tags, std::uint16_t tag) noexcept {
+        return static_cast<std::uint32_t>(
+            _mm256_movemask_epi8(_mm256_movm_epi16(static_cast<__mmask16>(match16(tags, tag)))));
     }
 #else
     static constexpr bool supported() noexcept { return false; }
@@ -118,6 +136,39 @@ template <std::size_t N, class Arch = tag_arch<N>>
                 part = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_packs_epi16(r, _mm_setzero_si128()))) & 0xffu;
             }
             m |= part << c;
+        }
+        return m;
+    }
+}
+
+// match_tags with two bits a tag; tags need not be aligned. N at most 16
+// and a multiple of Arch's lane count (Arch: at most 16 lanes).
+template <std::size_t N, class Arch = tag_arch<N>>
+[[nodiscard]] inline std::uint32_t match_tag_pairs(const std::uint16_t* tags, std::uint16_t tag) noexcept {
+    static_assert(N >= 1 && N <= 16, "match_tag_pairs works on 1 to 16 tags");
+    if constexpr (std::is_same_v<Arch, scalar_arch>) {
+        return match_tag_pairs_scalar<N>(tags, tag);
+    } else if constexpr (std::is_same_v<Arch, avx512vl_256>) {
+        static_assert(N == 16, "match_tag_pairs<N, avx512vl_256> needs N = 16");
+        static_assert(Arch::supported(), "match_tag_pairs<N, Arch> needs an architecture this build enables");
+        return Arch::match16_pairs(tags, tag);
+    } else {
+        static_assert(tag_lanes<Arch> == 8 || tag_lanes<Arch> == 16,
+                      "match_tag_pairs<N, Arch> needs Arch to be sse2 or avx2 with N a multiple of its lanes");
+        static_assert(N % tag_lanes<Arch> == 0, "match_tag_pairs<N, Arch> needs N a multiple of Arch's lanes");
+        static_assert(Arch::supported(), "match_tag_pairs<N, Arch> needs an architecture this build enables");
+        using batch = xsimd::batch<std::uint16_t, Arch>;
+        constexpr std::size_t lanes = tag_lanes<Arch>;
+        const batch needle(tag);
+        std::uint32_t m = 0;
+        for (std::size_t c = 0; c < N; c += lanes) {
+            const auto eq = batch::load_unaligned(tags + c) == needle;
+            std::uint32_t part;
+            if constexpr (lanes == 16)
+                part = static_cast<std::uint32_t>(_mm256_movemask_epi8(eq.data)); // __m256i: 32 bits, 2 a lane
+            else
+                part = static_cast<std::uint32_t>(_mm_movemask_epi8(eq.data)) & 0xffffu; // __m128i: 16 bits
+            m |= part << (2 * c);
         }
         return m;
     }
