@@ -102,17 +102,22 @@ using tag_arch = std::conditional_t<
         std::conditional_t<(N % 16 == 0 && xsimd::avx2::supported()), xsimd::avx2,
                            std::conditional_t<(N % 8 == 0 && xsimd::sse2::supported()), xsimd::sse2, scalar_arch>>>>;
 
-// tags need not be aligned. N must be a multiple of Arch's lane count.
-template <std::size_t N, class Arch = tag_arch<N>>
-[[nodiscard]] inline std::uint32_t match_tags(const std::uint16_t* tags, std::uint16_t tag) noexcept {
-    static_assert(N >= 1 && N <= 32, "match_tags works on 1 to 32 tags");
+// match_tags (Bits 1) and match_tag_pairs (Bits 2) on one architecture:
+// Bits bits a tag, tags need not be aligned, N a multiple of Arch's lanes.
+template <unsigned Bits, std::size_t N, class Arch>
+[[nodiscard]] inline std::uint32_t match_tags_as(const std::uint16_t* tags, std::uint16_t tag) noexcept {
+    static_assert((Bits == 1 || Bits == 2) && N >= 1 && N * Bits <= 32, "match_tags gives at most 32 bits");
     if constexpr (std::is_same_v<Arch, scalar_arch>) {
-        return match_tags_scalar<N>(tags, tag);
+        if constexpr (Bits == 1)
+            return match_tags_scalar<N>(tags, tag);
+        else
+            return match_tag_pairs_scalar<N>(tags, tag);
     } else if constexpr (std::is_same_v<Arch, avx512vl_256>) {
-        static_assert(N % 16 == 0, "match_tags<N, avx512vl_256> needs N a multiple of 16");
+        static_assert(N % 16 == 0, "match_tags on avx512vl_256 needs N a multiple of 16");
         static_assert(Arch::supported(), "match_tags<N, Arch> needs an architecture this build enables");
         std::uint32_t m = 0;
-        for (std::size_t c = 0; c < N; c += 16) m |= Arch::match16(tags + c, tag) << c;
+        for (std::size_t c = 0; c < N; c += 16)
+            m |= (Bits == 1 ? Arch::match16(tags + c, tag) : Arch::match16_pairs(tags + c, tag)) << (Bits * c);
         return m;
     } else {
         static_assert(tag_lanes<Arch> != 0 && N % tag_lanes<Arch> == 0,
@@ -126,52 +131,36 @@ template <std::size_t N, class Arch = tag_arch<N>>
             const auto eq = batch::load_unaligned(tags + c) == needle;
             std::uint32_t part;
             if constexpr (lanes == 32) {
-                part = static_cast<std::uint32_t>(eq.data); // already a __mmask32
+                part = static_cast<std::uint32_t>(eq.data); // already a __mmask32 (N = 32: Bits 1)
+            } else if constexpr (Bits == 2 && lanes == 16) {
+                const auto r = eq.data; // __m256i, 0xffff per true lane: two bits a lane as they are
+                part = static_cast<std::uint32_t>(_mm256_movemask_epi8(r));
+            } else if constexpr (Bits == 2) {
+                const auto r = eq.data; // __m128i
+                part = static_cast<std::uint32_t>(_mm_movemask_epi8(r)) & 0xffffu;
             } else if constexpr (lanes == 16) {
-                const auto r = eq.data; // __m256i, 0xffff per true lane
+                const auto r = eq.data; // __m256i, narrowed to a byte a lane
                 part = static_cast<std::uint32_t>(
                     _mm_movemask_epi8(_mm_packs_epi16(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1))));
             } else {
                 const auto r = eq.data; // __m128i
                 part = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_packs_epi16(r, _mm_setzero_si128()))) & 0xffu;
             }
-            m |= part << c;
+            m |= part << (Bits * c);
         }
         return m;
     }
 }
 
-// match_tags with two bits a tag; tags need not be aligned. N at most 16
-// and a multiple of Arch's lane count (Arch: at most 16 lanes).
+// Bit i set <=> tags[i] == tag (N up to 32).
+template <std::size_t N, class Arch = tag_arch<N>>
+[[nodiscard]] inline std::uint32_t match_tags(const std::uint16_t* tags, std::uint16_t tag) noexcept {
+    return match_tags_as<1, N, Arch>(tags, tag);
+}
+// Bits 2i and 2i + 1 set <=> tags[i] == tag (N up to 16).
 template <std::size_t N, class Arch = tag_arch<N>>
 [[nodiscard]] inline std::uint32_t match_tag_pairs(const std::uint16_t* tags, std::uint16_t tag) noexcept {
-    static_assert(N >= 1 && N <= 16, "match_tag_pairs works on 1 to 16 tags");
-    if constexpr (std::is_same_v<Arch, scalar_arch>) {
-        return match_tag_pairs_scalar<N>(tags, tag);
-    } else if constexpr (std::is_same_v<Arch, avx512vl_256>) {
-        static_assert(N == 16, "match_tag_pairs<N, avx512vl_256> needs N = 16");
-        static_assert(Arch::supported(), "match_tag_pairs<N, Arch> needs an architecture this build enables");
-        return Arch::match16_pairs(tags, tag);
-    } else {
-        static_assert(tag_lanes<Arch> == 8 || tag_lanes<Arch> == 16,
-                      "match_tag_pairs<N, Arch> needs Arch to be sse2 or avx2 with N a multiple of its lanes");
-        static_assert(N % tag_lanes<Arch> == 0, "match_tag_pairs<N, Arch> needs N a multiple of Arch's lanes");
-        static_assert(Arch::supported(), "match_tag_pairs<N, Arch> needs an architecture this build enables");
-        using batch = xsimd::batch<std::uint16_t, Arch>;
-        constexpr std::size_t lanes = tag_lanes<Arch>;
-        const batch needle(tag);
-        std::uint32_t m = 0;
-        for (std::size_t c = 0; c < N; c += lanes) {
-            const auto eq = batch::load_unaligned(tags + c) == needle;
-            std::uint32_t part;
-            if constexpr (lanes == 16)
-                part = static_cast<std::uint32_t>(_mm256_movemask_epi8(eq.data)); // __m256i: 32 bits, 2 a lane
-            else
-                part = static_cast<std::uint32_t>(_mm_movemask_epi8(eq.data)) & 0xffffu; // __m128i: 16 bits
-            m |= part << (2 * c);
-        }
-        return m;
-    }
+    return match_tags_as<2, N, Arch>(tags, tag);
 }
 
 } // namespace flowpipe::detail
