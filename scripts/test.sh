@@ -20,13 +20,14 @@ cmake --build "$build" -j "$jobs" -- -k 0
 ctest --test-dir "$build" --output-on-failure -j "${TEST_JOBS:-2}"
 
 # The parsers of untrusted input (frames, including the fast extraction path,
-# pcap files, flow text) and the burst output's fixed arrays once more under
+# pcap files, flow text), the burst output's fixed arrays and the exact
+# index's bucket arithmetic (ids addressed by tag-match bit) once more under
 # AddressSanitizer and UndefinedBehaviorSanitizer: their tests feed truncated
 # and malformed input in exactly-sized heap buffers, so any read past the end
 # fails here (it caught the fast path reading a TCP header's data offset past
 # the end of a short frame).
 asan=build/asan
-asan_tests=(proto_parse_test core_extract_test core_rewrite_test io_pcap_test io_tunnel_test ofctl_parse_test pipeline_burst_output_test pipeline_own_learn_test pipeline_learned_store_pipeline_test table_reserved_array_test)
+asan_tests=(proto_parse_test core_extract_test core_rewrite_test io_pcap_test io_tunnel_test ofctl_parse_test pipeline_burst_output_test pipeline_own_learn_test pipeline_learned_store_pipeline_test table_reserved_array_test table_exact_id_index_test)
 cmake --preset asan >/dev/null
 cmake --build "$asan" -j "$jobs" --target "${asan_tests[@]}"
 # (The store's staged case prefills 8,300 MACs into two pipelines: 3 of the
