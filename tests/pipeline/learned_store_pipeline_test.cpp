@@ -133,18 +133,19 @@ struct setup {
     std::uint32_t limit = 0;      // learn_limited's limit=N
     std::size_t flow_cache = 0;
     bool defer_learns = true;
-    std::size_t prefill = 0; // learned MACs put in table 20 first (past 8192: learns are staged)
+    std::size_t prefill = 0;           // learned MACs put in table 20 first (past 8192: learns are staged)
+    std::size_t store_index_flows = 0; // the store side's table_config::index_flows (the plain side's is max_flows)
 };
 
 fp::match m_in_port(std::uint32_t p) { return fp::match{}.set(fp::field_id::in_port, p); }
 fp::match m_vlan(std::uint16_t lvid) { return fp::match{}.set(fp::field_id::vlan_tci, lvid, 0x0fff); }
 
 template <class P>
-std::unique_ptr<P> make(const setup& s) {
+std::unique_ptr<P> make(const setup& s, std::size_t index_flows = 0) {
     fp::pipeline_config c;
     c.tables.emplace_back(
         std::uint8_t{nt::ucast_to_tun},
-        fp::table_config{s.max_flows, s.evict ? fp::overflow_policy::evict : fp::overflow_policy::refuse});
+        fp::table_config{s.max_flows, s.evict ? fp::overflow_policy::evict : fp::overflow_policy::refuse, index_flows});
     c.flow_cache = s.flow_cache;
     c.defer_learns = s.defer_learns;
     auto p = std::make_unique<P>(c);
@@ -461,7 +462,7 @@ void prefill(P& p, std::size_t n, std::int64_t now) {
 template <class Store, class Plain>
 void run_both(const setup& s, std::uint64_t seed, int steps, totals& tot) {
     auto plain = make<Plain>(s);
-    auto store = make<Store>(s);
+    auto store = make<Store>(s, s.store_index_flows);
     std::mt19937_64 rng(seed), trace_rng(seed ^ 0x7ace);
     std::int64_t now = 1000 * second + static_cast<std::int64_t>(rng() % 1000);
     if (s.prefill) {
@@ -661,6 +662,19 @@ TEST(learned_store_pipeline, a_small_table_refusing_and_evicting) {
     run_seeds<store_ucast>(setup{.max_flows = 24}, 301, 3, 250, "small");
     run_seeds<store_limited>(setup{.max_flows = 24, .limit = 6}, 311, 3, 250, "small, limited");
     run_seeds<store_ucast>(setup{.max_flows = 24, .evict = true, .flow_cache = 256}, 321, 3, 250, "small, evicting");
+}
+
+// table_config::index_flows gives the store's index room; the table's limit
+// stays max_flows (the small cases must still refuse learns), and every
+// learn, lookup and flow mod does what the plain table's does.
+TEST(learned_store_pipeline, an_index_with_room_changes_nothing_but_its_size) {
+    run_seeds<store_ucast>(setup{.max_flows = 24, .store_index_flows = 96}, 341, 2, 250, "small, index room");
+    run_seeds<store_limited>(setup{.max_flows = 24, .limit = 6, .store_index_flows = 96}, 351, 2, 250,
+                             "small, limited, index room");
+    run_seeds<store_ucast>(setup{.max_flows = 16384, .prefill = 8300, .store_index_flows = 65536}, 441, 2, 200,
+                           "staged, index room");
+    run_seeds<side_store<nt::learn_ucast>, side_plain>(setup{.max_flows = 24, .store_index_flows = 96}, 531, 2, 250,
+                                                       "masked, small, index room");
 }
 
 TEST(learned_store_pipeline, staged_learns_into_a_big_table) {

@@ -199,6 +199,29 @@ TYPED_TEST(flow_table_test, limit_refuse) {
     EXPECT_TRUE(t.add(key_match<TypeParam>(0x100), 5, to(2), {}, 0));
 }
 
+// index_flows sizes an exact index for more flows than the table may hold
+// (room for fast inserts near max_flows); the limit stays max_flows, and the
+// other lookups are sized by max_flows alone.
+TYPED_TEST(flow_table_test, index_room_keeps_the_limit) {
+    using table = typename TypeParam::table;
+    table small(fp::table_config{.max_flows = 64});
+    table roomy(fp::table_config{.max_flows = 64, .index_flows = 640});
+    if constexpr (table::exact_mode) {
+        EXPECT_GE(roomy.index().capacity(), 640u);
+        EXPECT_GE(roomy.index_memory_bytes(), 8 * small.index_memory_bytes());
+    } else {
+        EXPECT_EQ(roomy.index_memory_bytes(), small.index_memory_bytes());
+    }
+    for (int i = 0; i < 64; ++i) ASSERT_TRUE(roomy.add(key_match<TypeParam>(0x100 + i), 5, to(1), {}, 0));
+    EXPECT_EQ(roomy.add(key_match<TypeParam>(0x200), 5, to(1), {}, 0).code, fp::flow_mod_errc::table_full);
+    EXPECT_EQ(roomy.size(), 64u);
+    for (int i = 0; i < 64; ++i) EXPECT_NE(roomy.lookup(packet_for<TypeParam>(0x100 + i)), nullptr);
+    EXPECT_EQ(roomy.lookup(packet_for<TypeParam>(0x200)), nullptr);
+    // Less than max_flows is max_flows.
+    table under(fp::table_config{.max_flows = 64, .index_flows = 8});
+    EXPECT_EQ(under.index_memory_bytes(), small.index_memory_bytes());
+}
+
 TYPED_TEST(flow_table_test, limit_evict_takes_the_flow_that_expires_first_and_only_flows_with_timeouts) {
     typename TypeParam::table t(fp::table_config{.max_flows = 3, .on_full = fp::overflow_policy::evict});
     ASSERT_TRUE(t.add(key_match<TypeParam>(0x1), 5, to(1), {}, 0));                    // permanent

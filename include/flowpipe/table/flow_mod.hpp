@@ -85,6 +85,14 @@ enum class overflow_policy : std::uint8_t {
 struct table_config {
     std::size_t max_flows = 4096;
     overflow_policy on_full = overflow_policy::refuse;
+    // The flows an exact hash index (an all-exact table's, or a
+    // tuple_space_exact / exact_learned side index) is sized for: 0 or less
+    // than max_flows means max_flows. The index fills to 2/3 of its slots at
+    // that many flows; sized for more, its buckets stay emptier, so a new
+    // key near max_flows more often finds room in its home bucket (the fast
+    // path of a learn), at 9.6 index bytes a flow of room. max_flows stays
+    // the table's limit. Other lookups ignore it.
+    std::size_t index_flows = 0;
 };
 
 // Why a flow left its table (for counters and, later, flow-removed messages).

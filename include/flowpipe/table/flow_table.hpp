@@ -277,7 +277,7 @@ class flow_table {
     static constexpr std::uint32_t record_bit = 0x80000000u;
 
     explicit flow_table(table_config cfg = {}, std::uint8_t table_id = 0)
-        : cfg_(cfg), id_(table_id), index_(std::max<std::size_t>(cfg.max_flows, 1)), side_(make_side(cfg)),
+        : cfg_(cfg), id_(table_id), index_(index_capacity(cfg)), side_(make_side(cfg)),
           store_(std::max<std::size_t>(cfg.max_flows, 1)) {
         if constexpr (side_mode) side_mask_ = side_mask_of(Lookup{});
     }
@@ -977,8 +977,8 @@ class flow_table {
     // and the general path decides.
     // (Inlined, with the index's insert: 1K-flow bursts of new MACs went from
     // 43 to 57 M/s in one run.)
-    // One check of room: the index and the store are sized for max_flows
-    // (at least 1) and hold at most size() keys and records, so under
+    // One check of room: the index and the store are sized for at least
+    // max_flows (and 1) and hold at most size() keys and records, so under
     // max_flows flows both have room (and the probe a free slot).
     // Checked: store_burst_checked held for the burst this add is part of
     // (room and the clock's window are known).
@@ -1206,9 +1206,15 @@ class flow_table {
             if (found[i] != npos && (ids[i] == npos || priority_of(found[i]) > at(ids[i]).priority)) ids[i] = found[i];
     }
 
+    // Flows the index is built for: an exact index's room (index_flows),
+    // else max_flows.
+    [[nodiscard]] static std::size_t index_capacity(const table_config& cfg) noexcept {
+        const std::size_t n = std::max<std::size_t>(cfg.max_flows, 1);
+        return exact_mode ? std::max(n, cfg.index_flows) : n;
+    }
     [[nodiscard]] static side_index_type make_side(const table_config& cfg) {
         if constexpr (side_mode)
-            return side_index_type(std::max<std::size_t>(cfg.max_flows, 1));
+            return side_index_type(std::max<std::size_t>({cfg.max_flows, cfg.index_flows, 1}));
         else
             return {};
     }
