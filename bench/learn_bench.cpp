@@ -20,6 +20,10 @@
 //                                  their index buckets, then install; tables
 //                                  under 8192 flows go packet by packet),
 //                                  what the engine's staged learns run
+//   flowpipe_learn_{add,refresh}_burst_room2  the same with table 20's
+//                                  exact index sized for twice its flows
+//                                  (table_config::index_flows): the trade of
+//                                  index bytes for emptier buckets
 //   swx_learner_add/flows:N        rte_swx_table_learner: lookup (32 mailboxes
 //                                  interleaved, as the SWX pipeline runs it)
 //                                  then add, on the same keys (16 bytes:
@@ -187,10 +191,12 @@ fp::flow_key packet_key(std::uint64_t mac) { return fp::bench::learn_packet_key(
 // New MACs an add row learns before they are removed again (outside timing).
 std::size_t fresh_of(std::size_t flows) { return std::min<std::size_t>(flows, 65536); }
 
-// Table 20 sized for the N learned flows, the fresh ones and its catch-all.
-fp::pipeline_config config_for(std::size_t flows, std::size_t extra) {
+// Table 20 sized for the N learned flows, the fresh ones and its catch-all;
+// its exact index for `room` times that many (table_config::index_flows).
+fp::pipeline_config config_for(std::size_t flows, std::size_t extra, std::size_t room = 1) {
     fp::pipeline_config c;
-    c.tables.emplace_back(std::uint8_t{20}, fp::table_config{flows + extra + 1, fp::overflow_policy::refuse});
+    const std::size_t max = flows + extra + 1;
+    c.tables.emplace_back(std::uint8_t{20}, fp::table_config{max, fp::overflow_policy::refuse, room * max});
     return c;
 }
 
@@ -200,13 +206,13 @@ struct fp_setup {
     fp::neutron::learn_ucast learn{};
 };
 
-template <class P = br_tun>
+template <class P = br_tun, std::size_t Room = 1>
 fp_setup<P>& flowpipe_table(std::size_t flows) {
     static std::map<std::size_t, std::unique_ptr<fp_setup<P>>> cache;
     auto& s = cache[flows];
     if (!s) {
         s = std::make_unique<fp_setup<P>>();
-        s->p = std::make_unique<P>(config_for(flows, fresh_of(flows)));
+        s->p = std::make_unique<P>(config_for(flows, fresh_of(flows), Room));
         auto& t = s->p->template table<20>();
         if (!t.add(fp::match{}, 0, fp::action_list<fp::actions::resubmit_to<22>>{}, {}, 0)) std::abort();
         for (std::uint64_t mac : get_workload(flows).present)
@@ -237,9 +243,9 @@ void remove_learned(Table& t, const std::vector<std::uint64_t>& stream, std::siz
 struct fp_memory {
     double flow, index, timers, total;
 };
-template <class P = br_tun>
+template <class P = br_tun, std::size_t Room = 1>
 fp_memory flowpipe_memory(std::size_t flows) {
-    auto& t = flowpipe_table<P>(flows).p->template table<20>();
+    auto& t = flowpipe_table<P, Room>(flows).p->template table<20>();
     const double n = static_cast<double>(flows);
     const double held = static_cast<double>(flows + fresh_of(flows) + 1);
     fp_memory m{};
@@ -301,10 +307,12 @@ void bm_flowpipe_add(benchmark::State& state) {
     set_counters(state, ns, flowpipe_memory<P>(flows).total);
 }
 
-// The same two, through learn's burst form (probe all 32, then install).
+// The same two, through learn's burst form (probe all 32, then install);
+// Room: table 20's index sized for that many times its flows.
+template <std::size_t Room = 1>
 void bm_flowpipe_refresh_burst(benchmark::State& state) {
     const std::size_t flows = static_cast<std::size_t>(state.range(0));
-    fp_setup<>& s = flowpipe_table(flows);
+    fp_setup<>& s = flowpipe_table<br_tun, Room>(flows);
     auto& t = s.p->table<20>();
     const auto& stream = get_workload(flows).present;
     std::array<fp::flow_key, burst> keys;
@@ -324,12 +332,13 @@ void bm_flowpipe_refresh_burst(benchmark::State& state) {
     }
     const double ns = clock.ns();
     if (refreshed != state.iterations() * burst) state.SkipWithError("a re-learn was not a refresh");
-    set_counters(state, ns, flowpipe_memory(flows).total);
+    set_counters(state, ns, flowpipe_memory<br_tun, Room>(flows).total);
 }
 
+template <std::size_t Room = 1>
 void bm_flowpipe_add_burst(benchmark::State& state) {
     const std::size_t flows = static_cast<std::size_t>(state.range(0));
-    fp_setup<>& s = flowpipe_table(flows);
+    fp_setup<>& s = flowpipe_table<br_tun, Room>(flows);
     auto& t = s.p->table<20>();
     const auto& fresh = get_workload(flows).fresh;
     const std::vector<std::uint64_t> stream(fresh.begin(),
@@ -349,7 +358,7 @@ void bm_flowpipe_add_burst(benchmark::State& state) {
         },
         [&](std::size_t n) { remove_learned(t, stream, n); }); // back to the N present flows
     if (added != state.iterations() * burst) state.SkipWithError("a learn of a new MAC did not add");
-    set_counters(state, ns, flowpipe_memory(flows).total);
+    set_counters(state, ns, flowpipe_memory<br_tun, Room>(flows).total);
 }
 
 // Tables 0, 4 and 10 of br-tun: from the tunnel, set the local VLAN, learn, out to patch-int.
@@ -760,7 +769,7 @@ constexpr std::int64_t sizes[] = {1024, 65536, 1048576};
 void register_all() {
     for (std::int64_t flows : sizes) {
         benchmark::RegisterBenchmark("flowpipe_learn_add", bm_flowpipe_add<>)->Arg(flows)->ArgName("flows");
-        benchmark::RegisterBenchmark("flowpipe_learn_add_burst", bm_flowpipe_add_burst)->Arg(flows)->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_add_burst", bm_flowpipe_add_burst<>)->Arg(flows)->ArgName("flows");
 #if FLOWPIPE_HAVE_DPDK
         benchmark::RegisterBenchmark("swx_learner_add", bm_swx_add)->Arg(flows)->ArgName("flows");
 #endif
@@ -771,7 +780,13 @@ void register_all() {
         benchmark::RegisterBenchmark("flowpipe_learn_refresh_agent", bm_flowpipe_refresh<br_tun_agent>)
             ->Arg(flows)
             ->ArgName("flows");
-        benchmark::RegisterBenchmark("flowpipe_learn_refresh_burst", bm_flowpipe_refresh_burst)
+        benchmark::RegisterBenchmark("flowpipe_learn_refresh_burst", bm_flowpipe_refresh_burst<>)
+            ->Arg(flows)
+            ->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_add_burst_room2", bm_flowpipe_add_burst<2>)
+            ->Arg(flows)
+            ->ArgName("flows");
+        benchmark::RegisterBenchmark("flowpipe_learn_refresh_burst_room2", bm_flowpipe_refresh_burst<2>)
             ->Arg(flows)
             ->ArgName("flows");
 #if FLOWPIPE_HAVE_DPDK
@@ -866,10 +881,33 @@ int main(int argc, char** argv) {
             if (cb > 0) frb.push_back(cb / 1e6);
             if (cb > 0 && d > 0) rrb.push_back(cb / d);
         }
-        if (fa.empty() && fr.empty()) continue;
+        if (fa.empty() && fr.empty() && fab.empty() && frb.empty()) continue;
         std::printf("%-10s %9.2f %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %9.2f %7.2f %7.2f\n", n.c_str(), median(fa),
                     median(fab), median(sa), median(ra), median(rab), median(fr), median(frb), median(sr), median(rr),
                     median(rrb));
+    }
+    std::printf("\nTable 20's exact index with room (table_config::index_flows = 2 x max_flows), bursts: M learns/s, "
+                "the per-round ratio to the SWX learner, and bytes per learned flow (and with the default index)\n");
+    std::printf("%-10s %9s %7s %9s %7s %9s %9s\n", "flows", "add/b", "ratio", "refr/b", "ratio", "bytes", "default");
+    for (std::int64_t flows : sizes) {
+        const std::string n = std::to_string(flows);
+        std::vector<double> a, ra, r, rr;
+        for (const auto& m : per_round) {
+            auto get = [&](const std::string& name) {
+                const auto it = m.find(name + "/flows:" + n);
+                return it == m.end() ? 0.0 : it->second;
+            };
+            const double ab = get("flowpipe_learn_add_burst_room2"), rb = get("flowpipe_learn_refresh_burst_room2"),
+                         sa = get("swx_learner_add"), sr = get("swx_learner_rearm");
+            if (ab > 0) a.push_back(ab / 1e6);
+            if (ab > 0 && sa > 0) ra.push_back(ab / sa);
+            if (rb > 0) r.push_back(rb / 1e6);
+            if (rb > 0 && sr > 0) rr.push_back(rb / sr);
+        }
+        if (a.empty() && r.empty()) continue;
+        const auto size = static_cast<std::size_t>(flows);
+        std::printf("%-10s %9.2f %7.2f %9.2f %7.2f %9.1f %9.1f\n", n.c_str(), median(a), median(ra), median(r),
+                    median(rr), flowpipe_memory<br_tun, 2>(size).total, flowpipe_memory(size).total);
     }
     std::printf(
         "\nAbseil's flat_hash_map doing the same learns (a key to its values and a time; no timers, counters or "
