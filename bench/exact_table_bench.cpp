@@ -357,7 +357,6 @@ void register_all() {
 } // namespace
 
 int main(int argc, char** argv) {
-    using flowpipe::bench::median;
     if (!flowpipe::bench::start_dpdk(argv[0])) return 1;
     int rounds = 1;
     const auto per_round = flowpipe::bench::run_rounds(argc, argv, register_all, rounds);
@@ -379,25 +378,12 @@ int main(int argc, char** argv) {
                 "fp/rte_hash", "id/rte_hash", "fp/absl");
     for (const char* fh : {"1024/hit%:100", "1024/hit%:0", "65536/hit%:100", "65536/hit%:0", "1048576/hit%:100",
                            "1048576/hit%:0", "1474560/hit%:100", "1474560/hit%:0"}) {
-        std::vector<double> fp, id, rte, ab, r_rte, r_id, r_ab;
-        for (const auto& m : per_round) {
-            auto get = [&](const char* table) {
-                const auto it = m.find(std::string(table) + "/flows:" + fh);
-                return it == m.end() ? 0.0 : it->second;
-            };
-            const double f = get("flowpipe_exact_index"), x = get("flowpipe_exact_id_index"), d = get("rte_hash_bulk"),
-                         a = get("absl_flat_hash_map");
-            if (f > 0) fp.push_back(f / 1e6);
-            if (x > 0) id.push_back(x / 1e6);
-            if (x > 0 && d > 0) r_id.push_back(x / d);
-            if (d > 0) rte.push_back(d / 1e6);
-            if (a > 0) ab.push_back(a / 1e6);
-            if (f > 0 && d > 0) r_rte.push_back(f / d);
-            if (f > 0 && a > 0) r_ab.push_back(f / a);
-        }
-        if (fp.empty()) continue;
-        std::printf("%-22s %10.1f %10.1f %10.1f %10.1f %14.2f %14.2f %14.2f\n", fh, median(fp), median(id), median(rte),
-                    median(ab), median(r_rte), median(r_id), median(r_ab));
+        const flowpipe::bench::rounds_of r(per_round, std::string("/flows:") + fh);
+        const std::string fp = "flowpipe_exact_index", id = "flowpipe_exact_id_index", rte = "rte_hash_bulk",
+                          ab = "absl_flat_hash_map";
+        if (!r.ran(fp)) continue;
+        std::printf("%-22s %10.1f %10.1f %10.1f %10.1f %14.2f %14.2f %14.2f\n", fh, r.rate(fp), r.rate(id), r.rate(rte),
+                    r.rate(ab), r.ratio(fp, rte), r.ratio(id, rte), r.ratio(fp, ab));
     }
     benchmark::Shutdown();
     flowpipe::bench::stop_dpdk();

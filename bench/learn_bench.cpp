@@ -818,7 +818,6 @@ void register_all() {
 } // namespace
 
 int main(int argc, char** argv) {
-    using flowpipe::bench::median;
     if (!flowpipe::bench::start_dpdk(argv[0])) return 1;
     int rounds = 1;
     const auto per_round = flowpipe::bench::run_rounds(argc, argv, register_all, rounds);
@@ -861,53 +860,27 @@ int main(int argc, char** argv) {
                 "ratio/b", "fp refr", "fp refr/b", "swx rearm", "ratio", "ratio/b");
     for (std::int64_t flows : sizes) {
         const std::string n = std::to_string(flows);
-        std::vector<double> fa, sa, ra, fr, sr, rr, fab, rab, frb, rrb;
-        for (const auto& m : per_round) {
-            auto get = [&](const std::string& name) {
-                const auto it = m.find(name + "/flows:" + n);
-                return it == m.end() ? 0.0 : it->second;
-            };
-            const double a = get("flowpipe_learn_add"), b = get("swx_learner_add"), c = get("flowpipe_learn_refresh"),
-                         d = get("swx_learner_rearm");
-            if (a > 0) fa.push_back(a / 1e6);
-            if (b > 0) sa.push_back(b / 1e6);
-            if (a > 0 && b > 0) ra.push_back(a / b);
-            if (c > 0) fr.push_back(c / 1e6);
-            if (d > 0) sr.push_back(d / 1e6);
-            if (c > 0 && d > 0) rr.push_back(c / d);
-            const double ab = get("flowpipe_learn_add_burst"), cb = get("flowpipe_learn_refresh_burst");
-            if (ab > 0) fab.push_back(ab / 1e6);
-            if (ab > 0 && b > 0) rab.push_back(ab / b);
-            if (cb > 0) frb.push_back(cb / 1e6);
-            if (cb > 0 && d > 0) rrb.push_back(cb / d);
-        }
-        if (fa.empty() && fr.empty() && fab.empty() && frb.empty()) continue;
-        std::printf("%-10s %9.2f %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %9.2f %7.2f %7.2f\n", n.c_str(), median(fa),
-                    median(fab), median(sa), median(ra), median(rab), median(fr), median(frb), median(sr), median(rr),
-                    median(rrb));
+        const flowpipe::bench::rounds_of r(per_round, "/flows:" + n);
+        const std::string add = "flowpipe_learn_add", addb = "flowpipe_learn_add_burst", swx_add = "swx_learner_add",
+                          refr = "flowpipe_learn_refresh", refrb = "flowpipe_learn_refresh_burst",
+                          swx_rearm = "swx_learner_rearm";
+        if (!r.ran(add) && !r.ran(refr) && !r.ran(addb) && !r.ran(refrb)) continue;
+        std::printf("%-10s %9.2f %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %9.2f %7.2f %7.2f\n", n.c_str(), r.rate(add),
+                    r.rate(addb), r.rate(swx_add), r.ratio(add, swx_add), r.ratio(addb, swx_add), r.rate(refr),
+                    r.rate(refrb), r.rate(swx_rearm), r.ratio(refr, swx_rearm), r.ratio(refrb, swx_rearm));
     }
     std::printf("\nTable 20's exact index with room (table_config::index_flows = 2 x max_flows), bursts: M learns/s, "
                 "the per-round ratio to the SWX learner, and bytes per learned flow (and with the default index)\n");
     std::printf("%-10s %9s %7s %9s %7s %9s %9s\n", "flows", "add/b", "ratio", "refr/b", "ratio", "bytes", "default");
     for (std::int64_t flows : sizes) {
         const std::string n = std::to_string(flows);
-        std::vector<double> a, ra, r, rr;
-        for (const auto& m : per_round) {
-            auto get = [&](const std::string& name) {
-                const auto it = m.find(name + "/flows:" + n);
-                return it == m.end() ? 0.0 : it->second;
-            };
-            const double ab = get("flowpipe_learn_add_burst_room2"), rb = get("flowpipe_learn_refresh_burst_room2"),
-                         sa = get("swx_learner_add"), sr = get("swx_learner_rearm");
-            if (ab > 0) a.push_back(ab / 1e6);
-            if (ab > 0 && sa > 0) ra.push_back(ab / sa);
-            if (rb > 0) r.push_back(rb / 1e6);
-            if (rb > 0 && sr > 0) rr.push_back(rb / sr);
-        }
-        if (a.empty() && r.empty()) continue;
+        const flowpipe::bench::rounds_of r(per_round, "/flows:" + n);
+        const std::string add = "flowpipe_learn_add_burst_room2", refr = "flowpipe_learn_refresh_burst_room2";
+        if (!r.ran(add) && !r.ran(refr)) continue;
         const auto size = static_cast<std::size_t>(flows);
-        std::printf("%-10s %9.2f %7.2f %9.2f %7.2f %9.1f %9.1f\n", n.c_str(), median(a), median(ra), median(r),
-                    median(rr), flowpipe_memory<br_tun, 2>(size).total, flowpipe_memory(size).total);
+        std::printf("%-10s %9.2f %7.2f %9.2f %7.2f %9.1f %9.1f\n", n.c_str(), r.rate(add),
+                    r.ratio(add, "swx_learner_add"), r.rate(refr), r.ratio(refr, "swx_learner_rearm"),
+                    flowpipe_memory<br_tun, 2>(size).total, flowpipe_memory(size).total);
     }
     std::printf(
         "\nAbseil's flat_hash_map doing the same learns (a key to its values and a time; no timers, counters or "
@@ -917,49 +890,24 @@ int main(int argc, char** argv) {
                 "fp/b", "swx");
     for (std::int64_t flows : sizes) {
         const std::string n = std::to_string(flows);
-        std::vector<double> a, r, fa, fab, sa, fr, frb, sr;
-        for (const auto& m : per_round) {
-            auto get = [&](const std::string& name) {
-                const auto it = m.find(name + "/flows:" + n);
-                return it == m.end() ? 0.0 : it->second;
-            };
-            const double aa = get("absl_learn_add"), ar = get("absl_learn_refresh");
-            auto ratio = [](std::vector<double>& v, double x, double y) {
-                if (x > 0 && y > 0) v.push_back(x / y);
-            };
-            if (aa > 0) a.push_back(aa / 1e6);
-            if (ar > 0) r.push_back(ar / 1e6);
-            ratio(fa, get("flowpipe_learn_add"), aa);
-            ratio(fab, get("flowpipe_learn_add_burst"), aa);
-            ratio(sa, get("swx_learner_add"), aa);
-            ratio(fr, get("flowpipe_learn_refresh"), ar);
-            ratio(frb, get("flowpipe_learn_refresh_burst"), ar);
-            ratio(sr, get("swx_learner_rearm"), ar);
-        }
-        if (a.empty() && r.empty()) continue;
-        std::printf("%-10s %9.2f %7.2f %7.2f %7.2f %9.2f %7.2f %7.2f %7.2f\n", n.c_str(), median(a), median(fa),
-                    median(fab), median(sa), median(r), median(fr), median(frb), median(sr));
+        const flowpipe::bench::rounds_of r(per_round, "/flows:" + n);
+        const std::string add = "absl_learn_add", refr = "absl_learn_refresh";
+        if (!r.ran(add) && !r.ran(refr)) continue;
+        std::printf("%-10s %9.2f %7.2f %7.2f %7.2f %9.2f %7.2f %7.2f %7.2f\n", n.c_str(), r.rate(add),
+                    r.ratio("flowpipe_learn_add", add), r.ratio("flowpipe_learn_add_burst", add),
+                    r.ratio("swx_learner_add", add), r.rate(refr), r.ratio("flowpipe_learn_refresh", refr),
+                    r.ratio("flowpipe_learn_refresh_burst", refr), r.ratio("swx_learner_rearm", refr));
     }
     std::printf("\nThe same learns per packet into the agent's br_tun table 20 (masked), and the per-round ratio to "
                 "SWX\n");
     std::printf("%-10s %9s %7s %9s %7s\n", "flows", "add", "ratio", "refr", "ratio");
     for (std::int64_t flows : sizes) {
         const std::string n = std::to_string(flows);
-        std::vector<double> a, ar, r, rr;
-        for (const auto& m : per_round) {
-            auto get = [&](const std::string& name) {
-                const auto it = m.find(name + "/flows:" + n);
-                return it == m.end() ? 0.0 : it->second;
-            };
-            const double fa = get("flowpipe_learn_add_agent"), fr = get("flowpipe_learn_refresh_agent"),
-                         sa = get("swx_learner_add"), sr = get("swx_learner_rearm");
-            if (fa > 0) a.push_back(fa / 1e6);
-            if (fa > 0 && sa > 0) ar.push_back(fa / sa);
-            if (fr > 0) r.push_back(fr / 1e6);
-            if (fr > 0 && sr > 0) rr.push_back(fr / sr);
-        }
-        if (a.empty() && r.empty()) continue;
-        std::printf("%-10s %9.2f %7.2f %9.2f %7.2f\n", n.c_str(), median(a), median(ar), median(r), median(rr));
+        const flowpipe::bench::rounds_of r(per_round, "/flows:" + n);
+        const std::string add = "flowpipe_learn_add_agent", refr = "flowpipe_learn_refresh_agent";
+        if (!r.ran(add) && !r.ran(refr)) continue;
+        std::printf("%-10s %9.2f %7.2f %9.2f %7.2f\n", n.c_str(), r.rate(add), r.ratio(add, "swx_learner_add"),
+                    r.rate(refr), r.ratio(refr, "swx_learner_rearm"));
     }
     std::printf("\nThe pipeline's learn path (frames through br-tun tables 0, 4, 10): packets/s (M), learns staged per"
                 " burst (engine default) and installed at once (immediate_learns), and the per-round ratio to SWX\n");
@@ -967,29 +915,15 @@ int main(int argc, char** argv) {
                 "refr imm", "st/imm", "st/swx", "br_tun");
     for (std::int64_t flows : sizes) {
         const std::string n = std::to_string(flows);
-        std::vector<double> a, ai, ar, as, r, ri, rr, rs, bt;
-        for (const auto& m : per_round) {
-            auto get = [&](const std::string& name) {
-                const auto it = m.find(name + "/flows:" + n);
-                return it == m.end() ? 0.0 : it->second;
-            };
-            const double pa = get("flowpipe_learn_pipeline_add"), pai = get("flowpipe_learn_pipeline_add_immediate"),
-                         pr = get("flowpipe_learn_pipeline_refresh"),
-                         pri = get("flowpipe_learn_pipeline_refresh_immediate"), sa = get("swx_learner_add"),
-                         sr = get("swx_learner_rearm"), b = get("flowpipe_br_tun_learn");
-            if (pa > 0) a.push_back(pa / 1e6);
-            if (pai > 0) ai.push_back(pai / 1e6);
-            if (pa > 0 && pai > 0) ar.push_back(pa / pai);
-            if (pa > 0 && sa > 0) as.push_back(pa / sa);
-            if (pr > 0) r.push_back(pr / 1e6);
-            if (pri > 0) ri.push_back(pri / 1e6);
-            if (pr > 0 && pri > 0) rr.push_back(pr / pri);
-            if (pr > 0 && sr > 0) rs.push_back(pr / sr);
-            if (b > 0) bt.push_back(b / 1e6);
-        }
-        if (a.empty() && r.empty()) continue;
-        std::printf("%-10s %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %7.2f %7.2f %9.2f\n", n.c_str(), median(a), median(ai),
-                    median(ar), median(as), median(r), median(ri), median(rr), median(rs), median(bt));
+        const flowpipe::bench::rounds_of r(per_round, "/flows:" + n);
+        const std::string add = "flowpipe_learn_pipeline_add", add_imm = "flowpipe_learn_pipeline_add_immediate",
+                          refr = "flowpipe_learn_pipeline_refresh",
+                          refr_imm = "flowpipe_learn_pipeline_refresh_immediate";
+        if (!r.ran(add) && !r.ran(refr)) continue;
+        std::printf("%-10s %9.2f %9.2f %7.2f %7.2f %9.2f %9.2f %7.2f %7.2f %9.2f\n", n.c_str(), r.rate(add),
+                    r.rate(add_imm), r.ratio(add, add_imm), r.ratio(add, "swx_learner_add"), r.rate(refr),
+                    r.rate(refr_imm), r.ratio(refr, refr_imm), r.ratio(refr, "swx_learner_rearm"),
+                    r.rate("flowpipe_br_tun_learn"));
     }
     benchmark::Shutdown();
     flowpipe::bench::stop_dpdk();

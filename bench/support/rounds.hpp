@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if FLOWPIPE_HAVE_DPDK
@@ -41,6 +42,43 @@ class recording_reporter : public benchmark::ConsoleReporter {
     const std::size_t n = v.size();
     return n == 0 ? 0.0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
+
+// One argument's rows across the rounds (`rounds_of(per_round, "/flows:1024")`
+// reads "<row>/flows:1024"): a row's median rate in millions a second, and
+// the median of its per-round ratio to another row. Rounds where a row did not
+// run (filtered out, or an error) are left out, and a row that never ran has
+// rate and ratio 0.
+class rounds_of {
+  public:
+    rounds_of(const std::vector<std::map<std::string, double>>& per_round, std::string suffix)
+        : per_round_(per_round), suffix_(std::move(suffix)) {}
+
+    [[nodiscard]] bool ran(const std::string& row) const {
+        return std::any_of(per_round_.begin(), per_round_.end(),
+                           [&](const auto& round) { return get(round, row) > 0; });
+    }
+    [[nodiscard]] double rate(const std::string& row) const {
+        std::vector<double> v;
+        for (const auto& round : per_round_)
+            if (const double x = get(round, row); x > 0) v.push_back(x / 1e6);
+        return median(std::move(v));
+    }
+    [[nodiscard]] double ratio(const std::string& row, const std::string& over) const {
+        std::vector<double> v;
+        for (const auto& round : per_round_)
+            if (const double x = get(round, row), y = get(round, over); x > 0 && y > 0) v.push_back(x / y);
+        return median(std::move(v));
+    }
+
+  private:
+    [[nodiscard]] double get(const std::map<std::string, double>& round, const std::string& row) const {
+        const auto it = round.find(row + suffix_);
+        return it == round.end() ? 0.0 : it->second;
+    }
+
+    const std::vector<std::map<std::string, double>>& per_round_;
+    std::string suffix_;
+};
 
 // Starts DPDK's EAL without huge pages, NICs or shared config (two DPDK
 // processes on one machine would otherwise collide), on the first CPU. Without
